@@ -1,0 +1,110 @@
+/// Every change the registry can undergo. Each case carries all its reducer needs:
+/// the core never reads a clock, makes an id or touches a byte of blob content.
+public enum Command: Hashable, Sendable, Codable {
+    // Repositories
+    case createRepository(name: RepositoryName, settings: RepositorySettings)
+    case deleteRepository(name: RepositoryName, force: Bool)
+    case setTagMutability(repository: RepositoryName, mutability: TagMutability, exclusions: [String])
+    case setScanOnPush(repository: RepositoryName, scanOnPush: Bool)
+    case setRepositoryPolicy(repository: RepositoryName, policy: String?)
+    case setLifecyclePolicy(repository: RepositoryName, policy: String?)
+    case tagRepository(repository: RepositoryName, tags: [ResourceTag])
+    case untagRepository(repository: RepositoryName, keys: [String])
+
+    // Blob uploads
+    case startUpload(id: UploadID, repository: RepositoryName)
+    case appendChunk(upload: UploadID, repository: RepositoryName, offset: Int64, length: Int64)
+    case commitUpload(upload: UploadID, repository: RepositoryName, claimed: Digest, computed: Digest, size: Int64)
+    case cancelUpload(upload: UploadID, repository: RepositoryName)
+    /// A blob whose bytes arrived whole and were verified and stored at the edge.
+    case putBlob(repository: RepositoryName, digest: Digest, size: Int64)
+    case mountBlob(repository: RepositoryName, digest: Digest, from: RepositoryName)
+    case deleteBlobLink(repository: RepositoryName, digest: Digest)
+
+    // Images
+    case putManifest(repository: RepositoryName, manifest: Manifest, tag: Tag?)
+    case tagImage(repository: RepositoryName, tag: Tag, digest: Digest)
+    /// Removes a tag; with `pruneUntaggedImage`, also the image when no tag is left on it (ECR's rule).
+    case untagImage(repository: RepositoryName, tag: Tag, pruneUntaggedImage: Bool)
+    case deleteManifest(repository: RepositoryName, digest: Digest)
+
+    // The registry as a whole
+    case reset(extent: ResetExtent)
+    case checkpoint(name: CheckpointName)
+}
+
+/// What a reset empties.
+public enum ResetExtent: String, Hashable, Sendable, Codable {
+    /// Every account and region. Checkpoints are kept.
+    case everything
+    /// Only the envelope's account and region.
+    case scope
+}
+
+/// A checkpoint's name: 1 to 128 of `[A-Za-z0-9._-]`.
+public struct CheckpointName: ValidatedString {
+    public let rawValue: String
+
+    public init?(_ text: String) {
+        let bytes = text.utf8
+        guard (1...128).contains(bytes.count),
+            bytes.allSatisfy({
+                ASCII.isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+            })
+        else { return nil }
+        rawValue = text
+    }
+}
+
+extension Command {
+    /// The command's name as logged and filtered on (`kind=` in the admin log), e.g. `putManifest`.
+    public var kind: String {
+        switch self {
+        case .createRepository: "createRepository"
+        case .deleteRepository: "deleteRepository"
+        case .setTagMutability: "setTagMutability"
+        case .setScanOnPush: "setScanOnPush"
+        case .setRepositoryPolicy: "setRepositoryPolicy"
+        case .setLifecyclePolicy: "setLifecyclePolicy"
+        case .tagRepository: "tagRepository"
+        case .untagRepository: "untagRepository"
+        case .startUpload: "startUpload"
+        case .appendChunk: "appendChunk"
+        case .commitUpload: "commitUpload"
+        case .cancelUpload: "cancelUpload"
+        case .putBlob: "putBlob"
+        case .mountBlob: "mountBlob"
+        case .deleteBlobLink: "deleteBlobLink"
+        case .putManifest: "putManifest"
+        case .tagImage: "tagImage"
+        case .untagImage: "untagImage"
+        case .deleteManifest: "deleteManifest"
+        case .reset: "reset"
+        case .checkpoint: "checkpoint"
+        }
+    }
+
+    /// The repository the command acts on, if it acts on one.
+    public var repository: RepositoryName? {
+        switch self {
+        case .createRepository(let name, _), .deleteRepository(let name, _): name
+        case .setTagMutability(let r, _, _), .setScanOnPush(let r, _), .setRepositoryPolicy(let r, _),
+            .setLifecyclePolicy(let r, _), .tagRepository(let r, _), .untagRepository(let r, _),
+            .startUpload(_, let r), .appendChunk(_, let r, _, _), .commitUpload(_, let r, _, _, _),
+            .cancelUpload(_, let r), .putBlob(let r, _, _), .mountBlob(let r, _, _), .deleteBlobLink(let r, _),
+            .putManifest(let r, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _), .deleteManifest(let r, _):
+            r
+        case .reset, .checkpoint: nil
+        }
+    }
+
+    /// The upload the command acts on, if any.
+    public var upload: UploadID? {
+        switch self {
+        case .startUpload(let id, _), .appendChunk(let id, _, _, _), .commitUpload(let id, _, _, _, _),
+            .cancelUpload(let id, _):
+            id
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,50 @@
+/// Why the reducer refused a command, in the registry's own words.
+///
+/// The wire layers map each case to their protocol's error (OCI codes, ECR exception names)
+/// in exactly one place each.
+public enum RegistryError: Error, Hashable, Sendable, Codable, CustomStringConvertible {
+    case repositoryNotFound(RepositoryName)
+    case repositoryAlreadyExists(RepositoryName)
+    case repositoryNotEmpty(RepositoryName, images: Int)
+    case uploadNotFound(UploadID)
+    case uploadAlreadyExists(UploadID)
+    /// A chunk did not start where the upload stands.
+    case chunkOutOfOrder(UploadID, expectedOffset: Int64, offset: Int64)
+    case invalidChunkLength(UploadID, length: Int64)
+    /// The digest the client claimed is not the digest of the bytes it sent.
+    case digestMismatch(UploadID?, claimed: Digest, computed: Digest)
+    case sizeMismatch(UploadID, expected: Int64, size: Int64)
+    case blobNotFound(RepositoryName, Digest)
+    /// A manifest names blobs or child manifests that are not in its repository; every one is listed.
+    case manifestReferencesMissing(RepositoryName, blobs: [Digest], manifests: [Digest])
+    case manifestNotFound(RepositoryName, reference: String)
+    case tagNotFound(RepositoryName, Tag)
+    /// The tag exists, points at another image, and the repository's settings make it immutable.
+    case tagImmutable(RepositoryName, Tag, current: Digest)
+
+    public var description: String {
+        switch self {
+        case .repositoryNotFound(let r): "repository '\(r)' does not exist"
+        case .repositoryAlreadyExists(let r): "repository '\(r)' already exists"
+        case .repositoryNotEmpty(let r, let n):
+            "repository '\(r)' still holds \(n) image(s); delete them first or force the deletion"
+        case .uploadNotFound(let u): "upload '\(u)' is not in progress in this repository"
+        case .uploadAlreadyExists(let u): "upload '\(u)' already exists"
+        case .chunkOutOfOrder(let u, let expected, let offset):
+            "chunk for upload '\(u)' starts at byte \(offset), but the upload stands at byte \(expected)"
+        case .invalidChunkLength(let u, let length): "chunk for upload '\(u)' has invalid length \(length)"
+        case .digestMismatch(_, let claimed, let computed):
+            "the content's digest is \(computed), not the \(claimed) that was claimed"
+        case .sizeMismatch(let u, let expected, let size):
+            "upload '\(u)' holds \(expected) bytes, but \(size) were committed"
+        case .blobNotFound(let r, let d): "blob \(d) is not in repository '\(r)'"
+        case .manifestReferencesMissing(let r, let blobs, let manifests):
+            "manifest refers to content that is not in repository '\(r)': "
+                + (blobs.map { "blob \($0)" } + manifests.map { "manifest \($0)" }).joined(separator: ", ")
+        case .manifestNotFound(let r, let reference): "manifest '\(reference)' is not in repository '\(r)'"
+        case .tagNotFound(let r, let t): "tag '\(t)' is not in repository '\(r)'"
+        case .tagImmutable(let r, let t, let current):
+            "tag '\(t)' in repository '\(r)' is immutable and already points at \(current)"
+        }
+    }
+}

@@ -1,0 +1,15 @@
+/// An image in a repository: its manifest, when it was first pushed, and its tags.
+public struct Image: Hashable, Sendable, Codable {
+    public var manifest: Manifest
+    public var pushedAt: Timestamp
+    /// The tags that point at this image, sorted.
+    public var tags: [Tag]
+
+    public init(manifest: Manifest, pushedAt: Timestamp, tags: [Tag] = []) {
+        self.manifest = manifest
+        self.pushedAt = pushedAt
+        self.tags = tags
+    }
+
+    public var digest: Digest { manifest.digest }
+}

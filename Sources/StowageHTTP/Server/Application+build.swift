@@ -1,0 +1,28 @@
+public import Hummingbird
+public import Logging
+public import StowageStorage
+
+/// The application `stowage serve` runs and the tests start: one listener for `/v2`, the ECR
+/// JSON API and `/_admin`.
+public func buildApplication(
+    configuration: ServerConfiguration, store: RegistryStore, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = Router(context: BasicRequestContext.self)
+    let address = ServerAddress(host: configuration.host, port: configuration.port)
+    router.middlewares.add(AccessLogMiddleware())
+    OCIController(store: store, configuration: configuration).register(on: router)
+    AdminController(store: store, configuration: configuration, address: address).register(on: router)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Stowage"),
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            address.bound(to: port)
+            await onServerRunning(port)
+        },
+        logger: logger)
+}
+
+/// The `/_admin` routes the server answers, as `METHOD path` (what `admin-api.md` must document).
+public let adminRoutes: [String] = AdminController.routes

@@ -1,0 +1,23 @@
+/// How `/v2` authenticates clients.
+public enum AuthMode: String, Sendable, CaseIterable {
+    /// Basic `AWS:<token>`, with tokens from `GetAuthorizationToken` or `stowage login-password`.
+    case ecr
+    /// No authentication: every request is the default account and region.
+    case none
+}
+
+/// What the HTTP layer needs to know besides the engine.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var auth: AuthMode
+    /// Create a repository on the first push to it, instead of answering `NAME_UNKNOWN` as ECR does.
+    public var createOnPush: Bool
+
+    public init(host: String = "127.0.0.1", port: Int = 5000, auth: AuthMode = .ecr, createOnPush: Bool = false) {
+        self.host = host
+        self.port = port
+        self.auth = auth
+        self.createOnPush = createOnPush
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import StowageStorage
+
+/// Responses with JSON bodies, encoded deterministically.
+enum JSONResponse {
+    static func make<T: Encodable>(
+        _ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:],
+        contentType: String = "application/json"
+    ) throws -> Response {
+        let bytes = try StateCodec.encode(value)
+        var headers = headers
+        headers[.contentType] = contentType
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// Decodes a small JSON request body (at most `limit` bytes).
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 1 << 20) async throws -> T {
+        var request = request
+        let buffer = try await request.collectBody(upTo: limit)
+        return try JSONDecoder().decode(type, from: Data(buffer.readableBytesView))
+    }
+}

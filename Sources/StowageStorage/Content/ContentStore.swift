@@ -1,0 +1,51 @@
+public import StowageCore
+
+/// Where blob bytes live: upload spools while a blob arrives, then content-addressed blobs.
+///
+/// One store serves every account-region: a blob is kept once, whoever pushed it. Which
+/// repositories may see it is the state's business (blob links), not the store's.
+public protocol ContentStore: Sendable {
+    /// Creates an empty spool for an upload.
+    func createSpool(_ id: UploadID) throws
+    /// Opens an upload's spool for writing chunks.
+    func openSpool(_ id: UploadID) throws -> any SpoolWriter
+    /// Cuts a spool back to `size` bytes (recovery, and a refused chunk).
+    func truncateSpool(_ id: UploadID, to size: Int64) throws
+    /// Reads spooled bytes (to rebuild a running hash after a restart).
+    func readSpool(_ id: UploadID, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    func removeSpool(_ id: UploadID)
+    /// The ids of every spool present.
+    func spoolIDs() -> [String]
+    /// Makes the first `size` bytes of the spool the blob `digest`, durably, and removes the spool.
+    func commitSpool(_ id: UploadID, size: Int64, as digest: Digest) throws
+
+    /// The size of a stored blob, or `nil` when it is not stored.
+    func blobSize(_ digest: Digest) -> Int64?
+    /// Stores a whole blob durably (a blob that arrived in one piece, or an import).
+    func writeBlob(_ digest: Digest, _ bytes: [UInt8]) throws
+    /// Opens a stored blob for reading.
+    func openBlob(_ digest: Digest) throws -> any BlobReader
+    func removeBlob(_ digest: Digest)
+    /// Every stored blob.
+    func blobDigests() -> [Digest]
+}
+
+/// Writes an upload's chunks into its spool.
+public protocol SpoolWriter: Sendable {
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
+    func close()
+}
+
+/// Reads a stored blob.
+public protocol BlobReader: Sendable {
+    var size: Int64 { get }
+    /// Reads up to `buffer.count` bytes at `offset`; fewer only at the end.
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    func close()
+}
+
+/// A blob or spool the store does not hold.
+public struct ContentNotFound: Error, CustomStringConvertible, Sendable {
+    public var what: String
+    public var description: String { "\(what) is not stored" }
+}

@@ -1,0 +1,40 @@
+/// When appended records are made durable before a write is acknowledged.
+public enum FsyncPolicy: String, Sendable, CaseIterable {
+    /// fsync before acknowledging; concurrent writers share one fsync (group commit).
+    case always
+    /// Acknowledge at once; fsync in the background every few milliseconds.
+    case batch
+    /// Never fsync (the OS writes back when it likes). A process crash loses nothing; a power cut may.
+    case never
+}
+
+/// Where the engine keeps its log, snapshots and content.
+public enum StorageLocation: Sendable, Equatable {
+    /// `wal/`, `snap/`, `blobs/` and `uploads/` under a directory.
+    case directory(String)
+    /// Everything in memory (`--ephemeral`).
+    case memory
+}
+
+/// How the engine runs.
+public struct EngineConfiguration: Sendable {
+    public var location: StorageLocation
+    public var fsync: FsyncPolicy
+    /// Write a snapshot after this many log records.
+    public var snapshotEvery: UInt64
+    /// How many snapshots to keep (at least 2); the log is kept since the oldest.
+    public var snapshotsKept: Int
+    /// zlib level for snapshots.
+    public var compressionLevel: Int32
+
+    public init(
+        location: StorageLocation, fsync: FsyncPolicy = .always, snapshotEvery: UInt64 = 10_000,
+        snapshotsKept: Int = 2, compressionLevel: Int32 = 1
+    ) {
+        self.location = location
+        self.fsync = fsync
+        self.snapshotEvery = snapshotEvery
+        self.snapshotsKept = max(2, snapshotsKept)
+        self.compressionLevel = compressionLevel
+    }
+}

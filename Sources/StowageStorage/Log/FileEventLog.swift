@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+public import Logging
+
+/// Why the log cannot be opened. Every message names the file and what to do next.
+public struct LogError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// The event log on disk: segment files `wal/%016x.wal` (see ``RecordFraming``).
+public final class FileEventLog: EventLog {
+    public let directory: String
+    private var segments: [(first: UInt64, path: String)]
+    private var current: Descriptor
+    private var currentSize: Int64
+    private var removedBytes: Int64 = 0
+    private var heldBytes: Int64
+
+    /// Opens the log in `directory`, creating it when absent, and repairs a torn tail.
+    ///
+    /// Segments that can only hold records up to `after` (covered by a snapshot) are not read.
+    /// A torn tail of the last segment is copied to `<segment>.broken` and cut off. Any other
+    /// damage throws a ``LogError`` that says which file and offset are bad and how to proceed.
+    public init(directory: String, after: UInt64 = 0, logger: Logger? = nil) throws {
+        self.directory = directory
+        try POSIX.makeDirectories(directory)
+        var segments: [(first: UInt64, path: String)] = []
+        for name in POSIX.list(directory) where name.hasSuffix(".wal") {
+            guard let first = UInt64(name.dropLast(4), radix: 16) else { continue }
+            segments.append((first, directory + "/" + name))
+        }
+        if segments.isEmpty {
+            let path = directory + "/" + Self.segmentName(1)
+            let fd = try POSIX.open(path, O_RDWR | O_CREAT | O_TRUNC)
+            POSIX.close(fd)
+            try POSIX.fsyncDirectory(directory)
+            segments.append((1, path))
+        }
+        self.segments = segments
+        let last = segments[segments.count - 1]
+        // Check the last segment: the only place a crash can leave damage.
+        let bytes = try POSIX.readFile(last.path)
+        let scan = RecordFraming.scan(bytes)
+        if let damage = scan.damage {
+            guard damage.isTornTail else {
+                throw Self.damageError(path: last.path, damage: damage, isLast: true)
+            }
+            try POSIX.writeFileAtomically(last.path + ".broken", bytes)
+            let fd = try POSIX.open(last.path, O_RDWR)
+            defer { POSIX.close(fd) }
+            try POSIX.truncate(fd, to: Int64(scan.validEnd), path: last.path)
+            try POSIX.fsync(fd, path: last.path)
+            logger?.warning(
+                "repaired the log's torn tail: \(damage) in \(last.path); cut \(bytes.count - scan.validEnd) bytes, kept a copy in \(last.path).broken"
+            )
+        }
+        current = Descriptor(try POSIX.open(last.path, O_RDWR), path: last.path)
+        currentSize = Int64(scan.validEnd)
+        heldBytes = segments.dropLast().reduce(Int64(scan.validEnd)) { $0 + (POSIX.fileSize($1.path) ?? 0) }
+    }
+
+    static func segmentName(_ first: UInt64) -> String {
+        let hex = String(first, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - hex.count)) + hex + ".wal"
+    }
+
+    static func damageError(path: String, damage: RecordFraming.Damage, isLast: Bool) -> LogError {
+        let why =
+            isLast
+            ? "valid records follow it, so it is not the torn tail a crash leaves"
+            : "it is not the last segment, so a crash cannot explain it"
+        return LogError(
+            description: """
+                the event log is damaged: \(path): \(damage); \(why).
+                Stowage will not start on a damaged log, so that nothing acknowledged is silently lost.
+                To keep everything before the damage: stop Stowage, back up the data directory, then run
+                  truncate -s \(damage.offset) '\(path)'
+                and remove the segments after it; or restore the data directory from a backup, or start with an empty one.
+                """)
+    }
+
+    public func append(framed bytes: [UInt8], lastSequence: UInt64) throws {
+        do {
+            try bytes.withUnsafeBytes { (buffer) throws in
+                try POSIX.pwriteAll(current.fd, buffer, at: currentSize, path: current.path)
+            }
+        } catch {
+            // Never leave a partial frame behind a later append.
+            try? POSIX.truncate(current.fd, to: currentSize, path: current.path)
+            throw error
+        }
+        currentSize += Int64(bytes.count)
+        heldBytes += Int64(bytes.count)
+    }
+
+    public func syncTarget() -> any LogSyncTarget { FileSync(descriptor: current) }
+
+    public func startSegment(at sequence: UInt64) throws {
+        guard currentSize > 0 else { return }
+        try POSIX.fsync(current.fd, path: current.path)
+        let path = directory + "/" + Self.segmentName(sequence)
+        let fd = try POSIX.open(path, O_RDWR | O_CREAT | O_TRUNC)
+        try POSIX.fsyncDirectory(directory)
+        current = Descriptor(fd, path: path)
+        currentSize = 0
+        segments.append((sequence, path))
+    }
+
+    public func payloads(after sequence: UInt64) throws -> [ArraySlice<UInt8>] {
+        var payloads: [ArraySlice<UInt8>] = []
+        for i in segments.indices where i + 1 == segments.count || segments[i + 1].first > sequence + 1 {
+            let path = segments[i].path
+            let scan = RecordFraming.scan(try POSIX.readFile(path))
+            if let damage = scan.damage, i + 1 < segments.count || !damage.isTornTail {
+                throw Self.damageError(path: path, damage: damage, isLast: i + 1 == segments.count)
+            }
+            payloads += scan.frames.map(\.payload)
+        }
+        return payloads
+    }
+
+    public func removeSegments(through sequence: UInt64) throws {
+        var removed = false
+        while segments.count > 1 && segments[1].first <= sequence + 1 {
+            let size = POSIX.fileSize(segments[0].path) ?? 0
+            POSIX.unlink(segments[0].path)
+            heldBytes -= size
+            segments.removeFirst()
+            removed = true
+        }
+        if removed { try POSIX.fsyncDirectory(directory) }
+    }
+
+    public var byteCount: Int64 { heldBytes }
+    public var firstSequence: UInt64 { segments[0].first }
+
+    /// The segment files, oldest first (for inspection and tests).
+    public var segmentPaths: [String] { segments.map(\.path) }
+}
+
+/// An open file descriptor, closed when the last holder lets go (so an fsync in flight on
+/// another thread never races a rotation that closes the segment).
+final class Descriptor: Sendable {
+    let fd: Int32
+    let path: String
+
+    init(_ fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { POSIX.close(fd) }
+}
+
+struct FileSync: LogSyncTarget {
+    let descriptor: Descriptor
+
+    func sync() throws {
+        try POSIX.fsync(descriptor.fd, path: descriptor.path)
+    }
+}

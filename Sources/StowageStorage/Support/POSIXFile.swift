@@ -1,0 +1,151 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A file or directory operation failed; `path` and `errno` say which and why.
+public struct FileError: Error, CustomStringConvertible, Sendable {
+    public var operation: String
+    public var path: String
+    public var code: Int32
+
+    public var description: String {
+        "\(operation) \(path): \(String(cString: strerror(code)))"
+    }
+}
+
+/// Thin, throwing wrappers over the POSIX calls storage needs. All blocking; all small.
+enum POSIX {
+    static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws -> Int32 {
+        let fd = path.withCString { Glibc.open($0, flags | O_CLOEXEC, mode) }
+        guard fd >= 0 else { throw FileError(operation: "open", path: path, code: errno) }
+        return fd
+    }
+
+    static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// Writes all of `bytes` at `offset`, retrying short writes.
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(operation: "write", path: path, code: errno)
+            }
+            done += n
+        }
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset`; fewer only at end of file.
+    static func preadFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String)
+        throws -> Int
+    {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(operation: "read", path: path, code: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    static func fsync(_ fd: Int32, path: String) throws {
+        guard Glibc.fsync(fd) == 0 else { throw FileError(operation: "fsync", path: path, code: errno) }
+    }
+
+    /// Makes a directory's entries (new, renamed or removed files) durable.
+    static func fsyncDirectory(_ path: String) throws {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        try fsync(fd, path: path)
+    }
+
+    static func rename(_ from: String, _ to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw FileError(operation: "rename", path: from, code: errno) }
+    }
+
+    static func unlink(_ path: String) { _ = Glibc.unlink(path) }
+
+    static func truncate(_ fd: Int32, to size: Int64, path: String) throws {
+        guard Glibc.ftruncate(fd, off_t(size)) == 0 else {
+            throw FileError(operation: "truncate", path: path, code: errno)
+        }
+    }
+
+    static func size(_ fd: Int32, path: String) throws -> Int64 {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileError(operation: "stat", path: path, code: errno) }
+        return Int64(info.st_size)
+    }
+
+    /// The size of the file at `path`, or `nil` when there is none.
+    static func fileSize(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int64(info.st_size)
+    }
+
+    static func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw FileError(operation: "mkdir", path: current, code: errno)
+            }
+        }
+    }
+
+    /// The names in a directory, sorted; empty when it does not exist.
+    static func list(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// The whole content of a small file.
+    static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        let size = try size(fd, path: path)
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        let n = try bytes.withUnsafeMutableBytes { (buffer) throws -> Int in
+            try preadFully(fd, into: buffer, at: 0, path: path)
+        }
+        return Array(bytes.prefix(n))
+    }
+
+    /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the directory.
+    static func writeFileAtomically(_ path: String, _ bytes: [UInt8], sync: Bool = true) throws {
+        let temp = path + ".tmp"
+        let fd = try open(temp, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try bytes.withUnsafeBytes { (buffer) throws in try pwriteAll(fd, buffer, at: 0, path: temp) }
+            if sync { try fsync(fd, path: temp) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        try rename(temp, path)
+        if sync { try fsyncDirectory(directory(of: path)) }
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}

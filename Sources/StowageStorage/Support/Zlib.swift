@@ -1,0 +1,91 @@
+import CZlib
+
+/// zlib compression and CRC-32 from the system libz.
+public enum Zlib {
+    /// Why inflating failed.
+    public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
+        /// The data is not a complete, valid zlib stream.
+        case corrupt(String)
+        /// The data inflates to more than the allowed size (a zlib bomb, or a wrong size in a header).
+        case tooLarge(limit: Int)
+
+        public var description: String {
+            switch self {
+            case .corrupt(let why): "not a valid zlib stream (\(why))"
+            case .tooLarge(let limit): "inflates past the limit of \(limit) bytes"
+            }
+        }
+    }
+
+    /// Compresses `bytes` into a zlib stream at `level` (1 fastest, 9 smallest).
+    public static func compress(_ bytes: [UInt8], level: Int32 = 1) -> [UInt8] {
+        var stream = z_stream()
+        precondition(deflateInit_(&stream, level, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))))
+        let written = bytes.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out -> Int in
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+                stream.avail_in = uInt(input.count)
+                stream.next_out = out.baseAddress
+                stream.avail_out = uInt(out.count)
+                let status = deflate(&stream, Z_FINISH)
+                precondition(status == Z_STREAM_END, "deflate with a deflateBound buffer must finish")
+                return out.count - Int(stream.avail_out)
+            }
+        }
+        output.removeLast(output.count - written)
+        return output
+    }
+
+    /// Inflates a zlib stream, refusing to produce more than `limit` bytes.
+    ///
+    /// The output grows in steps, so a stream that claims little but inflates to much (a bomb)
+    /// is stopped at `limit` with little memory spent.
+    public static func decompress(_ bytes: [UInt8], limit: Int) throws(Failure) -> [UInt8] {
+        var stream = z_stream()
+        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw .corrupt("inflateInit failed")
+        }
+        defer { inflateEnd(&stream) }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        return try bytes.withUnsafeBufferPointer { (input) throws(Failure) -> [UInt8] in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+            stream.avail_in = uInt(input.count)
+            while true {
+                let (status, produced) = chunk.withUnsafeMutableBufferPointer { out in
+                    stream.next_out = out.baseAddress
+                    stream.avail_out = uInt(out.count)
+                    let status = inflate(&stream, Z_NO_FLUSH)
+                    return (status, out.count - Int(stream.avail_out))
+                }
+                if output.count + produced > limit { throw .tooLarge(limit: limit) }
+                output.append(contentsOf: chunk[0..<produced])
+                switch status {
+                case Z_STREAM_END:
+                    guard stream.avail_in == 0 else { throw .corrupt("trailing data after the stream") }
+                    return output
+                case Z_OK:
+                    continue
+                case Z_BUF_ERROR where stream.avail_in == 0:
+                    throw .corrupt("truncated")
+                default:
+                    throw .corrupt(stream.msg.map { String(cString: $0) } ?? "status \(status)")
+                }
+            }
+        }
+    }
+
+    /// The zlib CRC-32 of `bytes`, continuing from `crc`.
+    public static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
+        return UInt32(CZlib.crc32(uLong(crc), base.assumingMemoryBound(to: Bytef.self), uInt(bytes.count)))
+    }
+
+    /// The zlib CRC-32 of `bytes`.
+    public static func crc32<C: Collection<UInt8>>(_ bytes: C) -> UInt32 {
+        if let crc = bytes.withContiguousStorageIfAvailable({ crc32(UnsafeRawBufferPointer($0)) }) { return crc }
+        return Array(bytes).withUnsafeBytes { crc32($0) }
+    }
+}

@@ -1,0 +1,97 @@
+public import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import StowageCore
+import StowageHTTP
+import StowageStorage
+
+/// `stowage serve`: run the registry.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start the registry server.",
+        discussion: "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_LOG_LEVEL. A flag wins over the variable."
+    )
+
+    @Option(help: "Address to listen on.")
+    var host: String = env("STOWAGE_HOST") ?? "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free one and prints it.")
+    var port: Int = env("STOWAGE_PORT").flatMap { Int($0) } ?? 5000
+
+    @Option(help: "Directory for the log, snapshots, blobs and upload spools.")
+    var dataDir: String = env("STOWAGE_DATA_DIR") ?? "./snapshots"
+
+    @Flag(help: "Keep everything in memory: nothing is written to disk.")
+    var ephemeral: Bool = envFlag("STOWAGE_EPHEMERAL")
+
+    @Option(help: "Authentication on /v2: ecr (Basic AWS:<token>) or none.")
+    var auth: AuthMode = env("STOWAGE_AUTH").flatMap { AuthMode(rawValue: $0) } ?? .ecr
+
+    @Flag(help: "Create a repository on the first push to it (ECR answers NAME_UNKNOWN).")
+    var createOnPush: Bool = envFlag("STOWAGE_CREATE_ON_PUSH")
+
+    @Option(help: "When writes are made durable: always (fsync before acknowledging), batch, never.")
+    var fsync: FsyncPolicy = env("STOWAGE_FSYNC").flatMap { FsyncPolicy(rawValue: $0) } ?? .always
+
+    @Option(help: "Write a snapshot every this many log records.")
+    var snapshotEvery: UInt64 = env("STOWAGE_SNAPSHOT_EVERY").flatMap { UInt64($0) } ?? 10_000
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = env("STOWAGE_LOG_LEVEL") ?? "info"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard snapshotEvery > 0 else { throw ValidationError("--snapshot-every must be at least 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "stowage")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let location: StorageLocation = ephemeral ? .memory : .directory(dataDir)
+        let store: RegistryStore
+        do {
+            store = try RegistryStore(
+                configuration: EngineConfiguration(location: location, fsync: fsync, snapshotEvery: snapshotEvery),
+                logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("stowage: cannot open the registry in \(dataDir):\n\(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let recovery = store.recovery
+        logger.info(
+            "registry open: \(ephemeral ? "in memory" : dataDir), sequence \(store.sequence), snapshot \(recovery.snapshotSequence), replayed \(recovery.replayed) records"
+        )
+        let configuration = ServerConfiguration(host: host, port: port, auth: auth, createOnPush: createOnPush)
+        let host = self.host
+        let auth = self.auth
+        let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in
+            var lines = ["Stowage serving on http://\(host):\(port)"]
+            switch auth {
+            case .ecr:
+                lines.append("log in: stowage login-password | docker login --username AWS --password-stdin \(host):\(port)")
+            case .none:
+                lines.append("authentication is off (--auth none): push and pull without logging in")
+            }
+            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        }
+        try await app.runService()
+        await store.quiesce()
+        logger.info("stopped")
+    }
+}
+
+extension AuthMode: ExpressibleByArgument {}
+extension FsyncPolicy: ExpressibleByArgument {}
+
+/// The value of an environment variable, if set and not empty.
+func env(_ name: String) -> String? {
+    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+    return value
+}
+
+/// Whether a boolean environment variable is set to 1, true or yes.
+func envFlag(_ name: String) -> Bool {
+    ["1", "true", "yes"].contains(env(name)?.lowercased() ?? "")
+}
