@@ -70,14 +70,22 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        .target(
+            name: "StowageTestSupport",
+            dependencies: ["StowageCore", .product(name: "HashTreeCollections", package: "swift-collections")],
+            path: "Tests/StowageTestSupport",
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "StowageCoreTests",
-            dependencies: ["StowageCore", .product(name: "HashTreeCollections", package: "swift-collections")],
+            dependencies: [
+                "StowageCore", "StowageTestSupport", .product(name: "HashTreeCollections", package: "swift-collections"),
+            ],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "StowageStorageTests",
-            dependencies: ["StowageCore", "StowageStorage", "CZlib"],
+            dependencies: ["StowageCore", "StowageStorage", "StowageTestSupport", "CZlib"],
             resources: [.copy("Golden")],
             swiftSettings: upcoming
         ),
