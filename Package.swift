@@ -85,8 +85,11 @@ let package = Package(
         ),
         .testTarget(
             name: "StowageStorageTests",
-            dependencies: ["StowageCore", "StowageStorage", "StowageTestSupport", "CZlib"],
-            resources: [.copy("Golden")],
+            dependencies: [
+                "StowageCore", "StowageStorage", "StowageTestSupport", "CZlib",
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+            ],
+            exclude: ["Golden"],
             swiftSettings: upcoming
         ),
         .testTarget(

@@ -175,6 +175,7 @@ public actor RegistryStore {
             try next.apply(envelope)
         } catch {
             try append(LogRecord(envelope: envelope, refusal: error))
+            snapshotIfDue()
             throw error
         }
         try append(LogRecord(envelope: envelope))
@@ -188,10 +189,12 @@ public actor RegistryStore {
         case .never:
             publish(next, through: envelope.sequence)
         }
-        if recordsSinceSnapshot >= configuration.snapshotEvery && snapshotTask == nil {
-            _ = startSnapshot()
-        }
+        snapshotIfDue()
         return envelope
+    }
+
+    private func snapshotIfDue() {
+        if recordsSinceSnapshot >= configuration.snapshotEvery && snapshotTask == nil { _ = startSnapshot() }
     }
 
     private func append(_ record: LogRecord) throws {
@@ -282,31 +285,41 @@ public actor RegistryStore {
 
     /// Writes a snapshot of everything logged so far, now, and returns where it ends and its size.
     public func compact() async throws -> SnapshotInfo {
-        if let running = snapshotTask { _ = try? await running.value }
+        while let running = snapshotTask { _ = try? await running.value }
         return try await startSnapshot().value
     }
 
     /// Starts a new log segment and writes the current state as a snapshot in the background,
-    /// then keeps the newest snapshots and the log since the oldest of them.
+    /// then keeps the newest snapshots and the log since the oldest of them. When it is done and
+    /// enough records arrived meanwhile, the next snapshot starts at once: a slow snapshot never
+    /// leaves the log uncompacted.
     private func startSnapshot() -> Task<SnapshotInfo, any Error> {
         let sequence = lastSequence
         let state = head
         recordsSinceSnapshot = 0
         let task = Task<SnapshotInfo, any Error> {
-            defer { self.snapshotTask = nil }
-            try self.log.startSegment(at: sequence + 1)
-            let snapshots = self.snapshots
-            let level = configuration.compressionLevel
-            let size = try await Task.detached {
-                let bytes = try SnapshotFormat.encode(state, sequence: sequence, level: level)
-                try snapshots.write(bytes, sequence: sequence)
-                return bytes.count
-            }.value
-            try self.pruneSnapshots()
-            return SnapshotInfo(sequence: sequence, bytes: size)
+            let result: Result<SnapshotInfo, any Error>
+            do { result = .success(try await self.writeSnapshot(state, sequence: sequence)) } catch { result = .failure(error) }
+            self.snapshotTask = nil
+            if case .failure(let error) = result { self.logger.error("snapshot at \(sequence) failed: \(error)") }
+            if self.recordsSinceSnapshot >= self.configuration.snapshotEvery { _ = self.startSnapshot() }
+            return try result.get()
         }
         snapshotTask = task
         return task
+    }
+
+    private func writeSnapshot(_ state: RegistryState, sequence: UInt64) async throws -> SnapshotInfo {
+        try log.startSegment(at: sequence + 1)
+        let snapshots = self.snapshots
+        let level = configuration.compressionLevel
+        let size = try await Task.detached {
+            let bytes = try SnapshotFormat.encode(state, sequence: sequence, level: level)
+            try snapshots.write(bytes, sequence: sequence)
+            return bytes.count
+        }.value
+        try pruneSnapshots()
+        return SnapshotInfo(sequence: sequence, bytes: size)
     }
 
     private func pruneSnapshots() throws {
@@ -359,7 +372,7 @@ public actor RegistryStore {
 
     /// Waits for background work (a snapshot in progress) to finish; for shutdown and tests.
     public func quiesce() async {
-        if let running = snapshotTask { _ = try? await running.value }
+        while let running = snapshotTask { _ = try? await running.value }
         if configuration.fsync != .never { try? log.syncTarget().sync() }
     }
 }

@@ -1,0 +1,146 @@
+import HashTreeCollections
+import Foundation
+import StowageCore
+import StowageTestSupport
+import Testing
+
+@testable import StowageStorage
+
+struct EngineTests {
+    static let locations: [String] = ["memory", "directory"]
+
+    static func location(_ kind: String, _ directory: TemporaryDirectory) -> StorageLocation {
+        kind == "memory" ? .memory : .directory(directory.path)
+    }
+
+    @Test func concurrentWritersShareFsyncsAndEveryAcknowledgedWriteIsThere() async throws {
+        let directory = TemporaryDirectory()
+        let store = try EngineFixture.open(.directory(directory.path), fsync: .always)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<64 {
+                group.addTask { try await store.submit(.createRepository(name: RepositoryName("w/r\(i)")!, settings: .init())) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(store.sequence == 64)
+        #expect(store.state[.default].repositories.count == 64)
+        let reopened = try EngineFixture.open(.directory(directory.path))
+        #expect(reopened.state == store.state)
+        let sequences = try await reopened.records(after: 0).map(\.sequence)
+        #expect(sequences == Array(1...64))
+    }
+
+    @Test(arguments: locations)
+    func refusalsAreLoggedWithTheirReasonButChangeNothing(kind: String) async throws {
+        let directory = TemporaryDirectory()
+        let store = try EngineFixture.open(Self.location(kind, directory))
+        let name = RepositoryName("app")!
+        try await store.submit(.createRepository(name: name, settings: .init()))
+        let before = store.state
+        await #expect(throws: RegistryError.repositoryAlreadyExists(name)) {
+            try await store.submit(.createRepository(name: name, settings: .init()))
+        }
+        #expect(store.state == before)
+        let records = try await store.records(after: 0)
+        #expect(records.map(\.sequence) == [1, 2])
+        #expect(records[1].refusal == .repositoryAlreadyExists(name))
+        if kind == "directory" {
+            let reopened = try EngineFixture.open(Self.location(kind, directory))
+            #expect(reopened.state == before)
+            #expect(reopened.sequence == 2)
+        }
+    }
+
+    @Test func theMemoryAndFileEnginesAgreeRecordForRecord() async throws {
+        let directory = TemporaryDirectory()
+        let memory = try EngineFixture.open(.memory, snapshotEvery: 40)
+        let file = try EngineFixture.open(.directory(directory.path), snapshotEvery: 40)
+        let a = try await EngineFixture.drive(memory, seed: 31, count: 250)
+        let b = try await EngineFixture.drive(file, seed: 31, count: 250)
+        #expect(a == b)
+        await memory.quiesce()
+        await file.quiesce()
+        let tailA = try await memory.records(after: 200)
+        let tailB = try await file.records(after: 200)
+        #expect(tailA == tailB)
+        #expect(tailA.count == 50)
+    }
+
+    @Test(arguments: locations)
+    func garbageCollectionRemovesOnlyUnreferencedUnpinnedBlobs(kind: String) async throws {
+        let directory = TemporaryDirectory()
+        let store = try EngineFixture.open(Self.location(kind, directory))
+        let name = RepositoryName("gc/app")!
+        let kept = ContentDigester.digest(Array("kept".utf8))
+        let dropped = ContentDigester.digest(Array("dropped".utf8))
+        let pinned = ContentDigester.digest(Array("pinned".utf8))
+        try await store.submit(.createRepository(name: name, settings: .init()))
+        for (digest, text) in [(kept, "kept"), (dropped, "dropped"), (pinned, "pinned")] {
+            try store.content.writeBlob(digest, Array(text.utf8))
+        }
+        try await store.submit(.putBlob(repository: name, digest: kept, size: 4))
+        try await store.submit(.putBlob(repository: name, digest: dropped, size: 7))
+        try await store.submit(.deleteBlobLink(repository: name, digest: dropped))
+        await store.pin(pinned)
+        #expect(await store.collectGarbage() == 1)
+        #expect(Set(store.content.blobDigests()) == [kept, pinned])
+        await store.unpin(pinned)
+        #expect(await store.collectGarbage() == 1)
+        #expect(store.content.blobDigests() == [kept])
+    }
+}
+
+struct ContentStoreConformanceTests {
+    static func make(_ kind: String, _ directory: TemporaryDirectory) throws -> any ContentStore {
+        kind == "memory" ? InMemoryContentStore() : try FileContentStore(directory: directory.path)
+    }
+
+    @Test(arguments: EngineTests.locations)
+    func spoolsBecomeBlobsThatReadBackByteForByte(kind: String) throws {
+        let directory = TemporaryDirectory()
+        let store = try Self.make(kind, directory)
+        let id = UploadID("u1")!
+        let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try store.createSpool(id)
+        let writer = try store.openSpool(id)
+        try bytes.withUnsafeBytes { all in
+            try writer.write(UnsafeRawBufferPointer(rebasing: all[0..<40_000]), at: 0)
+            try writer.write(UnsafeRawBufferPointer(rebasing: all[40_000...]), at: 40_000)
+        }
+        writer.close()
+        var head = [UInt8](repeating: 0, count: 10)
+        #expect(try head.withUnsafeMutableBytes { try store.readSpool(id, at: 5, into: $0) } == 10)
+        #expect(head == Array(bytes[5..<15]))
+        let digest = ContentDigester.digest(bytes)
+        try store.commitSpool(id, size: Int64(bytes.count), as: digest)
+        #expect(store.spoolIDs().isEmpty)
+        #expect(store.blobSize(digest) == Int64(bytes.count))
+        let reader = try store.openBlob(digest)
+        var back = [UInt8](repeating: 0, count: bytes.count + 10)
+        #expect(try back.withUnsafeMutableBytes { try reader.read(at: 0, into: $0) } == bytes.count)
+        #expect(Array(back.prefix(bytes.count)) == bytes)
+        #expect(store.blobDigests() == [digest])
+        store.removeBlob(digest)
+        #expect(store.blobSize(digest) == nil)
+        #expect(throws: (any Error).self) { try store.openBlob(digest) }
+    }
+
+    @Test(arguments: EngineTests.locations)
+    func truncatingASpoolDropsItsTail(kind: String) throws {
+        let directory = TemporaryDirectory()
+        let store = try Self.make(kind, directory)
+        let id = UploadID("u2")!
+        try store.createSpool(id)
+        try [UInt8](repeating: 1, count: 50).withUnsafeBytes { try store.openSpool(id).write($0, at: 0) }
+        try store.truncateSpool(id, to: 20)
+        var buffer = [UInt8](repeating: 0, count: 50)
+        #expect(try buffer.withUnsafeMutableBytes { try store.readSpool(id, at: 0, into: $0) } == 20)
+        store.removeSpool(id)
+        #expect(store.spoolIDs().isEmpty)
+    }
+
+    @Test func digestsMatchKnownValues() {
+        #expect(ContentDigester.digest([UInt8]()).rawValue == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(ContentDigester.digest(Array("abc".utf8), .sha512).rawValue.hasPrefix("sha512:ddaf35a193617aba"))
+    }
+}

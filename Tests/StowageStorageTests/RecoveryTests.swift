@@ -1,0 +1,128 @@
+import HashTreeCollections
+import Foundation
+import StowageCore
+import StowageTestSupport
+import Testing
+
+@testable import StowageStorage
+
+/// Breaking log files on purpose, and checking exactly what survives.
+struct RecoveryTests {
+    @Test func replayingTheLogRebuildsExactlyTheStateThatWasFolded() async throws {
+        let directory = TemporaryDirectory()
+        let expected: RegistryState
+        do {
+            let store = try EngineFixture.open(.directory(directory.path))
+            expected = try await EngineFixture.drive(store, seed: 11, count: 400).last!
+        }
+        let reopened = try EngineFixture.open(.directory(directory.path))
+        #expect(reopened.state == expected)
+        #expect(reopened.sequence == 400)
+        #expect(reopened.recovery.replayed > 100)
+    }
+
+    @Test func theLogCutAtEveryByteOfItsLastRecordRecoversTheLongestValidPrefix() async throws {
+        let directory = TemporaryDirectory()
+        let states: [RegistryState]
+        do {
+            let store = try EngineFixture.open(.directory(directory.path))
+            states = try await EngineFixture.drive(store, seed: 5, count: 30)
+        }
+        let segment = EngineFixture.segments(directory).last!
+        let size = Int(POSIX.fileSize(segment)!)
+        let lastStart = try EngineFixture.recordOffsets(segment).last!
+        #expect(size - lastStart > 50)
+        for cut in lastStart..<size {
+            let copy = directory.copy()
+            let path = EngineFixture.segments(copy).last!
+            EngineFixture.truncate(path, to: cut)
+            let store = try EngineFixture.open(.directory(copy.path))
+            #expect(store.state == states[28], "cut at \(cut)")
+            #expect(store.sequence == 29)
+            #expect(FileManager.default.fileExists(atPath: path + ".broken") == (cut > lastStart))
+            #expect(POSIX.fileSize(path) == Int64(lastStart))
+            // The repaired log takes new records, and they survive another restart.
+            try await store.submit(.createRepository(name: RepositoryName("after/repair")!, settings: .init()))
+            let again = try EngineFixture.open(.directory(copy.path))
+            #expect(again.sequence == 30)
+            #expect(again.state[.default].repositories[RepositoryName("after/repair")!] != nil)
+        }
+    }
+
+    @Test func garbageAfterTheLastRecordIsATornTailToo() async throws {
+        let directory = TemporaryDirectory()
+        let expected: RegistryState
+        do {
+            let store = try EngineFixture.open(.directory(directory.path))
+            expected = try await EngineFixture.drive(store, seed: 6, count: 20).last!
+        }
+        let segment = EngineFixture.segments(directory).last!
+        let handle = FileHandle(forWritingAtPath: segment)!
+        handle.seekToEndOfFile()
+        handle.write(Data([0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4, 5, 6]))
+        handle.closeFile()
+        let store = try EngineFixture.open(.directory(directory.path))
+        #expect(store.state == expected)
+    }
+
+    @Test(arguments: [0, 5, 13, 40])
+    func aFlippedByteInTheMiddleOfTheLogStopsStartUpAndNamesTheFix(offsetInRecord: Int) async throws {
+        let directory = TemporaryDirectory()
+        do {
+            let store = try EngineFixture.open(.directory(directory.path))
+            try await EngineFixture.drive(store, seed: 8, count: 40)
+        }
+        let segment = EngineFixture.segments(directory).last!
+        let offsets = try EngineFixture.recordOffsets(segment)
+        let damaged = offsets[20] + offsetInRecord
+        try EngineFixture.flip(byteAt: damaged, in: segment)
+        let before = try POSIX.readFile(segment)
+        do {
+            _ = try EngineFixture.open(.directory(directory.path))
+            Issue.record("start-up should refuse a log damaged in the middle")
+        } catch let error as LogError {
+            #expect(error.description.contains(segment))
+            #expect(error.description.contains("offset \(offsets[20])"))
+            #expect(error.description.contains("truncate -s \(offsets[20])"))
+        }
+        // Nothing was "repaired" away.
+        #expect(try POSIX.readFile(segment) == before)
+    }
+
+    @Test func damageInAnEarlierSegmentStopsStartUp() async throws {
+        let directory = TemporaryDirectory()
+        do {
+            let store = try EngineFixture.open(.directory(directory.path), snapshotEvery: 1_000_000)
+            try await EngineFixture.drive(store, seed: 9, count: 30)
+            _ = try await store.compact()
+            try await EngineFixture.drive(store, seed: 10, count: 30)
+        }
+        // Remove the snapshot so the first segment is needed, then cut it short.
+        for name in POSIX.list(directory.path + "/snap") { POSIX.unlink(directory.path + "/snap/" + name) }
+        let segments = EngineFixture.segments(directory)
+        #expect(segments.count == 2)
+        EngineFixture.truncate(segments[0], to: Int(POSIX.fileSize(segments[0])!) - 7)
+        #expect(throws: LogError.self) { try EngineFixture.open(.directory(directory.path)) }
+    }
+
+    @Test func spoolsAreCutBackToTheLoggedLengthAndStrangersRemoved() async throws {
+        let directory = TemporaryDirectory()
+        let name = RepositoryName("spool/test")!
+        let id = UploadID("upload-1")!
+        do {
+            let store = try EngineFixture.open(.directory(directory.path))
+            try await store.submit(.createRepository(name: name, settings: .init()))
+            try await store.submit(.startUpload(id: id, repository: name))
+            try store.content.createSpool(id)
+            let writer = try store.content.openSpool(id)
+            try [UInt8](repeating: 7, count: 10).withUnsafeBytes { try writer.write($0, at: 0) }
+            // Only 6 of the 10 bytes were acknowledged before the "crash".
+            try await store.submit(.appendChunk(upload: id, repository: name, offset: 0, length: 6))
+            try store.content.createSpool(UploadID("stranger")!)
+        }
+        let store = try EngineFixture.open(.directory(directory.path))
+        #expect(POSIX.fileSize(directory.path + "/uploads/upload-1") == 6)
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/uploads/stranger"))
+        #expect(store.state[.default].uploads[id]?.size == 6)
+    }
+}

@@ -1,0 +1,33 @@
+import HashTreeCollections
+import Testing
+
+@testable import StowageStorage
+
+struct ZlibTests {
+    @Test(arguments: [0, 1, 100, 65_536, 1_000_003])
+    func compressingThenInflatingGivesBackTheBytes(size: Int) throws {
+        var random = SystemRandomNumberGenerator()
+        let bytes = (0..<size).map { i in i % 3 == 0 ? UInt8.random(in: 0...255, using: &random) : UInt8(i % 7) }
+        let compressed = Zlib.compress(bytes)
+        #expect(try Zlib.decompress(compressed, limit: size) == bytes)
+    }
+
+    @Test func aBombIsStoppedAtTheLimit() throws {
+        let bomb = Zlib.compress([UInt8](repeating: 0, count: 64 << 20), level: 9)
+        #expect(bomb.count < 100_000)
+        #expect(throws: Zlib.Failure.tooLarge(limit: 1 << 20)) { try Zlib.decompress(bomb, limit: 1 << 20) }
+    }
+
+    @Test func truncatedOrCorruptStreamsAreRefused() {
+        let compressed = Zlib.compress(Array("hello, registry, hello, registry".utf8))
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(Array(compressed.dropLast(3)), limit: 1000) }
+        var corrupt = compressed
+        corrupt[corrupt.count / 2] ^= 0xFF
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(corrupt, limit: 1000) }
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(compressed + [1, 2, 3], limit: 1000) }
+    }
+
+    @Test func crc32MatchesTheStandardCheckValue() {
+        #expect(Zlib.crc32(Array("123456789".utf8)) == 0xCBF4_3926)
+    }
+}
