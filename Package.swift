@@ -76,6 +76,11 @@ let package = Package(
             path: "Tests/StowageTestSupport",
             swiftSettings: upcoming
         ),
+        .executableTarget(
+            name: "stowage-bench",
+            dependencies: ["StowageCore", "StowageStorage"],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "StowageCoreTests",
             dependencies: [

@@ -22,13 +22,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Directory for the log, snapshots, blobs and upload spools.")
     var dataDir: String = env("STOWAGE_DATA_DIR") ?? "./snapshots"
 
-    @Flag(help: "Keep everything in memory: nothing is written to disk.")
+    @Flag(inversion: .prefixedNo, help: "Keep everything in memory: nothing is written to disk.")
     var ephemeral: Bool = envFlag("STOWAGE_EPHEMERAL")
 
     @Option(help: "Authentication on /v2: ecr (Basic AWS:<token>) or none.")
     var auth: AuthMode = env("STOWAGE_AUTH").flatMap { AuthMode(rawValue: $0) } ?? .ecr
 
-    @Flag(help: "Create a repository on the first push to it (ECR answers NAME_UNKNOWN).")
+    @Flag(inversion: .prefixedNo, help: "Create a repository on the first push to it (ECR answers NAME_UNKNOWN).")
     var createOnPush: Bool = envFlag("STOWAGE_CREATE_ON_PUSH")
 
     @Option(help: "When writes are made durable: always (fsync before acknowledging), batch, never.")

@@ -297,9 +297,17 @@ public actor RegistryStore {
         let sequence = lastSequence
         let state = head
         recordsSinceSnapshot = 0
+        // The new segment must start exactly after the snapshot's last record, before any other
+        // append: segment names promise where their records begin.
+        let rotation = Result { try log.startSegment(at: sequence + 1) }
         let task = Task<SnapshotInfo, any Error> {
             let result: Result<SnapshotInfo, any Error>
-            do { result = .success(try await self.writeSnapshot(state, sequence: sequence)) } catch { result = .failure(error) }
+            do {
+                try rotation.get()
+                result = .success(try await self.writeSnapshot(state, sequence: sequence))
+            } catch {
+                result = .failure(error)
+            }
             self.snapshotTask = nil
             if case .failure(let error) = result { self.logger.error("snapshot at \(sequence) failed: \(error)") }
             if self.recordsSinceSnapshot >= self.configuration.snapshotEvery { _ = self.startSnapshot() }
@@ -310,7 +318,6 @@ public actor RegistryStore {
     }
 
     private func writeSnapshot(_ state: RegistryState, sequence: UInt64) async throws -> SnapshotInfo {
-        try log.startSegment(at: sequence + 1)
         let snapshots = self.snapshots
         let level = configuration.compressionLevel
         let size = try await Task.detached {

@@ -1,0 +1,35 @@
+# Stowage: `make run` starts the server, `make test` installs what the tests need and runs them all.
+SWIFT ?= swift
+PYTHON ?= python3
+DATA_DIR ?= ./snapshots
+
+.PHONY: build run test test-swift test-e2e deps bench clean
+
+## build: the release binary at .build/release/stowage
+build:
+	$(SWIFT) build -c release --product stowage
+
+## run: build and start the server on 127.0.0.1:5000 with data in ./snapshots
+run: build
+	.build/release/stowage serve --data-dir $(DATA_DIR)
+
+## test: install test dependencies, then run the Swift tests and the end-to-end tests
+test: deps
+	$(SWIFT) build --build-tests
+	$(MAKE) test-swift test-e2e
+
+test-swift:
+	$(SWIFT) test --skip-build --disable-xctest
+
+test-e2e:
+	$(PYTHON) -m pytest -q e2e
+
+deps:
+	bash scripts/install-test-deps.sh
+
+## bench: benchmarks (not yet built: see the open issue)
+bench:
+	@echo "make bench: the benchmark suite is not written yet"
+
+clean:
+	rm -rf .build

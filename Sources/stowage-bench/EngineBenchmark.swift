@@ -1,0 +1,113 @@
+import Foundation
+import StowageCore
+import StowageStorage
+
+/// Measures the engine alone (no HTTP): the cost of one command as the registry grows, group
+/// commit under fsync, and restart time against log length. Prints a table; never asserts.
+@main
+struct EngineBenchmark {
+    static func main() async throws {
+        let arguments = CommandLine.arguments.dropFirst()
+        let quick = arguments.contains("--quick")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-bench-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        print("metric | value")
+        print("--- | ---")
+        try await commandCost(scratch: scratch + "/cost", sizes: quick ? [100, 10_000] : [100, 100_000])
+        try await groupCommit(scratch: scratch + "/fsync", writes: quick ? 500 : 2_000)
+        for count in quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000] {
+            try await restart(scratch: scratch + "/restart-\(count)", commands: count)
+        }
+    }
+
+    static let repositories = (0..<10).map { RepositoryName("bench/repo\($0)")! }
+
+    static func digest(_ n: Int, _ kind: String) -> Digest {
+        let hex = String(n, radix: 16)
+        return Digest("sha256:" + kind + String(repeating: "0", count: 64 - hex.count - kind.count) + hex)!
+    }
+
+    /// Two commands per image: link its layer, put its manifest with a tag.
+    static func image(_ n: Int) -> [Command] {
+        let repository = repositories[n % repositories.count]
+        let layer = digest(n, "a")
+        let content = #"{"schemaVersion":2,"layers":[{"digest":"\#(layer)","size":1024}],"n":\#(n)}"#
+        let manifest = Manifest(
+            digest: digest(n, "b"), mediaType: "application/vnd.oci.image.manifest.v1+json", content: content,
+            references: ManifestReferences(layers: [Descriptor(mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: layer, size: 1024)]))
+        return [.putBlob(repository: repository, digest: layer, size: 1024), .putManifest(repository: repository, manifest: manifest, tag: Tag("t\(n)")!)]
+    }
+
+    static func open(_ path: String, fsync: FsyncPolicy = .never) throws -> RegistryStore {
+        try RegistryStore(configuration: EngineConfiguration(location: .directory(path), fsync: fsync), clock: ManualClock())
+    }
+
+    static func seconds(_ body: () async throws -> Void) async rethrows -> Double {
+        let start = ContinuousClock.now
+        try await body()
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// µs per command (logged, not fsynced) when the registry already holds `size` images.
+    static func commandCost(scratch: String, sizes: [Int]) async throws {
+        for size in sizes {
+            let store = try open(scratch + "-\(size)")
+            for repository in repositories { try await store.submit(.createRepository(name: repository, settings: .init())) }
+            for n in 0..<size { for command in image(n) { try await store.submit(command) } }
+            let measured = 2_000
+            let elapsed = try await seconds {
+                for n in size..<(size + measured) { for command in image(n) { try await store.submit(command) } }
+            }
+            print("command cost at \(size) images (µs, fsync never) | \(String(format: "%.1f", elapsed / Double(measured * 2) * 1e6))")
+            await store.quiesce()
+        }
+    }
+
+    /// Writes per second with fsync=always, one writer and then 32 at once (group commit).
+    static func groupCommit(scratch: String, writes: Int) async throws {
+        for writers in [1, 32] {
+            let store = try open(scratch + "-\(writers)", fsync: .always)
+            let elapsed = try await seconds {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for w in 0..<writers {
+                        group.addTask {
+                            for i in stride(from: w, to: writes, by: writers) {
+                                try await store.submit(.createRepository(name: RepositoryName("g/r\(i)")!, settings: .init()))
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            print("fsync=always writes/s, \(writers) writer(s) | \(Int(Double(writes) / elapsed))")
+        }
+    }
+
+    /// Restart time (snapshot + log tail) after `commands` logged commands of steady churn:
+    /// uploads in 3 records each and manifests that move a tag, on a registry of bounded size.
+    static func restart(scratch: String, commands: Int) async throws {
+        do {
+            let store = try open(scratch)
+            for repository in repositories { try await store.submit(.createRepository(name: repository, settings: .init())) }
+            var n = 0
+            var written = repositories.count
+            while written < commands {
+                let repository = repositories[n % repositories.count]
+                let id = UploadID("u\(n)")!
+                let d = digest(n % 5_000, "c")
+                try await store.submit(.startUpload(id: id, repository: repository))
+                try await store.submit(.appendChunk(upload: id, repository: repository, offset: 0, length: 1024))
+                try await store.submit(.commitUpload(upload: id, repository: repository, claimed: d, computed: d, size: 1024))
+                for command in image(n % 5_000) { try await store.submit(command) }
+                written += 5
+                n += 1
+            }
+            await store.quiesce()
+        }
+        var store: RegistryStore?
+        let elapsed = try await seconds { store = try open(scratch) }
+        let r = store!.recovery
+        print("restart after \(commands) commands (s; snapshot at \(r.snapshotSequence), \(r.replayed) replayed) | \(String(format: "%.3f", elapsed))")
+    }
+}

@@ -1,0 +1,85 @@
+"""`stowage serve`: flags, environment variables, the base endpoints, and a clean stop."""
+
+import json
+import socket
+
+
+def test_serves_v2_and_health_on_a_free_port_and_stops_cleanly(start_server, tmp_path):
+    server = start_server("--data-dir", str(tmp_path / "data"), "--auth", "none")
+    status, headers, body = server.request("GET", "/v2/")
+    assert status == 200
+    assert json.loads(body) == {}
+    assert headers["Docker-Distribution-Api-Version"] == "registry/2.0"
+    assert server.json("GET", "/_admin/health") == (200, {"status": "ok", "sequence": 0})
+    assert server.terminate() == 0
+    log = "".join(server.output)
+    assert "GET /v2/ 200" in log and "GET /_admin/health 200" in log
+    assert "stopped" in log
+    for sub in ("wal", "snap", "blobs", "uploads"):
+        assert (tmp_path / "data" / sub).is_dir()
+
+
+def test_environment_variables_mirror_the_flags(start_server, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = start_server(env={"STOWAGE_DATA_DIR": str(tmp_path / "env-data"), "STOWAGE_AUTH": "none"})
+    # --port 0 on the command line wins over the environment; the data dir comes from the environment.
+    assert server.request("GET", "/v2/")[0] == 200
+    assert (tmp_path / "env-data" / "wal").is_dir()
+    server.terminate()
+    fixed = start_server(env={"STOWAGE_EPHEMERAL": "1", "STOWAGE_AUTH": "none"})
+    assert fixed.request("GET", "/v2/")[0] == 200
+    fixed.terminate()
+    assert port > 0
+
+
+def test_ephemeral_mode_writes_nothing_and_forgets_on_restart(start_server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    server = start_server("--ephemeral", "--auth", "none")
+    assert server.json("POST", "/_admin/repositories", {"name": "eph/app"})[0] == 201
+    assert server.json("GET", "/v2/_catalog")[1] == {"repositories": ["eph/app"]}
+    server.terminate()
+    assert list(tmp_path.iterdir()) == []
+    again = start_server("--ephemeral", "--auth", "none")
+    assert again.json("GET", "/v2/_catalog")[1] == {"repositories": []}
+
+
+def test_state_survives_a_restart_and_repository_uris_use_the_bound_port(start_server, tmp_path):
+    data = str(tmp_path / "data")
+    server = start_server("--data-dir", data, "--auth", "none")
+    status, body = server.json("POST", "/_admin/repositories", {"name": "team/app"})
+    assert status == 201
+    assert body["repositoryUri"] == f"{server.authority}/team/app"
+    assert server.json("POST", "/_admin/repositories", {"name": "team/app"})[0] == 409
+    assert server.json("POST", "/_admin/repositories", {"name": "Bad Name"})[0] == 400
+    assert server.json("POST", "/_admin/repositories", b"not json")[0] == 400
+    server.terminate()
+    again = start_server("--data-dir", data, "--auth", "none")
+    assert again.json("GET", "/v2/_catalog")[1] == {"repositories": ["team/app"]}
+    stats = again.json("GET", "/_admin/stats")[1]
+    # The create and the refused duplicate are logged; a bad name or body is refused at the edge.
+    assert stats["sequence"] == 2 and stats["repositories"] == 1
+    assert stats["recovery"]["replayed"] == 1
+
+
+def test_a_damaged_log_stops_start_up_with_a_message_that_names_the_fix(tmp_path):
+    import subprocess
+
+    from conftest import BINARY, Server
+
+    data = tmp_path / "data"
+    server = Server("--data-dir", str(data), "--auth", "none")
+    for i in range(5):
+        assert server.json("POST", "/_admin/repositories", {"name": f"r/n{i}"})[0] == 201
+    server.terminate()
+    segment = sorted((data / "wal").glob("*.wal"))[-1]
+    raw = bytearray(segment.read_bytes())
+    raw[30] ^= 0xFF
+    segment.write_bytes(bytes(raw))
+    result = subprocess.run(
+        [str(BINARY), "serve", "--port", "0", "--data-dir", str(data)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert str(segment) in result.stderr
+    assert "truncate -s 0" in result.stderr

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs on a fresh Debian machine; does nothing for what is already there.
+set -euo pipefail
+
+apt_packages=(zlib1g-dev)   # libz-dev is Debian's virtual name for zlib1g-dev
+pip_packages=(pytest)
+
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing with apt: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+for package in "${pip_packages[@]}"; do
+    python3 -c "import $package" 2>/dev/null || { echo "installing with pip: $package"; python3 -m pip install -q "$package"; }
+done
