@@ -66,7 +66,12 @@ struct Serve: AsyncParsableCommand {
         let configuration = ServerConfiguration(host: host, port: port, auth: auth, createOnPush: createOnPush)
         let host = self.host
         let auth = self.auth
-        let app = buildApplication(configuration: configuration, store: store, logger: logger) { port in
+        let secret: [UInt8]
+        do { secret = try ServerSecret.load(location) } catch {
+            FileHandle.standardError.write(Data("stowage: cannot read or create the token secret in \(dataDir): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let app = buildApplication(configuration: configuration, store: store, secret: secret, logger: logger) { port in
             var lines = ["Stowage serving on http://\(host):\(port)"]
             switch auth {
             case .ecr:

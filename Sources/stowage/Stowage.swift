@@ -6,7 +6,7 @@ struct Stowage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stowage",
         abstract: "A local AWS ECR for tests and development: OCI Distribution v2 and the ECR API from one process.",
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, LoginPassword.self],
         defaultSubcommand: Serve.self
     )
 }

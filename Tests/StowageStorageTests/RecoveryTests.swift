@@ -1,5 +1,5 @@
-import HashTreeCollections
 import Foundation
+import HashTreeCollections
 import StowageCore
 import StowageTestSupport
 import Testing

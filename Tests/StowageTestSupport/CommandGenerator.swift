@@ -1,5 +1,5 @@
-public import StowageCore
 import HashTreeCollections
+public import StowageCore
 
 /// Makes random commands for property tests: mostly ones the reducer accepts (they look at
 /// the current state), and a share of wrong ones (bad offsets, missing blobs, wrong digests,

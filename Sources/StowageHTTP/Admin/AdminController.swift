@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import HashTreeCollections
 import Hummingbird
 import StowageCore
@@ -9,6 +10,7 @@ struct AdminController: Sendable {
     let store: RegistryStore
     let configuration: ServerConfiguration
     let address: ServerAddress
+    let tokens: TokenAuthority
 
     /// Every route this controller serves, as `METHOD path`; `admin-api.md` must document each.
     static let routes = [
@@ -17,6 +19,7 @@ struct AdminController: Sendable {
         "POST /_admin/compact",
         "GET /_admin/repositories",
         "POST /_admin/repositories",
+        "POST /_admin/token",
     ]
 
     func register(on router: Router<BasicRequestContext>) {
@@ -25,6 +28,7 @@ struct AdminController: Sendable {
         router.post("/_admin/compact") { _, _ in try await compact() }
         router.get("/_admin/repositories") { request, _ in try listRepositories(request) }
         router.post("/_admin/repositories") { request, _ in try await createRepository(request) }
+        router.post("/_admin/token") { request, _ in try token(request) }
     }
 
     func health() throws -> Response {
@@ -124,6 +128,21 @@ struct AdminController: Sendable {
         return try JSONResponse.make(
             Body(name: name.rawValue, repositoryUri: "\(address.authority)/\(name)", sequence: envelope.sequence),
             status: .created)
+    }
+
+    /// A password for `docker login -u AWS` in an account-region, as `aws ecr get-login-password` gives.
+    func token(_ request: Request) throws -> Response {
+        let scope = try scope(request)
+        let (token, expiresAt) = tokens.issue(for: scope)
+        struct Body: Encodable {
+            var password: String
+            var username = "AWS"
+            var expiresAt: Int64
+            var account: String
+            var region: String
+        }
+        return try JSONResponse.make(
+            Body(password: token, expiresAt: expiresAt.millisecondsSinceEpoch, account: scope.account.rawValue, region: scope.region.rawValue))
     }
 
     /// The account and region from `?account=&region=`, else the defaults.

@@ -1,47 +1,150 @@
+import Foundation
+import HTTPTypes
+import HashTreeCollections
 import Hummingbird
+import Logging
 import NIOCore
 import StowageCore
 import StowageStorage
 
 /// The OCI Distribution v2 API on `/v2`.
+///
+/// One route per method covers `/v2` and everything below it; ``OCIRoute`` classifies the path
+/// from its end. Handlers turn requests into commands and queries, and throw; ``OCIError`` is
+/// the only shape an error leaves in.
 struct OCIController: Sendable {
     let store: RegistryStore
+    let sessions: UploadSessions
+    let tokens: TokenAuthority
     let configuration: ServerConfiguration
 
     func register(on router: Router<BasicRequestContext>) {
-        router.get("/v2") { request, context in try base(request) }
-        router.head("/v2") { request, context in try base(request) }
-        router.get("/v2/_catalog") { request, context in try catalog(request) }
-    }
-
-    private func headers() -> HTTPFields {
-        [.dockerDistributionAPIVersion: "registry/2.0"]
-    }
-
-    /// `GET /v2/`: the API version check.
-    func base(_ request: Request) throws -> Response {
-        try JSONResponse.make([String: String](), headers: headers())
-    }
-
-    /// `GET /v2/_catalog?n=&last=`: repository names in lexical order.
-    func catalog(_ request: Request) throws -> Response {
-        let query = request.uri.queryParameters
-        let limit = try pageSize(query["n"].map(String.init))
-        let last = query["last"].flatMap { RepositoryName(String($0)) }
-        let page = store.state[.default].repositoryNames(after: last, limit: limit)
-        var headers = headers()
-        if page.hasMore, let limit, let tail = page.items.last {
-            headers[.link] = "</v2/_catalog?n=\(limit)&last=\(tail)>; rel=\"next\""
+        for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] {
+            for path in ["/v2", "/v2/**"] {
+                router.on(RouterPath(path), method: method) { request, context in try await handle(request, context) }
+            }
         }
-        struct Body: Encodable { var repositories: [String] }
-        return try JSONResponse.make(Body(repositories: page.items.map(\.rawValue)), headers: headers)
     }
 
-    private func pageSize(_ text: String?) throws -> Int? {
-        guard let text else { return nil }
-        guard let n = Int(text), n >= 0 else {
-            throw OCIError(.badRequest, .paginationNumberInvalid, "n must be a non-negative integer, not '\(text)'")
+    func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        do {
+            var response = try await dispatch(request, context)
+            response.headers[.dockerDistributionAPIVersion] = "registry/2.0"
+            return response
+        } catch let error as OCIError {
+            throw error
+        } catch let error as RegistryError {
+            throw OCIError(error)
+        } catch let error as UploadBusy {
+            throw OCIError(.conflict, .blobUploadInvalid, error.description)
+        } catch let error as StoreUnavailable {
+            context.logger.error("\(error)")
+            throw OCIError(.serviceUnavailable, .unavailable, "the registry cannot write right now; its log says why")
+        } catch {
+            context.logger.error("\(request.method) \(request.uri.path): \(error)")
+            throw OCIError(.internalServerError, .unknown, "internal error; the server log has the details")
         }
-        return n
+    }
+
+    private func dispatch(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let scope = try authorize(request)
+        guard let route = OCIRoute(path: request.uri.path) else {
+            throw OCIError(.notFound, .unsupported, "no OCI endpoint at \(request.uri.path)")
+        }
+        switch (route, request.method) {
+        case (.base, .get), (.base, .head):
+            return try JSONResponse.make([String: String](), headers: [:])
+        case (.catalog, .get):
+            return try catalog(request, scope: scope)
+        case (.blob(let name, let digest), .get), (.blob(let name, let digest), .head):
+            return try getBlob(request, scope: scope, name: name, digest: digest)
+        case (.blob(let name, let digest), .delete):
+            return try await deleteBlob(scope: scope, name: name, digest: digest)
+        case (.uploads(let name), .post):
+            return try await startUpload(request, scope: scope, name: name)
+        case (.upload(let name, let id), .patch):
+            return try await patchUpload(request, scope: scope, name: name, id: id)
+        case (.upload(let name, let id), .put):
+            return try await completeUpload(request, scope: scope, name: name, id: id)
+        case (.upload(let name, let id), .get):
+            return try uploadStatus(scope: scope, name: name, id: id)
+        case (.upload(let name, let id), .delete):
+            return try await cancelUpload(scope: scope, name: name, id: id)
+        case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
+            return try getManifest(request, scope: scope, name: name, reference: reference)
+        case (.manifest(let name, let reference), .put):
+            return try await putManifest(request, scope: scope, name: name, reference: reference)
+        case (.manifest(let name, let reference), .delete):
+            return try await deleteManifest(scope: scope, name: name, reference: reference)
+        case (.tags(let name), .get):
+            return try listTags(request, scope: scope, name: name)
+        case (.referrers(let name, let digest), .get):
+            return try referrers(request, scope: scope, name: name, digest: digest)
+        default:
+            throw OCIError(.methodNotAllowed, .unsupported, "\(request.method) is not supported on \(request.uri.path)")
+        }
+    }
+
+    // MARK: Shared checks
+
+    /// The account-region the request acts in, from its token; 401 without a valid one.
+    func authorize(_ request: Request) throws(OCIError) -> Scope {
+        guard configuration.auth == .ecr else { return .default }
+        do {
+            return try tokens.scope(fromAuthorization: request.headers[.authorization])
+        } catch {
+            let why =
+                switch error {
+                case .expired: "the token has expired; get a new one (tokens last 12 hours)"
+                case .badSignature: "the token was not issued by this registry"
+                case .malformed: "log in with username AWS and a password from GetAuthorizationToken or `stowage login-password`"
+                }
+            var failure = OCIError(.unauthorized, .unauthorized, "authentication required: \(why)")
+            failure.headers[.wwwAuthenticate] = "Basic realm=\"Stowage\""
+            throw failure
+        }
+    }
+
+    func repositoryName(_ raw: String) throws(OCIError) -> RepositoryName {
+        guard let name = RepositoryName(raw) else {
+            throw OCIError(.badRequest, .nameInvalid, "'\(raw)' is not a valid repository name", detail: ["name": raw])
+        }
+        return name
+    }
+
+    /// The repository, or `NAME_UNKNOWN`.
+    func repository(_ name: RepositoryName, in scope: Scope) throws(OCIError) -> Repository {
+        guard let repository = store.state[scope].repositories[name] else {
+            throw OCIError(.notFound, .nameUnknown, "repository '\(name)' does not exist", detail: ["name": name.rawValue])
+        }
+        return repository
+    }
+
+    /// The repository for a push: created first when `--create-on-push` is on.
+    func repositoryForPush(_ name: RepositoryName, in scope: Scope) async throws -> Repository {
+        if let repository = store.state[scope].repositories[name] { return repository }
+        guard configuration.createOnPush else {
+            throw OCIError(
+                .notFound, .nameUnknown,
+                "repository '\(name)' does not exist; create it first (ECR CreateRepository, POST /_admin/repositories) or start the server with --create-on-push",
+                detail: ["name": name.rawValue])
+        }
+        do {
+            try await store.submit(.createRepository(name: name, settings: .init()), scope: scope)
+        } catch RegistryError.repositoryAlreadyExists {}
+        return try repository(name, in: scope)
+    }
+
+    func digest(_ raw: String) throws(OCIError) -> Digest {
+        guard let digest = Digest(raw) else {
+            throw OCIError(.badRequest, .digestInvalid, "'\(raw)' is not a valid digest (sha256:<64 hex> or sha512:<128 hex>)")
+        }
+        return digest
+    }
+
+    static func empty(_ status: HTTPResponse.Status, _ headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentLength] = "0"
+        return Response(status: status, headers: headers)
     }
 }

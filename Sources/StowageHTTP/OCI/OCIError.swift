@@ -1,3 +1,6 @@
+import Foundation
+import HTTPTypes
+import HashTreeCollections
 import Hummingbird
 import NIOCore
 import StowageCore
@@ -23,6 +26,7 @@ enum OCIErrorCode: String, Sendable, Encodable {
     case tagInvalid = "TAG_INVALID"
     case paginationNumberInvalid = "PAGINATION_NUMBER_INVALID"
     case unknown = "UNKNOWN"
+    case unavailable = "UNAVAILABLE"
 }
 
 /// An error on `/v2`, in the OCI envelope `{"errors":[{"code","message","detail"}]}`.

@@ -1,3 +1,6 @@
+import Foundation
+import HTTPTypes
+import HashTreeCollections
 import Hummingbird
 import Logging
 import NIOCore

@@ -1,20 +1,27 @@
+import Foundation
+import HTTPTypes
+import HashTreeCollections
 public import Hummingbird
+import HummingbirdCore
 public import Logging
 public import StowageStorage
 
 /// The application `stowage serve` runs and the tests start: one listener for `/v2`, the ECR
 /// JSON API and `/_admin`.
 public func buildApplication(
-    configuration: ServerConfiguration, store: RegistryStore, logger: Logger,
+    configuration: ServerConfiguration, store: RegistryStore, secret: [UInt8], logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = Router(context: BasicRequestContext.self)
     let address = ServerAddress(host: configuration.host, port: configuration.port)
     router.middlewares.add(AccessLogMiddleware())
-    OCIController(store: store, configuration: configuration).register(on: router)
-    AdminController(store: store, configuration: configuration, address: address).register(on: router)
+    let tokens = TokenAuthority(secret: secret, clock: store.clock)
+    OCIController(store: store, sessions: UploadSessions(content: store.content), tokens: tokens, configuration: configuration)
+        .register(on: router)
+    AdminController(store: store, configuration: configuration, address: address, tokens: tokens).register(on: router)
     return Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Stowage"),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port

@@ -1,3 +1,6 @@
+import Foundation
+import HTTPTypes
+import HashTreeCollections
 import Synchronization
 
 /// The address the server really listens on (`--port 0` picks one), filled in once it runs.

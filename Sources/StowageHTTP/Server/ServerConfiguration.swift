@@ -1,3 +1,7 @@
+import Foundation
+import HTTPTypes
+import HashTreeCollections
+
 /// How `/v2` authenticates clients.
 public enum AuthMode: String, Sendable, CaseIterable {
     /// Basic `AWS:<token>`, with tokens from `GetAuthorizationToken` or `stowage login-password`.

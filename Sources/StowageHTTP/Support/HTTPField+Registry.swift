@@ -1,4 +1,6 @@
+import Foundation
 public import HTTPTypes
+import HashTreeCollections
 
 extension HTTPField.Name {
     static let dockerContentDigest = Self("Docker-Content-Digest")!

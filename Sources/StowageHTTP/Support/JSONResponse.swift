@@ -1,4 +1,6 @@
 import Foundation
+import HTTPTypes
+import HashTreeCollections
 import Hummingbird
 import NIOCore
 import StowageStorage

@@ -1,0 +1,79 @@
+import Foundation
+import HTTPTypes
+import HashTreeCollections
+import Hummingbird
+import NIOCore
+import StowageCore
+import StowageStorage
+
+extension OCIController {
+    /// `GET /v2/<name>/tags/list?n=&last=`: tags in lexical order, with a `Link` to the next page.
+    func listTags(_ request: Request, scope: Scope, name rawName: String) throws -> Response {
+        let name = try repositoryName(rawName)
+        let query = request.uri.queryParameters
+        let limit = try pageSize(query["n"].map(String.init))
+        let last = query["last"].flatMap { Tag(String($0)) }
+        let page = try repository(name, in: scope).tags(after: last, limit: limit)
+        var headers: HTTPFields = [:]
+        if page.hasMore, let limit, let tail = page.items.last {
+            headers[.link] = "</v2/\(name)/tags/list?n=\(limit)&last=\(tail)>; rel=\"next\""
+        }
+        struct Body: Encodable {
+            var name: String
+            var tags: [String]
+        }
+        return try JSONResponse.make(Body(name: name.rawValue, tags: page.items.map(\.rawValue)), headers: headers)
+    }
+
+    /// `GET /v2/_catalog?n=&last=`: repository names of the caller's account-region.
+    func catalog(_ request: Request, scope: Scope) throws -> Response {
+        let query = request.uri.queryParameters
+        let limit = try pageSize(query["n"].map(String.init))
+        let last = query["last"].flatMap { RepositoryName(String($0)) }
+        let page = store.state[scope].repositoryNames(after: last, limit: limit)
+        var headers: HTTPFields = [:]
+        if page.hasMore, let limit, let tail = page.items.last {
+            headers[.link] = "</v2/_catalog?n=\(limit)&last=\(tail)>; rel=\"next\""
+        }
+        struct Body: Encodable { var repositories: [String] }
+        return try JSONResponse.make(Body(repositories: page.items.map(\.rawValue)), headers: headers)
+    }
+
+    /// `GET /v2/<name>/referrers/<digest>?artifactType=`: an OCI index of the manifests whose
+    /// `subject` is the digest (empty when there are none, even if the digest is unknown).
+    func referrers(_ request: Request, scope: Scope, name rawName: String, digest rawDigest: String) throws -> Response {
+        let name = try repositoryName(rawName)
+        let subject = try digest(rawDigest)
+        let artifactType = request.uri.queryParameters["artifactType"].map(String.init)
+        let images = try repository(name, in: scope).referrers(of: subject, artifactType: artifactType)
+        struct Entry: Encodable {
+            var mediaType: String
+            var digest: String
+            var size: Int64
+            var artifactType: String?
+            var annotations: [String: String]?
+        }
+        struct Index: Encodable {
+            var schemaVersion = 2
+            var mediaType = ManifestMediaType.ociIndex
+            var manifests: [Entry]
+        }
+        let entries = images.map { image in
+            Entry(
+                mediaType: image.manifest.mediaType, digest: image.digest.rawValue, size: image.manifest.size,
+                artifactType: image.artifactType,
+                annotations: image.manifest.references.annotations.isEmpty ? nil : image.manifest.references.annotations)
+        }
+        var headers: HTTPFields = [:]
+        if artifactType != nil { headers[.ociFiltersApplied] = "artifactType" }
+        return try JSONResponse.make(Index(manifests: entries), headers: headers, contentType: ManifestMediaType.ociIndex)
+    }
+
+    func pageSize(_ text: String?) throws(OCIError) -> Int? {
+        guard let text else { return nil }
+        guard let n = Int(text), n >= 0 else {
+            throw OCIError(.badRequest, .paginationNumberInvalid, "n must be a non-negative integer, not '\(text)'")
+        }
+        return n
+    }
+}

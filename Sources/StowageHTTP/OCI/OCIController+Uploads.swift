@@ -1,0 +1,214 @@
+import Foundation
+import HTTPTypes
+import HashTreeCollections
+import Hummingbird
+import NIOCore
+import StowageCore
+import StowageStorage
+
+extension OCIController {
+    /// `POST /v2/<name>/blobs/uploads/`: a new session (202), a single-request upload with
+    /// `?digest=` (201), or a cross-repository mount with `?mount=&from=` (201, else a new session).
+    func startUpload(_ request: Request, scope: Scope, name rawName: String) async throws -> Response {
+        let name = try repositoryName(rawName)
+        _ = try await repositoryForPush(name, in: scope)
+        let query = request.uri.queryParameters
+        if let mount = query["mount"].map(String.init) {
+            let digest = try digest(mount)
+            if let source = mountSource(for: digest, from: query["from"].map(String.init), into: name, scope: scope) {
+                try await store.submit(.mountBlob(repository: name, digest: digest, from: source), scope: scope)
+                return Self.empty(.created, [.location: "/v2/\(name)/blobs/\(digest)", .dockerContentDigest: digest.rawValue])
+            }
+        } else if let claimed = query["digest"].map(String.init) {
+            return try await monolithicUpload(request, scope: scope, name: name, claimed: digest(claimed))
+        }
+        let id = UploadID(UUID().uuidString.lowercased())!
+        try store.content.createSpool(id)
+        do {
+            try await store.submit(.startUpload(id: id, repository: name), scope: scope)
+        } catch {
+            store.content.removeSpool(id)
+            throw error
+        }
+        return Self.empty(.accepted, uploadHeaders(name: name, id: id, size: 0))
+    }
+
+    /// Where a mount can take the blob from: `from` when it holds it, else (OCI 1.1, `from` absent)
+    /// any repository of the account-region that does.
+    private func mountSource(for digest: Digest, from: String?, into name: RepositoryName, scope: Scope) -> RepositoryName? {
+        let state = store.state[scope]
+        if let from {
+            guard let source = RepositoryName(from), state.repositories[source]?.blobs[digest] != nil else { return nil }
+            return source
+        }
+        return state.repositories.values.first { $0.blobs[digest] != nil }?.name
+    }
+
+    /// The whole blob in the POST body, checked against `claimed`, stored and linked at once.
+    private func monolithicUpload(_ request: Request, scope: Scope, name: RepositoryName, claimed: Digest) async throws -> Response {
+        let id = UploadID("mono-" + UUID().uuidString.lowercased())!
+        try store.content.createSpool(id)
+        var digester = ContentDigester(claimed.algorithm)
+        let size: Int64
+        do {
+            size = try await spool(request.body, into: id, at: 0, digester: &digester)
+        } catch {
+            store.content.removeSpool(id)
+            throw error
+        }
+        let computed = digester.finalize()
+        guard computed == claimed else {
+            store.content.removeSpool(id)
+            throw OCIError(RegistryError.digestMismatch(nil, claimed: claimed, computed: computed))
+        }
+        await store.pin(computed)
+        do {
+            try store.content.commitSpool(id, size: size, as: computed)
+            try await store.submit(.putBlob(repository: name, digest: computed, size: size), scope: scope)
+        } catch {
+            await store.unpin(computed)
+            throw error
+        }
+        await store.unpin(computed)
+        return Self.empty(.created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
+    }
+
+    /// `PATCH /v2/<name>/blobs/uploads/<id>`: one more chunk, streamed to the spool.
+    func patchUpload(_ request: Request, scope: Scope, name rawName: String, id rawID: String) async throws -> Response {
+        let (name, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
+        if let header = request.headers[.contentRange] {
+            guard let (start, end) = parseContentRange(header) else {
+                throw OCIError(.badRequest, .blobUploadInvalid, "Content-Range '\(header)' is not '<start>-<end>'")
+            }
+            guard start == upload.size else {
+                // Logged as a refusal so the upload's history shows the out-of-order chunk.
+                _ = try? await store.submit(.appendChunk(upload: upload.id, repository: name, offset: start, length: end - start + 1), scope: scope)
+                var failure = OCIError(RegistryError.chunkOutOfOrder(upload.id, expectedOffset: upload.size, offset: start))
+                failure.headers = uploadHeaders(name: name, id: upload.id, size: upload.size)
+                throw failure
+            }
+            if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length != end - start + 1 {
+                throw OCIError(.badRequest, .blobUploadInvalid, "Content-Range covers \(end - start + 1) bytes but Content-Length is \(length)")
+            }
+        }
+        let size = try await appendChunk(request, scope: scope, name: name, upload: upload)
+        return Self.empty(.accepted, uploadHeaders(name: name, id: upload.id, size: size))
+    }
+
+    /// `PUT /v2/<name>/blobs/uploads/<id>?digest=`: an optional last chunk, then the commit.
+    func completeUpload(_ request: Request, scope: Scope, name rawName: String, id rawID: String) async throws -> Response {
+        let (name, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
+        guard let raw = request.uri.queryParameters["digest"].map(String.init) else {
+            throw OCIError(.badRequest, .digestInvalid, "the digest query parameter is required to complete an upload")
+        }
+        let claimed = try digest(raw)
+        var session = try await sessions.acquire(upload.id, size: upload.size, algorithm: claimed.algorithm)
+        var size = upload.size
+        do {
+            let added = try await spool(request.body, into: upload.id, at: size, digester: &session.digester)
+            if added > 0 {
+                try await store.submit(.appendChunk(upload: upload.id, repository: name, offset: size, length: added), scope: scope)
+                size += added
+                session.size = size
+            }
+        } catch {
+            try? store.content.truncateSpool(upload.id, to: size)
+            await sessions.forget(upload.id)
+            throw error
+        }
+        let computed = session.digester.finalize()
+        guard computed == claimed else {
+            await sessions.release(upload.id, session)
+            // The reducer refuses it; the refusal is history, and the upload stays usable.
+            try await store.submit(.commitUpload(upload: upload.id, repository: name, claimed: claimed, computed: computed, size: size), scope: scope)
+            throw OCIError(.internalServerError, .unknown, "digest check passed unexpectedly")
+        }
+        await store.pin(computed)
+        defer { Task { await store.unpin(computed) } }
+        do {
+            try store.content.commitSpool(upload.id, size: size, as: computed)
+            try await store.submit(.commitUpload(upload: upload.id, repository: name, claimed: claimed, computed: computed, size: size), scope: scope)
+        } catch {
+            await sessions.forget(upload.id)
+            throw error
+        }
+        await sessions.forget(upload.id)
+        return Self.empty(.created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
+    }
+
+    /// `GET /v2/<name>/blobs/uploads/<id>`: where the upload stands.
+    func uploadStatus(scope: Scope, name rawName: String, id rawID: String) throws -> Response {
+        let (name, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
+        return Self.empty(.noContent, uploadHeaders(name: name, id: upload.id, size: upload.size))
+    }
+
+    /// `DELETE /v2/<name>/blobs/uploads/<id>`: cancels the upload and drops its bytes.
+    func cancelUpload(scope: Scope, name rawName: String, id rawID: String) async throws -> Response {
+        let (name, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
+        try await store.submit(.cancelUpload(upload: upload.id, repository: name), scope: scope)
+        store.content.removeSpool(upload.id)
+        await sessions.forget(upload.id)
+        return Self.empty(.noContent)
+    }
+
+    // MARK: Helpers
+
+    /// The upload if it is in flight in this repository; `BLOB_UPLOAD_UNKNOWN` otherwise, whatever the reason.
+    private func uploadInFlight(scope: Scope, name rawName: String, id rawID: String) throws(OCIError) -> (RepositoryName, Upload) {
+        let name = try repositoryName(rawName)
+        _ = try repository(name, in: scope)
+        guard let id = UploadID(rawID), let upload = store.state[scope].upload(id, in: name) else {
+            throw OCIError(.notFound, .blobUploadUnknown, "upload '\(rawID)' is not in progress in repository '\(name)'")
+        }
+        return (name, upload)
+    }
+
+    /// Streams the request body to the upload's spool and logs it as one chunk; returns the new size.
+    private func appendChunk(_ request: Request, scope: Scope, name: RepositoryName, upload: Upload) async throws -> Int64 {
+        var session = try await sessions.acquire(upload.id, size: upload.size)
+        do {
+            let added = try await spool(request.body, into: upload.id, at: upload.size, digester: &session.digester)
+            try await store.submit(.appendChunk(upload: upload.id, repository: name, offset: upload.size, length: added), scope: scope)
+            session.size = upload.size + added
+            await sessions.release(upload.id, session)
+            return session.size
+        } catch {
+            try? store.content.truncateSpool(upload.id, to: upload.size)
+            await sessions.forget(upload.id)
+            throw error
+        }
+    }
+
+    /// Writes a streamed body into a spool at `offset`, hashing as it goes; returns the bytes written.
+    private func spool(_ body: RequestBody, into id: UploadID, at offset: Int64, digester: inout ContentDigester) async throws -> Int64 {
+        let writer = try store.content.openSpool(id)
+        defer { writer.close() }
+        var written: Int64 = 0
+        for try await buffer in body {
+            try buffer.withUnsafeReadableBytes { bytes in
+                try writer.write(bytes, at: offset + written)
+                digester.update(bytes)
+            }
+            written += Int64(buffer.readableBytes)
+        }
+        return written
+    }
+
+    func uploadHeaders(name: RepositoryName, id: UploadID, size: Int64) -> HTTPFields {
+        [
+            .location: "/v2/\(name)/blobs/uploads/\(id)", .dockerUploadUUID: id.rawValue,
+            .range: size > 0 ? "0-\(size - 1)" : "0-0",
+        ]
+    }
+}
+
+/// `<start>-<end>` (inclusive; a `bytes=` or `bytes ` prefix is tolerated).
+func parseContentRange(_ header: String) -> (Int64, Int64)? {
+    var text = Substring(header.trimmingCharacters(in: .whitespaces))
+    for prefix in ["bytes=", "bytes "] where text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
+    let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+    guard parts.count == 2, let start = Int64(parts[0]), let end = Int64(parts[1]), start >= 0, end >= start - 1 else {
+        return nil
+    }
+    return (start, end)
+}

@@ -1,0 +1,95 @@
+import Foundation
+import HTTPTypes
+import HashTreeCollections
+import StowageCore
+
+/// What a `/v2/...` path addresses, found by matching the fixed suffix from the END of the path:
+/// repository names may themselves contain `blobs`, `manifests`, `uploads` or `tags` as components.
+enum OCIRoute: Equatable, Sendable {
+    case base
+    case catalog
+    /// `<name>/blobs/uploads/` (a trailing slash is optional).
+    case uploads(String)
+    /// `<name>/blobs/uploads/<id>`
+    case upload(String, id: String)
+    /// `<name>/blobs/<digest>`
+    case blob(String, digest: String)
+    /// `<name>/manifests/<reference>`
+    case manifest(String, reference: String)
+    /// `<name>/tags/list`
+    case tags(String)
+    /// `<name>/referrers/<digest>`
+    case referrers(String, digest: String)
+
+    /// Classifies a path that starts with `/v2`; `nil` when it addresses nothing.
+    /// Components are percent-decoded (clients may send `sha256%3A...`).
+    init?(path: String) {
+        guard path == "/v2" || path.hasPrefix("/v2/") else { return nil }
+        var parts = path.dropFirst(3).split(separator: "/", omittingEmptySubsequences: false).map {
+            String($0).removingPercentEncoding ?? String($0)
+        }
+        if parts.first == "" { parts.removeFirst() }
+        let trailingSlash = parts.last == ""
+        if trailingSlash { parts.removeLast() }
+        if parts.isEmpty {
+            self = .base
+            return
+        }
+        if parts == ["_catalog"] {
+            self = .catalog
+            return
+        }
+        let count = parts.count
+        func name(dropping n: Int) -> String? {
+            count > n ? parts[0..<(count - n)].joined(separator: "/") : nil
+        }
+        let last = parts[count - 1]
+        let previous = count >= 2 ? parts[count - 2] : nil
+        if previous == "blobs" && last == "uploads", let name = name(dropping: 2) {
+            self = .uploads(name)
+        } else if trailingSlash {
+            return nil
+        } else if count >= 3 && previous == "uploads" && parts[count - 3] == "blobs", let name = name(dropping: 3) {
+            self = .upload(name, id: last)
+        } else if previous == "blobs", let name = name(dropping: 2) {
+            self = .blob(name, digest: last)
+        } else if previous == "manifests", let name = name(dropping: 2) {
+            self = .manifest(name, reference: last)
+        } else if previous == "tags" && last == "list", let name = name(dropping: 2) {
+            self = .tags(name)
+        } else if previous == "referrers", let name = name(dropping: 2) {
+            self = .referrers(name, digest: last)
+        } else {
+            return nil
+        }
+    }
+}
+
+extension String {
+    /// Decodes `%XX` escapes; `nil` when an escape is malformed or the result is not UTF-8.
+    var removingPercentEncoding: String? {
+        guard contains("%") else { return self }
+        var bytes: [UInt8] = []
+        var iterator = utf8.makeIterator()
+        while let c = iterator.next() {
+            if c == UInt8(ascii: "%") {
+                guard let h = iterator.next(), let l = iterator.next(), let hi = hexValue(h), let lo = hexValue(l) else {
+                    return nil
+                }
+                bytes.append(hi << 4 | lo)
+            } else {
+                bytes.append(c)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}
+
+private func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+    default: nil
+    }
+}
