@@ -2,8 +2,9 @@
 # Installs what `make test` needs on a fresh Debian machine; does nothing for what is already there.
 set -euo pipefail
 
-apt_packages=(zlib1g-dev)   # libz-dev is Debian's virtual name for zlib1g-dev
-pip_packages=(pytest)
+# libz-dev is Debian's virtual name for zlib1g-dev; docker.io brings dockerd, containerd and runc.
+apt_packages=(zlib1g-dev skopeo podman docker.io)
+pip_packages=(pytest oras)
 
 missing=()
 for package in "${apt_packages[@]}"; do
