@@ -83,3 +83,55 @@ def test_a_damaged_log_stops_start_up_with_a_message_that_names_the_fix(tmp_path
     assert result.returncode == 2
     assert str(segment) in result.stderr
     assert "truncate -s 0" in result.stderr
+
+
+def test_tokens_survive_a_restart_and_login_password_prints_one(start_server, tmp_path):
+    import subprocess
+
+    from conftest import BINARY
+    from registry import Registry
+
+    data = str(tmp_path / "data")
+    server = start_server("--data-dir", data)
+    printed = subprocess.run([str(BINARY), "login-password", "--server", server.url], capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    token = printed.stdout.strip()
+    assert token.startswith("v1.")
+    assert Registry(server, token).request("GET", "/v2/").status == 200
+    server.terminate()
+    again = start_server("--data-dir", data)
+    assert Registry(again, token).request("GET", "/v2/").status == 200
+    # Another data directory has another secret: the token means nothing there.
+    elsewhere = start_server("--data-dir", str(tmp_path / "other"))
+    assert Registry(elsewhere, token).request("GET", "/v2/").status == 401
+    unreachable = subprocess.run([str(BINARY), "login-password", "--server", "http://127.0.0.1:9"], capture_output=True, text=True, timeout=60)
+    assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
+
+
+def test_blobs_nothing_links_are_collected_and_shared_ones_kept(start_server, tmp_path):
+    import time
+
+    from registry import Registry, digest
+
+    data = tmp_path / "data"
+    server = start_server("--data-dir", str(data), "--auth", "none", "--gc-interval", "0.2")
+    registry = Registry(server)
+    registry.create("gc/one")
+    registry.create("gc/two")
+    lonely = registry.push_blob("gc/one", b"only in one")
+    shared = registry.push_blob("gc/one", b"in both")
+    registry.push_blob("gc/two", b"in both")
+
+    def stored(d):
+        return (data / "blobs" / "sha256" / d[7:9] / d[7:]).exists()
+
+    assert stored(lonely) and stored(shared)
+    assert registry.request("DELETE", f"/v2/gc/one/blobs/{lonely}").status == 202
+    assert registry.request("DELETE", f"/v2/gc/one/blobs/{shared}").status == 202
+    deadline = time.monotonic() + 20
+    while stored(lonely) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not stored(lonely)
+    assert stored(shared)
+    assert registry.request("GET", f"/v2/gc/two/blobs/{shared}").body == b"in both"
+    assert digest(b"in both") == shared

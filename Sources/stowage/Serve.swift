@@ -10,7 +10,7 @@ import StowageStorage
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the registry server.",
-        discussion: "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_LOG_LEVEL. A flag wins over the variable."
+        discussion: "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_LOG_LEVEL. A flag wins over the variable."
     )
 
     @Option(help: "Address to listen on.")
@@ -37,11 +37,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Write a snapshot every this many log records.")
     var snapshotEvery: UInt64 = env("STOWAGE_SNAPSHOT_EVERY").flatMap { UInt64($0) } ?? 10_000
 
+    @Option(help: "Seconds between looks for unreferenced blobs to remove (only after deletes or resets).")
+    var gcInterval: Double = env("STOWAGE_GC_INTERVAL").flatMap { Double($0) } ?? 5
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = env("STOWAGE_LOG_LEVEL") ?? "info"
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard gcInterval > 0 else { throw ValidationError("--gc-interval must be positive") }
         guard snapshotEvery > 0 else { throw ValidationError("--snapshot-every must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
@@ -63,7 +67,9 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "registry open: \(ephemeral ? "in memory" : dataDir), sequence \(store.sequence), snapshot \(recovery.snapshotSequence), replayed \(recovery.replayed) records"
         )
-        let configuration = ServerConfiguration(host: host, port: port, auth: auth, createOnPush: createOnPush)
+        let configuration = ServerConfiguration(
+            host: host, port: port, auth: auth, createOnPush: createOnPush,
+            garbageCollectionInterval: .milliseconds(Int64(gcInterval * 1000)))
         let host = self.host
         let auth = self.auth
         let secret: [UInt8]

@@ -23,6 +23,7 @@ public func buildApplication(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Stowage"),
+        services: [GarbageCollector(store: store, interval: configuration.garbageCollectionInterval)],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             address.bound(to: port)

@@ -17,11 +17,17 @@ public struct ServerConfiguration: Sendable {
     public var auth: AuthMode
     /// Create a repository on the first push to it, instead of answering `NAME_UNKNOWN` as ECR does.
     public var createOnPush: Bool
+    /// How often unreferenced blobs are looked for (only after deletes or resets).
+    public var garbageCollectionInterval: Duration
 
-    public init(host: String = "127.0.0.1", port: Int = 5000, auth: AuthMode = .ecr, createOnPush: Bool = false) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 5000, auth: AuthMode = .ecr, createOnPush: Bool = false,
+        garbageCollectionInterval: Duration = .seconds(5)
+    ) {
         self.host = host
         self.port = port
         self.auth = auth
         self.createOnPush = createOnPush
+        self.garbageCollectionInterval = garbageCollectionInterval
     }
 }

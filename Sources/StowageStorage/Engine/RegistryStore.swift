@@ -51,6 +51,8 @@ public actor RegistryStore {
     private var recordsSinceSnapshot: UInt64 = 0
     private var snapshotTask: Task<SnapshotInfo, any Error>?
     private var pinnedBlobs: [Digest: Int] = [:]
+    /// Set when an applied command may have left a stored blob unreferenced.
+    private var garbageMayExist = true
 
     struct Published: Sendable {
         var state: RegistryState
@@ -180,6 +182,10 @@ public actor RegistryStore {
         }
         try append(LogRecord(envelope: envelope))
         head = next
+        switch command {
+        case .deleteBlobLink, .deleteRepository, .reset: garbageMayExist = true
+        default: break
+        }
         switch configuration.fsync {
         case .always:
             try await waitUntilDurable(envelope.sequence)
@@ -367,6 +373,7 @@ public actor RegistryStore {
     /// checkpoint can bring back. Returns how many were removed.
     @discardableResult
     public func collectGarbage() -> Int {
+        garbageMayExist = false
         var keep = head.linkedBlobs
         keep.formUnion(pinnedBlobs.keys)
         var removed = 0
@@ -375,6 +382,12 @@ public actor RegistryStore {
             removed += 1
         }
         return removed
+    }
+
+    /// Collects garbage if a command since the last collection may have left some (and at start-up).
+    @discardableResult
+    public func collectGarbageIfNeeded() -> Int {
+        garbageMayExist ? collectGarbage() : 0
     }
 
     /// Waits for background work (a snapshot in progress) to finish; for shutdown and tests.
