@@ -201,6 +201,29 @@ struct ReducerTests {
         #expect(state == expected)
     }
 
+    @Test func restoringMakesTheStateAStoredPointKeepingCheckpointsAndCancellingUploads() throws {
+        let before = try F.state(F.withBlobs + [.putManifest(repository: F.app, manifest: F.manifest("one"), tag: F.latest)])
+        var state = try F.state(F.withBlobs + [
+            .putManifest(repository: F.app, manifest: F.manifest("one"), tag: F.latest),
+            .checkpoint(name: CheckpointName("base")!),
+            .deleteManifest(repository: F.app, digest: F.manifest("one").digest),
+            .createRepository(name: F.web, settings: .init()),
+            .startUpload(id: F.upload, repository: F.app),
+        ])
+        try state.apply(Envelope(sequence: 9, time: F.time(9), command: .restore(point: 4, cause: .rewind(to: 4, checkpoint: nil)))) { $0 == 4 ? before : nil }
+        var expected = before
+        expected.sequence = 9
+        expected.time = F.time(9)
+        expected.checkpoints[CheckpointName("base")!] = Checkpoint(name: CheckpointName("base")!, sequence: 5, time: F.time(5))
+        #expect(state == expected)
+        #expect(state._checkInvariants() == [])
+        let unchanged = state
+        #expect(throws: RegistryError.pointUnavailable(3)) {
+            try state.apply(Envelope(sequence: 10, time: F.time(10), command: .restore(point: 3, cause: .importFile(bytes: 1))))
+        }
+        #expect(state == unchanged)
+    }
+
     @Test func scopesAreIsolated() throws {
         var state = try F.state(F.withBlobs)
         try state.apply(Envelope(sequence: 4, time: F.time(4), scope: F.other, command: .createRepository(name: F.app, settings: .init())))

@@ -51,7 +51,9 @@ struct SnapshotTests {
             try await EngineFixture.drive(store, seed: 23, count: 100)
             await store.quiesce()
         }
-        for name in POSIX.list(directory.path + "/snap") { try EngineFixture.flip(byteAt: 50, in: directory.path + "/snap/" + name) }
+        for name in POSIX.list(directory.path + "/snap") where name.hasSuffix(".snap") {
+            try EngineFixture.flip(byteAt: 50, in: directory.path + "/snap/" + name)
+        }
         #expect {
             try EngineFixture.open(.directory(directory.path))
         } throws: { error in

@@ -31,6 +31,18 @@ public enum Command: Hashable, Sendable, Codable {
     // The registry as a whole
     case reset(extent: ResetExtent)
     case checkpoint(name: CheckpointName)
+    /// The registry becomes the stored state `point` (the state as it was after record `point`,
+    /// or an imported one stored under this command's own sequence number). Checkpoints are kept;
+    /// uploads in flight are cancelled, since their bytes belong to the present.
+    case restore(point: UInt64, cause: RestoreCause)
+}
+
+/// Why the registry was restored to a stored state.
+public enum RestoreCause: Hashable, Sendable, Codable {
+    /// `POST /_admin/rewind` to a sequence number, or to a named checkpoint.
+    case rewind(to: UInt64, checkpoint: CheckpointName?)
+    /// `POST /_admin/import` of an export file with this many bytes.
+    case importFile(bytes: Int64)
 }
 
 /// What a reset empties.
@@ -81,6 +93,7 @@ extension Command {
         case .deleteManifest: "deleteManifest"
         case .reset: "reset"
         case .checkpoint: "checkpoint"
+        case .restore: "restore"
         }
     }
 
@@ -94,7 +107,7 @@ extension Command {
             .cancelUpload(_, let r), .putBlob(let r, _, _), .mountBlob(let r, _, _), .deleteBlobLink(let r, _),
             .putManifest(let r, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _), .deleteManifest(let r, _):
             r
-        case .reset, .checkpoint: nil
+        case .reset, .checkpoint, .restore: nil
         }
     }
 

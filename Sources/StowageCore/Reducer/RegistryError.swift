@@ -21,6 +21,8 @@ public enum RegistryError: Error, Hashable, Sendable, Codable, CustomStringConve
     case tagNotFound(RepositoryName, Tag)
     /// The tag exists, points at another image, and the repository's settings make it immutable.
     case tagImmutable(RepositoryName, Tag, current: Digest)
+    /// A restore names a stored state that is not available.
+    case pointUnavailable(UInt64)
 
     public var description: String {
         switch self {
@@ -45,6 +47,7 @@ public enum RegistryError: Error, Hashable, Sendable, Codable, CustomStringConve
         case .tagNotFound(let r, let t): "tag '\(t)' is not in repository '\(r)'"
         case .tagImmutable(let r, let t, let current):
             "tag '\(t)' in repository '\(r)' is immutable and already points at \(current)"
+        case .pointUnavailable(let point): "the state after record \(point) is not stored any more"
         }
     }
 }

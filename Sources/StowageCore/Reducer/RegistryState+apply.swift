@@ -7,7 +7,13 @@ import HashTreeCollections
 /// gives the same state.
 extension RegistryState {
     /// Applies one command, or throws and leaves the state exactly as it was.
-    public mutating func apply(_ envelope: Envelope) throws(RegistryError) {
+    ///
+    /// - Parameter points: the stored states a ``Command/restore(point:cause:)`` may name, by
+    ///   sequence number. Only restores consult it; the engine and replay pass the same points,
+    ///   so replaying a restore gives the same state.
+    public mutating func apply(
+        _ envelope: Envelope, points: (UInt64) -> RegistryState? = { _ in nil }
+    ) throws(RegistryError) {
         let scope = envelope.scope
         let time = envelope.time
         switch envelope.command {
@@ -141,6 +147,15 @@ extension RegistryState {
 
         case .checkpoint(let name):
             checkpoints[name] = Checkpoint(name: name, sequence: envelope.sequence, time: time)
+
+        case .restore(let point, _):
+            guard let target = points(point) else { throw .pointUnavailable(point) }
+            let kept = checkpoints
+            scopes = target.scopes
+            checkpoints = kept
+            for scope in Array(scopes.keys) where !scopes[scope]!.uploads.isEmpty {
+                scopes[scope]!.uploads = [:]
+            }
         }
         sequence = envelope.sequence
         self.time = time

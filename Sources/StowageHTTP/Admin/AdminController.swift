@@ -2,34 +2,67 @@ import Foundation
 import HTTPTypes
 import HashTreeCollections
 import Hummingbird
+import Logging
+import NIOCore
 import StowageCore
 import StowageStorage
 
-/// The `/_admin` API (see `admin-api.md`).
+/// The `/_admin` API (see `admin-api.md`): reset, checkpoints, rewind, export and import, the
+/// log and the state at any point, upload timelines, the clock, statistics.
 struct AdminController: Sendable {
     let store: RegistryStore
     let configuration: ServerConfiguration
     let address: ServerAddress
     let tokens: TokenAuthority
+    let sessions: UploadSessions
 
     /// Every route this controller serves, as `METHOD path`; `admin-api.md` must document each.
     static let routes = [
         "GET /_admin/health",
         "GET /_admin/stats",
+        "POST /_admin/reset",
+        "POST /_admin/checkpoints",
+        "GET /_admin/checkpoints",
+        "POST /_admin/rewind",
+        "GET /_admin/export",
+        "POST /_admin/import",
         "POST /_admin/compact",
+        "GET /_admin/log",
+        "GET /_admin/log/stream",
+        "GET /_admin/state",
+        "GET /_admin/uploads",
+        "GET /_admin/uploads/{id}",
+        "GET /_admin/clock",
+        "POST /_admin/clock",
         "GET /_admin/repositories",
         "POST /_admin/repositories",
         "POST /_admin/token",
     ]
 
     func register(on router: Router<BasicRequestContext>) {
-        router.get("/_admin/health") { _, _ in try health() }
-        router.get("/_admin/stats") { _, _ in try await stats() }
-        router.post("/_admin/compact") { _, _ in try await compact() }
-        router.get("/_admin/repositories") { request, _ in try listRepositories(request) }
-        router.post("/_admin/repositories") { request, _ in try await createRepository(request) }
-        router.post("/_admin/token") { request, _ in try token(request) }
+        let group = router.group("/_admin").add(middleware: AdminTokenMiddleware(token: configuration.adminToken))
+        group.get("/health") { _, _ in try health() }
+        group.get("/stats") { _, _ in try await stats() }
+        group.post("/reset") { request, _ in try await reset(request) }
+        group.post("/checkpoints") { request, _ in try await createCheckpoint(request) }
+        group.get("/checkpoints") { _, _ in try listCheckpoints() }
+        group.post("/rewind") { request, _ in try await rewind(request) }
+        group.get("/export") { request, _ in try exportRegistry(request) }
+        group.post("/import") { request, context in try await importRegistry(request, context) }
+        group.post("/compact") { _, _ in try await compact() }
+        group.get("/log") { request, _ in try await log(request) }
+        group.get("/log/stream") { request, _ in try await logStream(request) }
+        group.get("/state") { request, _ in try await state(request) }
+        group.get("/uploads") { request, _ in try await uploads(request) }
+        group.get("/uploads/:id") { request, context in try await upload(request, id: context.parameters.get("id") ?? "") }
+        group.get("/clock") { _, _ in try clock() }
+        group.post("/clock") { request, _ in try await setClock(request) }
+        group.get("/repositories") { request, _ in try listRepositories(request) }
+        group.post("/repositories") { request, _ in try await createRepository(request) }
+        group.post("/token") { request, _ in try token(request) }
     }
+
+    // MARK: Health and statistics
 
     func health() throws -> Response {
         struct Body: Encodable {
@@ -45,12 +78,15 @@ struct AdminController: Sendable {
             var logBytes: Int64
             var firstLogSequence: UInt64
             var snapshots: [UInt64]
+            var lastSnapshot: UInt64?
             var repositories: Int
             var images: Int
             var tags: Int
             var blobLinks: Int
             var blobs: Int
+            var blobBytes: Int64
             var uploadsInFlight: Int
+            var checkpoints: Int
             var recovery: Recovery
             var residentBytes: Int64?
         }
@@ -64,12 +100,14 @@ struct AdminController: Sendable {
         let state = store.state
         let counts = state.counts
         let r = store.recovery
+        let blobs = store.content.blobDigests()
         return try JSONResponse.make(
             Body(
                 sequence: store.sequence, logBytes: facts.logBytes, firstLogSequence: facts.firstSequence,
-                snapshots: facts.snapshots, repositories: counts.repositories, images: counts.images,
-                tags: counts.tags, blobLinks: counts.blobLinks, blobs: store.content.blobDigests().count,
-                uploadsInFlight: counts.uploads,
+                snapshots: facts.snapshots, lastSnapshot: facts.snapshots.first, repositories: counts.repositories,
+                images: counts.images, tags: counts.tags, blobLinks: counts.blobLinks, blobs: blobs.count,
+                blobBytes: blobs.reduce(0) { $0 + (store.content.blobSize($1) ?? 0) }, uploadsInFlight: counts.uploads,
+                checkpoints: state.checkpoints.count,
                 recovery: Recovery(
                     snapshotSequence: r.snapshotSequence, replayed: r.replayed,
                     snapshotsSetAside: r.snapshotsSetAside, spoolsRepaired: r.spoolsRepaired),
@@ -84,6 +122,77 @@ struct AdminController: Sendable {
         }
         return try JSONResponse.make(Body(sequence: info.sequence, bytes: info.bytes))
     }
+
+    // MARK: Reset, checkpoints, rewind
+
+    /// `POST /_admin/reset[?account=&region=]`: everything, or one account-region, emptied in O(1).
+    func reset(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let scoped = query["account"] != nil || query["region"] != nil
+        let envelope = try await submit(.reset(extent: scoped ? .scope : .everything), scope: try scope(request))
+        return try JSONResponse.make(["sequence": envelope.sequence])
+    }
+
+    func createCheckpoint(_ request: Request) async throws -> Response {
+        struct Input: Decodable { var name: String }
+        let input = try await decode(Input.self, request, example: #"{"name": "baseline"}"#)
+        guard let name = CheckpointName(input.name) else {
+            throw AdminError(.badRequest, "InvalidName", "a checkpoint name is 1 to 128 of [A-Za-z0-9._-], not '\(input.name)'")
+        }
+        let envelope = try await submit(.checkpoint(name: name), scope: .default)
+        return try JSONResponse.make(
+            StateView.CheckpointView(name: name.rawValue, sequence: envelope.sequence, time: RFC3339.format(envelope.time)),
+            status: .created)
+    }
+
+    func listCheckpoints() throws -> Response {
+        let checkpoints = store.state.checkpoints.values.sorted { $0.sequence < $1.sequence }.map {
+            StateView.CheckpointView(name: $0.name.rawValue, sequence: $0.sequence, time: RFC3339.format($0.time))
+        }
+        return try JSONResponse.make(["checkpoints": checkpoints])
+    }
+
+    /// `POST /_admin/rewind {"to": "<checkpoint>" | <sequence>}`.
+    func rewind(_ request: Request) async throws -> Response {
+        struct Input: Decodable {
+            var to: Target
+            enum Target: Decodable {
+                case name(String)
+                case sequence(UInt64)
+                init(from decoder: any Decoder) throws {
+                    let container = try decoder.singleValueContainer()
+                    if let sequence = try? container.decode(UInt64.self) { self = .sequence(sequence) } else { self = .name(try container.decode(String.self)) }
+                }
+            }
+        }
+        let input = try await decode(Input.self, request, example: #"{"to": "baseline"} or {"to": 42}"#)
+        let target: RegistryStore.RewindTarget
+        switch input.to {
+        case .sequence(let sequence): target = .sequence(sequence)
+        case .name(let text):
+            if let sequence = UInt64(text) {
+                target = .sequence(sequence)
+            } else {
+                guard let name = CheckpointName(text) else { throw AdminError(.badRequest, "InvalidName", "'\(text)' is not a checkpoint name") }
+                target = .checkpoint(name)
+            }
+        }
+        let envelope: Envelope
+        do { envelope = try await store.rewind(to: target) } catch let error as RegistryStore.HistoryError {
+            throw AdminError(.conflict, "HistoryUnavailable", error.description)
+        } catch let error as RegistryError {
+            throw AdminError(error)
+        }
+        guard case .restore(_, .rewind(let restored, let checkpoint)) = envelope.command else { throw AdminError(.internalServerError, "Internal", "unexpected record") }
+        struct Body: Encodable {
+            var sequence: UInt64
+            var restored: UInt64
+            var checkpoint: String?
+        }
+        return try JSONResponse.make(Body(sequence: envelope.sequence, restored: restored, checkpoint: checkpoint?.rawValue))
+    }
+
+    // MARK: Repositories and tokens
 
     func listRepositories(_ request: Request) throws -> Response {
         let scope = try scope(request)
@@ -104,30 +213,20 @@ struct AdminController: Sendable {
             var name: String
             var tagMutability: TagMutability?
         }
-        let input: Input
-        do { input = try await JSONResponse.decode(Input.self, from: request) } catch {
-            throw AdminError(.badRequest, "InvalidRequest", "expected a JSON body {\"name\": \"...\"}: \(error)")
-        }
+        let input = try await decode(Input.self, request, example: #"{"name": "team/app"}"#)
         guard let name = RepositoryName(input.name) else {
             throw AdminError(.badRequest, "InvalidName", "'\(input.name)' is not a valid repository name")
         }
-        let scope = try scope(request)
-        let envelope: Envelope
-        do {
-            envelope = try await store.submit(
-                .createRepository(name: name, settings: RepositorySettings(tagMutability: input.tagMutability ?? .mutable)),
-                scope: scope)
-        } catch let error as RegistryError {
-            throw AdminError(error)
-        }
+        let envelope = try await submit(
+            .createRepository(name: name, settings: RepositorySettings(tagMutability: input.tagMutability ?? .mutable)),
+            scope: try scope(request))
         struct Body: Encodable {
             var name: String
             var repositoryUri: String
             var sequence: UInt64
         }
         return try JSONResponse.make(
-            Body(name: name.rawValue, repositoryUri: "\(address.authority)/\(name)", sequence: envelope.sequence),
-            status: .created)
+            Body(name: name.rawValue, repositoryUri: "\(address.authority)/\(name)", sequence: envelope.sequence), status: .created)
     }
 
     /// A password for `docker login -u AWS` in an account-region, as `aws ecr get-login-password` gives.
@@ -145,8 +244,53 @@ struct AdminController: Sendable {
             Body(password: token, expiresAt: expiresAt.millisecondsSinceEpoch, account: scope.account.rawValue, region: scope.region.rawValue))
     }
 
+    // MARK: The clock
+
+    func clock() throws -> Response {
+        let now = store.clock.now()
+        return try JSONResponse.make(ClockBody(now: RFC3339.format(now), milliseconds: now.millisecondsSinceEpoch))
+    }
+
+    /// `POST /_admin/clock {"set": "<RFC 3339>"}` or `{"advance": "72h"}`.
+    func setClock(_ request: Request) async throws -> Response {
+        struct Input: Decodable {
+            var set: String?
+            var advance: String?
+        }
+        let input = try await decode(Input.self, request, example: #"{"advance": "72h"} or {"set": "2030-01-01T00:00:00Z"}"#)
+        switch (input.set, input.advance) {
+        case (let text?, nil):
+            guard let time = RFC3339.parse(text) else { throw AdminError(.badRequest, "InvalidTime", "'\(text)' is not an RFC 3339 time such as 2030-01-01T00:00:00Z") }
+            store.clock.set(time)
+        case (nil, let text?):
+            guard let milliseconds = parseDuration(text) else { throw AdminError(.badRequest, "InvalidDuration", "'\(text)' is not a duration such as 72h, 90m, 1h30m or 10s") }
+            store.clock.advance(byMilliseconds: milliseconds)
+        default:
+            throw AdminError(.badRequest, "InvalidRequest", "give exactly one of \"set\" and \"advance\"")
+        }
+        return try clock()
+    }
+
+    struct ClockBody: Encodable {
+        var now: String
+        var milliseconds: Int64
+    }
+
+    // MARK: Helpers
+
+    /// Submits a command, turning refusals into admin errors.
+    func submit(_ command: Command, scope: Scope) async throws -> Envelope {
+        do { return try await store.submit(command, scope: scope) } catch let error as RegistryError { throw AdminError(error) }
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request, example: String) async throws -> T {
+        do { return try await JSONResponse.decode(type, from: request) } catch {
+            throw AdminError(.badRequest, "InvalidRequest", "expected a JSON body like \(example)")
+        }
+    }
+
     /// The account and region from `?account=&region=`, else the defaults.
-    private func scope(_ request: Request) throws -> Scope {
+    func scope(_ request: Request) throws -> Scope {
         let query = request.uri.queryParameters
         guard let account = AccountID(query["account"].map(String.init) ?? AccountID.default.rawValue) else {
             throw AdminError(.badRequest, "InvalidAccount", "account must be 12 digits")
@@ -155,6 +299,18 @@ struct AdminController: Sendable {
             throw AdminError(.badRequest, "InvalidRegion", "region must look like us-east-1")
         }
         return Scope(account: account, region: region)
+    }
+}
+
+/// Bearer-token protection of `/_admin` when the server runs with `--admin-token`.
+struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let token, request.headers[.authorization] != "Bearer \(token)" {
+            throw AdminError(.unauthorized, "Unauthorized", "this server's admin API needs `Authorization: Bearer <the --admin-token value>`")
+        }
+        return try await next(request, context)
     }
 }
 

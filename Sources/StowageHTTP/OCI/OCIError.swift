@@ -77,6 +77,8 @@ struct OCIError: HTTPResponseError {
             self.init(.notFound, .manifestUnknown, message)
         case .tagImmutable:
             self.init(.badRequest, .tagInvalid, message)
+        case .pointUnavailable:
+            self.init(.internalServerError, .unknown, message)
         }
     }
 

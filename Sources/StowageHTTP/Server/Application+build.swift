@@ -16,9 +16,10 @@ public func buildApplication(
     let address = ServerAddress(host: configuration.host, port: configuration.port)
     router.middlewares.add(AccessLogMiddleware())
     let tokens = TokenAuthority(secret: secret, clock: store.clock)
-    OCIController(store: store, sessions: UploadSessions(content: store.content), tokens: tokens, configuration: configuration)
+    let sessions = UploadSessions(content: store.content)
+    OCIController(store: store, sessions: sessions, tokens: tokens, configuration: configuration).register(on: router)
+    AdminController(store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions)
         .register(on: router)
-    AdminController(store: store, configuration: configuration, address: address, tokens: tokens).register(on: router)
     return Application(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),

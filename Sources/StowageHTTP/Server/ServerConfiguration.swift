@@ -19,11 +19,17 @@ public struct ServerConfiguration: Sendable {
     public var createOnPush: Bool
     /// How often unreferenced blobs are looked for (only after deletes or resets).
     public var garbageCollectionInterval: Duration
+    /// When set, `/_admin` requires `Authorization: Bearer <adminToken>`.
+    public var adminToken: String?
+    /// The largest file `POST /_admin/import` accepts.
+    public var maxImportBytes: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 5000, auth: AuthMode = .ecr, createOnPush: Bool = false,
-        garbageCollectionInterval: Duration = .seconds(5)
+        garbageCollectionInterval: Duration = .seconds(5), adminToken: String? = nil, maxImportBytes: Int = 1 << 30
     ) {
+        self.adminToken = adminToken
+        self.maxImportBytes = maxImportBytes
         self.host = host
         self.port = port
         self.auth = auth

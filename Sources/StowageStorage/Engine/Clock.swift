@@ -5,6 +5,10 @@ import Synchronization
 /// The server's clock, which stamps every command. Injected so tests and the admin API can move it.
 public protocol RegistryClock: Sendable {
     func now() -> Timestamp
+    /// Moves the clock by `milliseconds` (may be negative); it runs on from there.
+    func advance(byMilliseconds milliseconds: Int64)
+    /// Sets the clock to `time`; it runs on from there.
+    func set(_ time: Timestamp)
 }
 
 /// Wall-clock time plus an adjustable offset (the admin API can set or advance it).
@@ -39,4 +43,6 @@ public final class ManualClock: RegistryClock {
     public func advance(byMilliseconds milliseconds: Int64) {
         time.withLock { $0.millisecondsSinceEpoch += milliseconds }
     }
+
+    public func set(_ time: Timestamp) { self.time.withLock { $0 = time } }
 }

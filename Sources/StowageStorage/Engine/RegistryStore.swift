@@ -1,4 +1,5 @@
 import Dispatch
+import HashTreeCollections
 public import Logging
 public import StowageCore
 import Synchronization
@@ -33,6 +34,12 @@ public actor RegistryStore {
     public nonisolated let recovery: RecoveryReport
     private let log: any EventLog
     private let snapshots: any SnapshotStore
+    /// Stored states by the sequence number they are the state after: one per checkpoint and
+    /// one per restore, so rewinds and imports replay exactly.
+    private let points: any SnapshotStore
+    private var pointCache: [UInt64: RegistryState] = [:]
+    private var subscribers: [Int: AsyncStream<LogRecord>.Continuation] = [:]
+    private var nextSubscriber = 0
     private let logger: Logger
 
     /// Every applied record, including those not yet durable.
@@ -78,9 +85,11 @@ public actor RegistryStore {
         switch configuration.location {
         case .directory(let path):
             snapshots = try FileSnapshotStore(directory: path + "/snap")
+            points = try FileSnapshotStore(directory: path + "/snap/points")
             content = try FileContentStore(directory: path)
         case .memory:
             snapshots = InMemorySnapshotStore()
+            points = InMemorySnapshotStore()
             content = InMemoryContentStore()
         }
         // The newest snapshot that loads.
@@ -110,7 +119,16 @@ public actor RegistryStore {
                     Restore the data directory from a backup, or start with an empty one.
                     """)
         }
-        // Replay the log after the snapshot.
+        // Replay the log after the snapshot. Restores read stored points; checkpoints store theirs
+        // if a crash came before they were written.
+        var cache: [UInt64: RegistryState] = [:]
+        let storedPoints = Set(points.sequences())
+        let points = self.points
+        let resolve: (UInt64) -> RegistryState? = { sequence in
+            if let state = cache[sequence] { return state }
+            guard storedPoints.contains(sequence), let bytes = try? points.read(sequence) else { return nil }
+            return try? SnapshotFormat.decode(bytes).state
+        }
         var last = base
         for payload in try log.payloads(after: base) {
             let record: LogRecord
@@ -125,12 +143,19 @@ public actor RegistryStore {
             }
             last = record.sequence
             guard record.refusal == nil else { continue }
-            do { try state.apply(record.envelope) } catch {
+            do { try state.apply(record.envelope, points: resolve) } catch {
                 throw LogError(
                     description: "log record \(record.sequence) (\(record.envelope.command.kind)) was applied once but is refused on replay: \(error). The snapshot and the log disagree.")
             }
             report.replayed += 1
+            if case .checkpoint = record.envelope.command {
+                cache[record.sequence] = state
+                if !storedPoints.contains(record.sequence) {
+                    try points.write(try SnapshotFormat.encode(state, sequence: record.sequence), sequence: record.sequence)
+                }
+            }
         }
+        pointCache = cache
         head = state
         lastSequence = last
         durableSequence = last
@@ -170,20 +195,42 @@ public actor RegistryStore {
     ///   too, and the state is unchanged); ``StoreUnavailable`` when storage failed.
     @discardableResult
     public func submit(_ command: Command, scope: Scope = .default) async throws -> Envelope {
+        try await commit(command, scope: scope)
+    }
+
+    /// The one write path: stamp, check (with the stored points a restore may name), store the
+    /// point a checkpoint or restore makes, append, make durable, publish.
+    private func commit(
+        _ command: Command, scope: Scope, extraPoints: [UInt64: RegistryState] = [:]
+    ) async throws -> Envelope {
         if let failure { throw failure }
         let envelope = Envelope(sequence: lastSequence + 1, time: clock.now(), scope: scope, command: command)
         var next = head
         do {
-            try next.apply(envelope)
+            try next.apply(envelope) { sequence in extraPoints[sequence] ?? self.point(sequence) }
         } catch {
             try append(LogRecord(envelope: envelope, refusal: error))
+            // A refusal changes nothing: once everything before it is published, so is its place in the log.
+            published.withLock { if $0.sequence == envelope.sequence - 1 { $0.sequence = envelope.sequence } }
             snapshotIfDue()
             throw error
+        }
+        switch command {
+        case .checkpoint, .restore:
+            // The exact state after this record, stored before the record is logged.
+            do {
+                try points.write(try SnapshotFormat.encode(next, sequence: envelope.sequence, level: configuration.compressionLevel), sequence: envelope.sequence)
+            } catch {
+                throw StoreUnavailable(description: "cannot store the state of record \(envelope.sequence): \(error)")
+            }
+            pointCache[envelope.sequence] = next
+        default:
+            break
         }
         try append(LogRecord(envelope: envelope))
         head = next
         switch command {
-        case .deleteBlobLink, .deleteRepository, .reset: garbageMayExist = true
+        case .deleteBlobLink, .deleteRepository, .reset, .restore: garbageMayExist = true
         default: break
         }
         switch configuration.fsync {
@@ -195,9 +242,124 @@ public actor RegistryStore {
         case .never:
             publish(next, through: envelope.sequence)
         }
+        switch command {
+        case .reset, .restore, .deleteRepository: removeOrphanSpools()
+        default: break
+        }
         snapshotIfDue()
         return envelope
     }
+
+    /// A stored point, from memory or from its file.
+    private func point(_ sequence: UInt64) -> RegistryState? {
+        if let state = pointCache[sequence] { return state }
+        guard let bytes = try? points.read(sequence), let state = try? SnapshotFormat.decode(bytes).state else { return nil }
+        pointCache[sequence] = state
+        return state
+    }
+
+    /// Spools whose upload is no longer in flight (after a reset, restore or repository deletion).
+    private func removeOrphanSpools() {
+        let inFlight = Set(head.uploadsInFlight.map(\.upload.id.rawValue))
+        for name in content.spoolIDs() where !inFlight.contains(name) && !name.hasPrefix("mono-") {
+            if let id = UploadID(name) { content.removeSpool(id) }
+        }
+    }
+
+    // MARK: History: rewind, import, the state at a point
+
+    /// Where a rewind goes.
+    public enum RewindTarget: Sendable, Equatable {
+        case sequence(UInt64)
+        case checkpoint(CheckpointName)
+    }
+
+    /// Why a rewind, an import or a look into the past cannot be done.
+    public struct HistoryError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// Makes the registry what it was after a record or at a checkpoint, as one logged command.
+    /// A named checkpoint costs O(1): its state is kept.
+    @discardableResult
+    public func rewind(to target: RewindTarget) async throws -> Envelope {
+        switch target {
+        case .checkpoint(let name):
+            guard let checkpoint = head.checkpoints[name] else {
+                throw HistoryError(description: "there is no checkpoint named '\(name)'")
+            }
+            guard point(checkpoint.sequence) != nil else {
+                throw HistoryError(description: "the state of checkpoint '\(name)' is not stored any more")
+            }
+            return try await commit(.restore(point: checkpoint.sequence, cause: .rewind(to: checkpoint.sequence, checkpoint: name)), scope: .default)
+        case .sequence(let sequence):
+            let target = try state(at: sequence)
+            let missing = target.linkedBlobs.filter { content.blobSize($0) == nil }
+            guard missing.isEmpty else {
+                throw HistoryError(description: "the registry at record \(sequence) links \(missing.count) blob(s) that were collected since; rewind to a checkpoint (their blobs are kept) or to a later record")
+            }
+            let own = lastSequence + 1
+            return try await commit(.restore(point: own, cause: .rewind(to: sequence, checkpoint: nil)), scope: .default, extraPoints: [own: target])
+        }
+    }
+
+    /// Replaces the registry with `state` (an import), as one logged command. The caller has
+    /// stored every blob the state links.
+    @discardableResult
+    public func restore(imported state: RegistryState, bytes: Int64) async throws -> Envelope {
+        let own = lastSequence + 1
+        return try await commit(.restore(point: own, cause: .importFile(bytes: bytes)), scope: .default, extraPoints: [own: state])
+    }
+
+    /// The registry as it was right after record `sequence`: the nearest stored state at or
+    /// before it (a snapshot or point), then the log up to it.
+    public func state(at sequence: UInt64) throws -> RegistryState {
+        guard sequence <= lastSequence else {
+            throw HistoryError(description: "record \(sequence) has not happened yet; the log ends at \(lastSequence)")
+        }
+        if sequence == lastSequence { return head }
+        var bases: [(UInt64, () throws -> RegistryState)] = []
+        for s in Set(points.sequences()).union(pointCache.keys) where s <= sequence {
+            bases.append((s, { guard let state = self.point(s) else { throw HistoryError(description: "point \(s) is unreadable") }; return state }))
+        }
+        for s in snapshots.sequences() where s <= sequence {
+            bases.append((s, { try SnapshotFormat.decode(try self.snapshots.read(s)).state }))
+        }
+        if log.firstSequence == 1 { bases.append((0, { RegistryState() })) }
+        for (base, load) in bases.sorted(by: { $0.0 > $1.0 }) {
+            guard base >= log.firstSequence - 1, var state = try? load() else { continue }
+            for record in try records(after: base) where record.sequence <= sequence && record.refusal == nil {
+                try state.apply(record.envelope) { self.point($0) }
+            }
+            return state
+        }
+        throw HistoryError(
+            description: "record \(sequence) is older than the history kept: the log now starts at record \(log.firstSequence); create a checkpoint to keep a state for longer")
+    }
+
+    /// The sequence number of the last record at or before `time`; 0 when none is that old.
+    public func sequence(at time: Timestamp) throws -> UInt64 {
+        var found: UInt64 = 0
+        for record in try records(after: 0) where record.envelope.time <= time { found = record.sequence }
+        if found == 0 && log.firstSequence > 1 {
+            throw HistoryError(description: "the log kept now starts at record \(log.firstSequence), after that time")
+        }
+        return found
+    }
+
+    // MARK: Following the log
+
+    /// Every record appended from now on (refused ones at once, applied ones once durable).
+    public func subscribe() -> AsyncStream<LogRecord> {
+        let (stream, continuation) = AsyncStream.makeStream(of: LogRecord.self, bufferingPolicy: .bufferingNewest(10_000))
+        let id = nextSubscriber
+        nextSubscriber += 1
+        subscribers[id] = continuation
+        continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
+        return stream
+    }
+
+    private func unsubscribe(_ id: Int) { subscribers[id] = nil }
 
     private func snapshotIfDue() {
         if recordsSinceSnapshot >= configuration.snapshotEvery && snapshotTask == nil { _ = startSnapshot() }
@@ -221,6 +383,7 @@ public actor RegistryStore {
         }
         lastSequence = record.sequence
         recordsSinceSnapshot += 1
+        for subscriber in subscribers.values { subscriber.yield(record) }
     }
 
     private func publish(_ state: RegistryState, through sequence: UInt64) {
@@ -339,7 +502,15 @@ public actor RegistryStore {
         let kept = snapshots.sequences()
         guard kept.count >= configuration.snapshotsKept else { return }
         for old in kept.dropFirst(configuration.snapshotsKept) { snapshots.remove(old) }
-        try log.removeSegments(through: kept[configuration.snapshotsKept - 1])
+        let oldest = kept[configuration.snapshotsKept - 1]
+        try log.removeSegments(through: oldest)
+        // Points are needed by replay only while the log still holds their record, and by
+        // checkpoints while they exist.
+        let checkpointed = Set(head.checkpoints.values.map(\.sequence))
+        for sequence in points.sequences() where sequence <= oldest && !checkpointed.contains(sequence) {
+            points.remove(sequence)
+            pointCache[sequence] = nil
+        }
     }
 
     /// Log size, first retained sequence and the snapshots held, for statistics.
@@ -376,6 +547,10 @@ public actor RegistryStore {
         garbageMayExist = false
         var keep = head.linkedBlobs
         keep.formUnion(pinnedBlobs.keys)
+        // Blobs a rewind to a checkpoint would bring back.
+        for checkpoint in head.checkpoints.values {
+            if let state = point(checkpoint.sequence) { keep.formUnion(state.linkedBlobs) }
+        }
         var removed = 0
         for digest in content.blobDigests() where !keep.contains(digest) {
             content.removeBlob(digest)

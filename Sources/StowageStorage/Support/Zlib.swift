@@ -38,13 +38,14 @@ public enum Zlib {
         return output
     }
 
-    /// Inflates a zlib stream, refusing to produce more than `limit` bytes.
+    /// Inflates a zlib stream (or a gzip file, with `gzip`), refusing to produce more than `limit` bytes.
     ///
     /// The output grows in steps, so a stream that claims little but inflates to much (a bomb)
     /// is stopped at `limit` with little memory spent.
-    public static func decompress(_ bytes: [UInt8], limit: Int) throws(Failure) -> [UInt8] {
+    public static func decompress(_ bytes: [UInt8], limit: Int, gzip: Bool = false) throws(Failure) -> [UInt8] {
         var stream = z_stream()
-        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        let windowBits: Int32 = gzip ? 15 + 16 : 15
+        guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw .corrupt("inflateInit failed")
         }
         defer { inflateEnd(&stream) }

@@ -1,0 +1,203 @@
+import Foundation
+import HashTreeCollections
+import Hummingbird
+import NIOCore
+import StowageCore
+import StowageStorage
+
+extension AdminController {
+    /// A filter over log records, from `?repository=&upload=&kind=`.
+    struct RecordFilter {
+        var repository: String?
+        var upload: String?
+        var kind: String?
+
+        init(_ request: Request) {
+            let query = request.uri.queryParameters
+            repository = query["repository"].map(String.init)
+            upload = query["upload"].map(String.init)
+            kind = query["kind"].map(String.init)
+        }
+
+        func admits(_ record: LogRecord) -> Bool {
+            let command = record.envelope.command
+            if let repository, command.repository?.rawValue != repository { return false }
+            if let upload, command.upload?.rawValue != upload { return false }
+            if let kind, command.kind != kind { return false }
+            return true
+        }
+    }
+
+    /// `GET /_admin/log?after=&limit=&repository=&upload=&kind=`: records in order, applied or refused.
+    func log(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        let after = try number(query["after"], "after") ?? 0
+        let limit = Int(min(try number(query["limit"], "limit") ?? 1000, 10_000))
+        let filter = RecordFilter(request)
+        let records = try await store.records(after: after).filter(filter.admits)
+        let page = records.prefix(limit)
+        struct Body: Encodable {
+            var records: [RecordView]
+            var next: UInt64?
+            var firstSequence: UInt64
+        }
+        let first = await store.storageFacts().firstSequence
+        return try JSONResponse.make(
+            Body(records: page.map(RecordView.init), next: records.count > limit ? page.last?.sequence : nil, firstSequence: first))
+    }
+
+    /// `GET /_admin/log/stream?after=`: the same records as Server-Sent Events, then live ones.
+    func logStream(_ request: Request) async throws -> Response {
+        let after = try number(request.uri.queryParameters["after"], "after") ?? store.sequence
+        let filter = RecordFilter(request)
+        let live = await store.subscribe()
+        let history = try await store.records(after: after)
+        let body = ResponseBody { writer in
+            var last = after
+            func send(_ record: LogRecord, _ writer: inout any ResponseBodyWriter) async throws {
+                guard record.sequence > last else { return }
+                last = record.sequence
+                guard filter.admits(record) else { return }
+                let json = String(decoding: try StateCodec.encode(RecordView(record)), as: UTF8.self)
+                try await writer.write(ByteBuffer(string: "id: \(record.sequence)\nevent: record\ndata: \(json)\n\n"))
+            }
+            try await writer.write(ByteBuffer(string: ": stowage log stream\n\n"))
+            for record in history { try await send(record, &writer) }
+            for await record in live { try await send(record, &writer) }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    /// `GET /_admin/state?at=<sequence>|<RFC 3339 time>`: the registry as it was then.
+    func state(_ request: Request) async throws -> Response {
+        guard let at = request.uri.queryParameters["at"].map(String.init) else {
+            return try JSONResponse.make(StateView(store.state, sequence: store.sequence))
+        }
+        let sequence: UInt64
+        if let number = UInt64(at) {
+            sequence = number
+        } else if let time = RFC3339.parse(at) {
+            do { sequence = try await store.sequence(at: time) } catch let error as RegistryStore.HistoryError {
+                throw AdminError(.gone, "HistoryUnavailable", error.description)
+            }
+        } else {
+            throw AdminError(.badRequest, "InvalidRequest", "at must be a sequence number or an RFC 3339 time, not '\(at)'")
+        }
+        do {
+            return try JSONResponse.make(StateView(try await store.state(at: sequence), sequence: sequence))
+        } catch let error as RegistryStore.HistoryError {
+            throw AdminError(.gone, "HistoryUnavailable", error.description)
+        }
+    }
+
+    /// One event in an upload's timeline.
+    struct UploadEvent: Encodable {
+        var sequence: UInt64
+        var time: String
+        var event: String
+        var offset: Int64?
+        var length: Int64?
+        var claimed: String?
+        var computed: String?
+        var size: Int64?
+        var refused: String?
+    }
+
+    struct UploadTimeline: Encodable {
+        var id: String
+        var account: String?
+        var region: String?
+        var repository: String?
+        var status: String
+        var size: Int64?
+        var blob: String?
+        var events: [UploadEvent]
+        var historyStartsAt: UInt64
+    }
+
+    /// `GET /_admin/uploads/<id>`: started, every chunk, every refusal, the commit or cancel, the blob.
+    func upload(_ request: Request, id: String) async throws -> Response {
+        guard let upload = UploadID(id) else { throw AdminError(.badRequest, "InvalidUpload", "'\(id)' is not an upload id") }
+        let records = try await store.records(after: 0).filter { $0.envelope.command.upload == upload }
+        guard !records.isEmpty || store.state.uploadsInFlight.contains(where: { $0.upload.id == upload }) else {
+            throw AdminError(.notFound, "NotFound", "no upload '\(id)' in the history kept")
+        }
+        return try JSONResponse.make(try await timeline(upload, records))
+    }
+
+    func timeline(_ id: UploadID, _ records: [LogRecord]) async throws -> UploadTimeline {
+        var events: [UploadEvent] = []
+        var status = "unknown"
+        var blob: String?
+        for record in records {
+            var event = UploadEvent(sequence: record.sequence, time: RFC3339.format(record.envelope.time), event: record.envelope.command.kind)
+            event.refused = record.refusal?.description
+            switch record.envelope.command {
+            case .startUpload:
+                event.event = "started"
+                if record.refusal == nil { status = "in flight" }
+            case .appendChunk(_, _, let offset, let length):
+                event.event = "chunk"
+                (event.offset, event.length) = (offset, length)
+            case .commitUpload(_, _, let claimed, let computed, let size):
+                event.event = "commit"
+                (event.claimed, event.computed, event.size) = (claimed.rawValue, computed.rawValue, size)
+                if record.refusal == nil {
+                    status = "committed"
+                    blob = computed.rawValue
+                }
+            case .cancelUpload:
+                event.event = "cancel"
+                if record.refusal == nil { status = "cancelled" }
+            default:
+                break
+            }
+            events.append(event)
+        }
+        let inFlight = store.state.uploadsInFlight.first { $0.upload.id == id }
+        if inFlight == nil && status == "in flight" { status = "gone (reset, rewound or its repository deleted)" }
+        let first = records.first?.envelope
+        return UploadTimeline(
+            id: id.rawValue, account: (inFlight?.scope ?? first?.scope)?.account.rawValue,
+            region: (inFlight?.scope ?? first?.scope)?.region.rawValue,
+            repository: (inFlight?.upload.repository ?? first?.command.repository)?.rawValue, status: status,
+            size: inFlight?.upload.size, blob: blob, events: events, historyStartsAt: await store.storageFacts().firstSequence)
+    }
+
+    /// `GET /_admin/uploads?limit=`: uploads in flight and the most recent ones, newest first.
+    func uploads(_ request: Request) async throws -> Response {
+        let limit = Int(min(try number(request.uri.queryParameters["limit"], "limit") ?? 50, 1000))
+        let records = try await store.records(after: 0).filter { $0.envelope.command.upload != nil }
+        var order: [UploadID] = []
+        var byUpload: [UploadID: [LogRecord]] = [:]
+        for record in records {
+            let id = record.envelope.command.upload!
+            if byUpload[id] == nil { order.append(id) }
+            byUpload[id, default: []].append(record)
+        }
+        var timelines: [UploadTimeline] = []
+        for id in order.reversed().prefix(limit) { timelines.append(try await timeline(id, byUpload[id]!)) }
+        struct Summary: Encodable {
+            var id: String
+            var repository: String?
+            var status: String
+            var size: Int64?
+            var blob: String?
+            var started: String?
+            var refusals: Int
+        }
+        let summaries = timelines.map {
+            Summary(id: $0.id, repository: $0.repository, status: $0.status, size: $0.size, blob: $0.blob,
+                    started: $0.events.first?.time, refusals: $0.events.filter { $0.refused != nil }.count)
+        }
+        return try JSONResponse.make(["uploads": summaries])
+    }
+
+    func number(_ text: Substring?, _ name: String) throws -> UInt64? {
+        guard let text else { return nil }
+        guard let value = UInt64(text) else { throw AdminError(.badRequest, "InvalidRequest", "\(name) must be a non-negative integer") }
+        return value
+    }
+}

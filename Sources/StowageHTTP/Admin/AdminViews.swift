@@ -1,0 +1,166 @@
+import Foundation
+import HashTreeCollections
+import StowageCore
+import StowageStorage
+
+/// RFC 3339 times, with milliseconds.
+enum RFC3339 {
+    static func format(_ time: Timestamp) -> String {
+        let date = Date(timeIntervalSince1970: Double(time.millisecondsSinceEpoch) / 1000)
+        return Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
+    }
+
+    static func parse(_ text: String) -> Timestamp? {
+        let date =
+            (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+            ?? (try? Date.ISO8601FormatStyle().parse(text))
+        return date.map { Timestamp(millisecondsSinceEpoch: Int64(($0.timeIntervalSince1970 * 1000).rounded())) }
+    }
+}
+
+/// A log record as the admin API shows it.
+struct RecordView: Encodable {
+    var sequence: UInt64
+    var time: String
+    var account: String
+    var region: String
+    var kind: String
+    var repository: String?
+    var upload: String?
+    var applied: Bool
+    var refusal: String?
+    var command: Command
+
+    init(_ record: LogRecord) {
+        let envelope = record.envelope
+        sequence = envelope.sequence
+        time = RFC3339.format(envelope.time)
+        account = envelope.scope.account.rawValue
+        region = envelope.scope.region.rawValue
+        kind = envelope.command.kind
+        repository = envelope.command.repository?.rawValue
+        upload = envelope.command.upload?.rawValue
+        applied = record.refusal == nil
+        refusal = record.refusal?.description
+        command = envelope.command
+    }
+}
+
+/// The registry as the admin API shows it: readable, without manifest bodies.
+struct StateView: Encodable {
+    struct Registry: Encodable {
+        var account: String
+        var region: String
+        var repositories: [RepositoryView]
+        var uploads: [UploadView]
+    }
+
+    struct RepositoryView: Encodable {
+        var name: String
+        var createdAt: String
+        var tagMutability: String
+        var images: [ImageView]
+        var tags: [String: String]
+        var blobs: [String: Int64]
+    }
+
+    struct ImageView: Encodable {
+        var digest: String
+        var mediaType: String
+        var size: Int64
+        var pushedAt: String
+        var tags: [String]
+        var subject: String?
+        var artifactType: String?
+    }
+
+    struct UploadView: Encodable {
+        var id: String
+        var repository: String
+        var startedAt: String
+        var size: Int64
+        var chunks: Int
+    }
+
+    struct CheckpointView: Encodable {
+        var name: String
+        var sequence: UInt64
+        var time: String
+    }
+
+    var sequence: UInt64
+    var time: String
+    var registries: [Registry]
+    var checkpoints: [CheckpointView]
+
+    init(_ state: RegistryState, sequence: UInt64) {
+        self.sequence = sequence
+        time = RFC3339.format(state.time)
+        registries = state.scopes.sorted { $0.key < $1.key }.map { scope, scoped in
+            Registry(
+                account: scope.account.rawValue, region: scope.region.rawValue,
+                repositories: scoped.repositories.values.sorted { $0.name < $1.name }.map(RepositoryView.init),
+                uploads: scoped.uploads.values.sorted { $0.id < $1.id }.map(UploadView.init))
+        }
+        checkpoints = state.checkpoints.values.sorted { $0.sequence < $1.sequence }.map {
+            CheckpointView(name: $0.name.rawValue, sequence: $0.sequence, time: RFC3339.format($0.time))
+        }
+    }
+}
+
+extension StateView.RepositoryView {
+    init(_ repository: Repository) {
+        name = repository.name.rawValue
+        createdAt = RFC3339.format(repository.createdAt)
+        tagMutability = repository.settings.tagMutability.rawValue
+        images = repository.images.values.sorted { $0.pushedAt == $1.pushedAt ? $0.digest < $1.digest : $0.pushedAt < $1.pushedAt }
+            .map { image in
+                StateView.ImageView(
+                    digest: image.digest.rawValue, mediaType: image.manifest.mediaType, size: image.manifest.size,
+                    pushedAt: RFC3339.format(image.pushedAt), tags: image.tags.map(\.rawValue),
+                    subject: image.manifest.references.subject?.rawValue, artifactType: image.artifactType)
+            }
+        tags = Dictionary(uniqueKeysWithValues: repository.tags.map { ($0.key.rawValue, $0.value.rawValue) })
+        blobs = Dictionary(uniqueKeysWithValues: repository.blobs.map { ($0.key.rawValue, $0.value) })
+    }
+}
+
+extension StateView.UploadView {
+    init(_ upload: Upload) {
+        id = upload.id.rawValue
+        repository = upload.repository.rawValue
+        startedAt = RFC3339.format(upload.startedAt)
+        size = upload.size
+        chunks = upload.chunks
+    }
+}
+
+/// Parses Go-style durations: `72h`, `90m`, `1h30m`, `10s`, `250ms`, `2d`, with an optional `-`.
+func parseDuration(_ text: String) -> Int64? {
+    var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+    var sign: Int64 = 1
+    if rest.hasPrefix("-") {
+        sign = -1
+        rest = rest.dropFirst()
+    }
+    guard !rest.isEmpty else { return nil }
+    var total: Int64 = 0
+    while !rest.isEmpty {
+        let digits = rest.prefix { $0.isNumber || $0 == "." }
+        guard let value = Double(digits) else { return nil }
+        rest = rest.dropFirst(digits.count)
+        let unit = rest.prefix { $0.isLetter }
+        rest = rest.dropFirst(unit.count)
+        let scale: Double
+        switch unit {
+        case "ms": scale = 1
+        case "s": scale = 1000
+        case "m": scale = 60_000
+        case "h": scale = 3_600_000
+        case "d": scale = 86_400_000
+        default: return nil
+        }
+        total += Int64(value * scale)
+    }
+    return sign * total
+}
