@@ -10,7 +10,7 @@ import StowageStorage
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the registry server.",
-        discussion: "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_LOG_LEVEL. A flag wins over the variable."
+        discussion: "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_ADMIN_TOKEN, STOWAGE_MAX_IMPORT_BYTES, STOWAGE_LOG_LEVEL. A flag wins over the variable."
     )
 
     @Option(help: "Address to listen on.")
@@ -39,6 +39,12 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Seconds between looks for unreferenced blobs to remove (only after deletes or resets).")
     var gcInterval: Double = env("STOWAGE_GC_INTERVAL").flatMap { Double($0) } ?? 5
+
+    @Option(help: "Require `Authorization: Bearer <token>` on /_admin.")
+    var adminToken: String? = env("STOWAGE_ADMIN_TOKEN")
+
+    @Option(help: "The largest file POST /_admin/import accepts, in bytes.")
+    var maxImportBytes: Int = env("STOWAGE_MAX_IMPORT_BYTES").flatMap { Int($0) } ?? 1 << 30
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = env("STOWAGE_LOG_LEVEL") ?? "info"
@@ -69,7 +75,8 @@ struct Serve: AsyncParsableCommand {
         )
         let configuration = ServerConfiguration(
             host: host, port: port, auth: auth, createOnPush: createOnPush,
-            garbageCollectionInterval: .milliseconds(Int64(gcInterval * 1000)))
+            garbageCollectionInterval: .milliseconds(Int64(gcInterval * 1000)), adminToken: adminToken,
+            maxImportBytes: maxImportBytes)
         let host = self.host
         let auth = self.auth
         let secret: [UInt8]

@@ -39,6 +39,9 @@ public actor RegistryStore {
     private let points: any SnapshotStore
     private var pointCache: [UInt64: RegistryState] = [:]
     private var subscribers: [Int: AsyncStream<LogRecord>.Continuation] = [:]
+    /// Records appended but not yet published, held back from subscribers to keep log order
+    /// and never show what a crash could take back.
+    private var unstreamed: [LogRecord] = []
     private var nextSubscriber = 0
     private let logger: Logger
 
@@ -211,7 +214,11 @@ public actor RegistryStore {
         } catch {
             try append(LogRecord(envelope: envelope, refusal: error))
             // A refusal changes nothing: once everything before it is published, so is its place in the log.
-            published.withLock { if $0.sequence == envelope.sequence - 1 { $0.sequence = envelope.sequence } }
+            let visible = published.withLock { state in
+                if state.sequence == envelope.sequence - 1 { state.sequence = envelope.sequence }
+                return state.sequence
+            }
+            stream(through: visible)
             snapshotIfDue()
             throw error
         }
@@ -383,11 +390,22 @@ public actor RegistryStore {
         }
         lastSequence = record.sequence
         recordsSinceSnapshot += 1
-        for subscriber in subscribers.values { subscriber.yield(record) }
+        if !subscribers.isEmpty { unstreamed.append(record) }
     }
 
     private func publish(_ state: RegistryState, through sequence: UInt64) {
         published.withLock { $0 = Published(state: state, sequence: sequence) }
+        stream(through: sequence)
+    }
+
+    /// Hands subscribers the records up to `sequence`, in order.
+    private func stream(through sequence: UInt64) {
+        guard !unstreamed.isEmpty else { return }
+        let ready = unstreamed.prefix { $0.sequence <= sequence }
+        unstreamed.removeFirst(ready.count)
+        for record in ready {
+            for subscriber in subscribers.values { subscriber.yield(record) }
+        }
     }
 
     // MARK: Durability (group commit)
