@@ -40,8 +40,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between looks for unreferenced blobs to remove (only after deletes or resets).")
     var gcInterval: Double = env("STOWAGE_GC_INTERVAL").flatMap { Double($0) } ?? 5
 
-    @Option(help: "Require `Authorization: Bearer <token>` on /_admin.")
-    var adminToken: String? = env("STOWAGE_ADMIN_TOKEN")
+    @Option(name: .customLong("admin-token"), help: "Require `Authorization: Bearer <token>` on /_admin.")
+    var adminTokenOption: String?
+
+    var adminToken: String? { adminTokenOption ?? env("STOWAGE_ADMIN_TOKEN") }
 
     @Option(help: "The largest file POST /_admin/import accepts, in bytes.")
     var maxImportBytes: Int = env("STOWAGE_MAX_IMPORT_BYTES").flatMap { Int($0) } ?? 1 << 30
