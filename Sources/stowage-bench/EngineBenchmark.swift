@@ -15,6 +15,10 @@ struct EngineBenchmark {
         print("--- | ---")
         try await commandCost(scratch: scratch + "/cost", sizes: quick ? [100, 10_000] : [100, 100_000])
         try await groupCommit(scratch: scratch + "/fsync", writes: quick ? 500 : 2_000)
+        for size in [100, 10_000] {
+            try await resetAndRewind(images: size)
+        }
+        try await fixture(images: 100)
         for count in quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000] {
             try await restart(scratch: scratch + "/restart-\(count)", commands: count)
         }
@@ -63,6 +67,58 @@ struct EngineBenchmark {
             print("command cost at \(size) images (µs, fsync never) | \(String(format: "%.1f", elapsed / Double(measured * 2) * 1e6))")
             await store.quiesce()
         }
+    }
+
+    /// Server time of a reset and of a rewind to a checkpoint, with `images` images stored
+    /// (the median of many, each after one more push).
+    static func resetAndRewind(images: Int) async throws {
+        let store = try RegistryStore(configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
+        for repository in repositories { try await store.submit(.createRepository(name: repository, settings: .init())) }
+        for n in 0..<images { for command in image(n) { try await store.submit(command) } }
+        try await store.submit(.checkpoint(name: CheckpointName("base")!))
+        var rewinds: [Double] = []
+        var resets: [Double] = []
+        for n in 0..<100 {
+            for command in image(images + n) { try await store.submit(command) }
+            rewinds.append(try await seconds { try await store.rewind(to: .checkpoint(CheckpointName("base")!)) })
+        }
+        for _ in 0..<20 {
+            resets.append(try await seconds { try await store.submit(.reset(extent: .everything)) })
+            try await store.rewind(to: .checkpoint(CheckpointName("base")!))
+        }
+        func median(_ values: [Double]) -> String { String(format: "%.3f", values.sorted()[values.count / 2] * 1000) }
+        print("rewind to a checkpoint at \(images) images (ms, median) | \(median(rewinds))")
+        print("reset at \(images) images (ms, median) | \(median(resets))")
+    }
+
+    /// Export and import of a fixture of `images` images with 4 KiB layers (encode, decode and
+    /// validate every blob, store, restore).
+    static func fixture(images: Int) async throws {
+        let store = try RegistryStore(configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
+        for repository in repositories { try await store.submit(.createRepository(name: repository, settings: .init())) }
+        var blobs: [Digest: [UInt8]] = [:]
+        for n in 0..<images {
+            let bytes = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* (n + 1)) }
+            let digest = ContentDigester.digest(bytes)
+            blobs[digest] = bytes
+            let repository = repositories[n % repositories.count]
+            try await store.submit(.putBlob(repository: repository, digest: digest, size: 4096))
+            let content = #"{"schemaVersion":2,"layers":[{"digest":"\#(digest)","size":4096}]}"#
+            let manifest = Manifest(
+                digest: ContentDigester.digest(Array(content.utf8)), mediaType: "application/vnd.oci.image.manifest.v1+json", content: content,
+                references: ManifestReferences(layers: [Descriptor(mediaType: "application/vnd.oci.image.layer.v1.tar", digest: digest, size: 4096)]))
+            try await store.submit(.putManifest(repository: repository, manifest: manifest, tag: Tag("v\(n)")!))
+        }
+        var file: [UInt8] = []
+        let exportTime = try await seconds { file = try ExportFormat.encode(store.state, blobs: blobs) }
+        let target = try RegistryStore(configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
+        let importTime = try await seconds {
+            let contents = try ExportFormat.decode(file, limit: 1 << 30)
+            for (digest, bytes) in contents.blobs { try target.content.writeBlob(digest, bytes) }
+            try await target.restore(imported: contents.state, bytes: Int64(file.count))
+        }
+        print("export of a \(images)-image fixture (ms; \(file.count) bytes) | \(String(format: "%.1f", exportTime * 1000))")
+        print("import of a \(images)-image fixture (ms) | \(String(format: "%.1f", importTime * 1000))")
     }
 
     /// Writes per second with fsync=always, one writer and then 32 at once (group commit).

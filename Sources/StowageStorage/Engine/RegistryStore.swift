@@ -222,8 +222,13 @@ public actor RegistryStore {
             snapshotIfDue()
             throw error
         }
+        var storesPoint = false
         switch command {
-        case .checkpoint, .restore:
+        case .checkpoint: storesPoint = true
+        case .restore(let point, _): storesPoint = point == envelope.sequence  // a rewind to a checkpoint reuses its point
+        default: break
+        }
+        if storesPoint {
             // The exact state after this record, stored before the record is logged.
             do {
                 try points.write(try SnapshotFormat.encode(next, sequence: envelope.sequence, level: configuration.compressionLevel), sequence: envelope.sequence)
@@ -231,8 +236,6 @@ public actor RegistryStore {
                 throw StoreUnavailable(description: "cannot store the state of record \(envelope.sequence): \(error)")
             }
             pointCache[envelope.sequence] = next
-        default:
-            break
         }
         try append(LogRecord(envelope: envelope))
         head = next
