@@ -22,14 +22,7 @@ extension OCIController {
         } else if let claimed = query["digest"].map(String.init) {
             return try await monolithicUpload(request, scope: scope, name: name, claimed: digest(claimed))
         }
-        let id = UploadID(UUID().uuidString.lowercased())!
-        try store.content.createSpool(id)
-        do {
-            try await store.submit(.startUpload(id: id, repository: name), scope: scope)
-        } catch {
-            store.content.removeSpool(id)
-            throw error
-        }
+        let id = try await uploads.begin(name, in: scope)
         return Self.empty(.accepted, uploadHeaders(name: name, id: id, size: 0))
     }
 
@@ -51,7 +44,9 @@ extension OCIController {
         var digester = ContentDigester(claimed.algorithm)
         let size: Int64
         do {
-            size = try await spool(request.body, into: id, at: 0, digester: &digester)
+            let writer = try store.content.openSpool(id)
+            defer { writer.close() }
+            size = try await BlobUploads.body(request.body)(writer, 0, &digester)
         } catch {
             store.content.removeSpool(id)
             throw error
@@ -91,7 +86,7 @@ extension OCIController {
                 throw OCIError(.badRequest, .blobUploadInvalid, "Content-Range covers \(end - start + 1) bytes but Content-Length is \(length)")
             }
         }
-        let size = try await appendChunk(request, scope: scope, name: name, upload: upload)
+        let size = try await uploads.append(upload, in: scope, write: BlobUploads.body(request.body))
         return Self.empty(.accepted, uploadHeaders(name: name, id: upload.id, size: size))
     }
 
@@ -102,37 +97,7 @@ extension OCIController {
             throw OCIError(.badRequest, .digestInvalid, "the digest query parameter is required to complete an upload")
         }
         let claimed = try digest(raw)
-        var session = try await sessions.acquire(upload.id, size: upload.size, algorithm: claimed.algorithm)
-        var size = upload.size
-        do {
-            let added = try await spool(request.body, into: upload.id, at: size, digester: &session.digester)
-            if added > 0 {
-                try await store.submit(.appendChunk(upload: upload.id, repository: name, offset: size, length: added), scope: scope)
-                size += added
-                session.size = size
-            }
-        } catch {
-            try? store.content.truncateSpool(upload.id, to: size)
-            await sessions.forget(upload.id)
-            throw error
-        }
-        let computed = session.digester.finalize()
-        guard computed == claimed else {
-            await sessions.release(upload.id, session)
-            // The reducer refuses it; the refusal is history, and the upload stays usable.
-            try await store.submit(.commitUpload(upload: upload.id, repository: name, claimed: claimed, computed: computed, size: size), scope: scope)
-            throw OCIError(.internalServerError, .unknown, "digest check passed unexpectedly")
-        }
-        await store.pin(computed)
-        defer { Task { await store.unpin(computed) } }
-        do {
-            try store.content.commitSpool(upload.id, size: size, as: computed)
-            try await store.submit(.commitUpload(upload: upload.id, repository: name, claimed: claimed, computed: computed, size: size), scope: scope)
-        } catch {
-            await sessions.forget(upload.id)
-            throw error
-        }
-        await sessions.forget(upload.id)
+        let (computed, _) = try await uploads.complete(upload, in: scope, claimed: claimed, lastChunk: BlobUploads.body(request.body))
         return Self.empty(.created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
     }
 
@@ -144,10 +109,8 @@ extension OCIController {
 
     /// `DELETE /v2/<name>/blobs/uploads/<id>`: cancels the upload and drops its bytes.
     func cancelUpload(scope: Scope, name rawName: String, id rawID: String) async throws -> Response {
-        let (name, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
-        try await store.submit(.cancelUpload(upload: upload.id, repository: name), scope: scope)
-        store.content.removeSpool(upload.id)
-        await sessions.forget(upload.id)
+        let (_, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
+        try await uploads.cancel(upload, in: scope)
         return Self.empty(.noContent)
     }
 
@@ -161,37 +124,6 @@ extension OCIController {
             throw OCIError(.notFound, .blobUploadUnknown, "upload '\(rawID)' is not in progress in repository '\(name)'")
         }
         return (name, upload)
-    }
-
-    /// Streams the request body to the upload's spool and logs it as one chunk; returns the new size.
-    private func appendChunk(_ request: Request, scope: Scope, name: RepositoryName, upload: Upload) async throws -> Int64 {
-        var session = try await sessions.acquire(upload.id, size: upload.size)
-        do {
-            let added = try await spool(request.body, into: upload.id, at: upload.size, digester: &session.digester)
-            try await store.submit(.appendChunk(upload: upload.id, repository: name, offset: upload.size, length: added), scope: scope)
-            session.size = upload.size + added
-            await sessions.release(upload.id, session)
-            return session.size
-        } catch {
-            try? store.content.truncateSpool(upload.id, to: upload.size)
-            await sessions.forget(upload.id)
-            throw error
-        }
-    }
-
-    /// Writes a streamed body into a spool at `offset`, hashing as it goes; returns the bytes written.
-    private func spool(_ body: RequestBody, into id: UploadID, at offset: Int64, digester: inout ContentDigester) async throws -> Int64 {
-        let writer = try store.content.openSpool(id)
-        defer { writer.close() }
-        var written: Int64 = 0
-        for try await buffer in body {
-            try buffer.withUnsafeReadableBytes { bytes in
-                try writer.write(bytes, at: offset + written)
-                digester.update(bytes)
-            }
-            written += Int64(buffer.readableBytes)
-        }
-        return written
     }
 
     func uploadHeaders(name: RepositoryName, id: UploadID, size: Int64) -> HTTPFields {

@@ -14,7 +14,7 @@ import StowageStorage
 /// the only shape an error leaves in.
 struct OCIController: Sendable {
     let store: RegistryStore
-    let sessions: UploadSessions
+    let uploads: BlobUploads
     let tokens: TokenAuthority
     let configuration: ServerConfiguration
 

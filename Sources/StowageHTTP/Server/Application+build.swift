@@ -17,7 +17,8 @@ public func buildApplication(
     router.middlewares.add(AccessLogMiddleware())
     let tokens = TokenAuthority(secret: secret, clock: store.clock)
     let sessions = UploadSessions(content: store.content)
-    OCIController(store: store, sessions: sessions, tokens: tokens, configuration: configuration).register(on: router)
+    let uploads = BlobUploads(store: store, sessions: sessions)
+    OCIController(store: store, uploads: uploads, tokens: tokens, configuration: configuration).register(on: router)
     AdminController(store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions)
         .register(on: router)
     return Application(
