@@ -10,7 +10,7 @@ import StowageStorage
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the registry server.",
-        discussion: "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_ADMIN_TOKEN, STOWAGE_MAX_IMPORT_BYTES, STOWAGE_LOG_LEVEL. A flag wins over the variable."
+        discussion: "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_ADMIN_TOKEN, STOWAGE_MAX_IMPORT_BYTES, STOWAGE_ACCOUNTS (KEY=ACCOUNT,...), STOWAGE_LOG_LEVEL. A flag wins over the variable."
     )
 
     @Option(help: "Address to listen on.")
@@ -48,11 +48,22 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The largest file POST /_admin/import accepts, in bytes.")
     var maxImportBytes: Int = env("STOWAGE_MAX_IMPORT_BYTES").flatMap { Int($0) } ?? 1 << 30
 
+    @Option(
+        name: .customLong("account-for-key"), parsing: .singleValue,
+        help: "KEY=ACCOUNT: the ECR API caller with this AWS access key acts in this 12-digit account (repeatable; a 12-digit key is its own account).")
+    var accountsForKeys: [String] = env("STOWAGE_ACCOUNTS")?.split(separator: ",").map(String.init) ?? []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = env("STOWAGE_LOG_LEVEL") ?? "info"
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        for entry in accountsForKeys {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, AccountID(String(parts[1])) != nil else {
+                throw ValidationError("--account-for-key takes KEY=ACCOUNT with a 12-digit account, not '\(entry)'")
+            }
+        }
         guard gcInterval > 0 else { throw ValidationError("--gc-interval must be positive") }
         guard snapshotEvery > 0 else { throw ValidationError("--snapshot-every must be at least 1") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -78,7 +89,11 @@ struct Serve: AsyncParsableCommand {
         let configuration = ServerConfiguration(
             host: host, port: port, auth: auth, createOnPush: createOnPush,
             garbageCollectionInterval: .milliseconds(Int64(gcInterval * 1000)), adminToken: adminToken,
-            maxImportBytes: maxImportBytes)
+            maxImportBytes: maxImportBytes,
+            accounts: Dictionary(accountsForKeys.map { entry in
+                let parts = entry.split(separator: "=", maxSplits: 1)
+                return (String(parts[0]), AccountID(String(parts[1]))!)
+            }) { _, last in last })
         let host = self.host
         let auth = self.auth
         let secret: [UInt8]

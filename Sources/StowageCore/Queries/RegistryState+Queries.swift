@@ -32,7 +32,7 @@ public struct Page<Element: Sendable>: Sendable {
 }
 
 /// Returns up to `limit` of `sorted` after `last`, in order.
-func page<T: Comparable & Sendable>(_ sorted: [T], after last: T?, limit: Int?) -> Page<T> {
+public func page<T: Comparable & Sendable>(_ sorted: [T], after last: T?, limit: Int?) -> Page<T> {
     let start = last.map { l in sorted.partitioningIndex { $0 > l } } ?? 0
     let end = limit.map { min(sorted.count, start + max(0, $0)) } ?? sorted.count
     return Page(items: Array(sorted[start..<end]), hasMore: end < sorted.count)

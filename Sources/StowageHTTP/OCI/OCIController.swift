@@ -90,6 +90,15 @@ struct OCIController: Sendable {
     /// The account-region the request acts in, from its token; 401 without a valid one.
     func authorize(_ request: Request) throws(OCIError) -> Scope {
         guard configuration.auth == .ecr else { return .default }
+        // A download URL from GetDownloadUrlForLayer carries its own grant for one blob.
+        let query = request.uri.queryParameters
+        if let grant = query["X-Stowage-Grant"], let signature = query["X-Stowage-Signature"], request.method == .get || request.method == .head,
+            case .blob(let rawName, let rawDigest)? = OCIRoute(path: request.uri.path), let name = RepositoryName(rawName),
+            let digest = Digest(rawDigest),
+            let scope = tokens.verifyDownload(grant: String(grant), signature: String(signature), name: name, digest: digest)
+        {
+            return scope
+        }
         do {
             return try tokens.scope(fromAuthorization: request.headers[.authorization])
         } catch {

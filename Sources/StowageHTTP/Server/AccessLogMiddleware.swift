@@ -27,6 +27,8 @@ struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
     private func log(_ request: Request, _ context: Context, status: Int, _ start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-        context.logger.info("\(request.method) \(request.uri) \(status) \(Int(ms * 1000))µs")
+        // ECR calls all POST /: name the operation.
+        let operation = request.headers[.amzTarget].map { " " + ($0.split(separator: ".").last.map(String.init) ?? $0) } ?? ""
+        context.logger.info("\(request.method) \(request.uri)\(operation) \(status) \(Int(ms * 1000))µs")
     }
 }

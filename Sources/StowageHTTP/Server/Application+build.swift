@@ -19,6 +19,7 @@ public func buildApplication(
     let sessions = UploadSessions(content: store.content)
     let uploads = BlobUploads(store: store, sessions: sessions)
     OCIController(store: store, uploads: uploads, tokens: tokens, configuration: configuration).register(on: router)
+    ECRController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address).register(on: router)
     AdminController(store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions)
         .register(on: router)
     return Application(

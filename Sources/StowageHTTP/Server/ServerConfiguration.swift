@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import HashTreeCollections
 
+public import StowageCore
+
 /// How `/v2` authenticates clients.
 public enum AuthMode: String, Sendable, CaseIterable {
     /// Basic `AWS:<token>`, with tokens from `GetAuthorizationToken` or `stowage login-password`.
@@ -23,11 +25,15 @@ public struct ServerConfiguration: Sendable {
     public var adminToken: String?
     /// The largest file `POST /_admin/import` accepts.
     public var maxImportBytes: Int
+    /// The account each AWS access key acts in on the ECR API (a 12-digit key is its own account).
+    public var accounts: [String: AccountID]
 
     public init(
         host: String = "127.0.0.1", port: Int = 5000, auth: AuthMode = .ecr, createOnPush: Bool = false,
-        garbageCollectionInterval: Duration = .seconds(5), adminToken: String? = nil, maxImportBytes: Int = 1 << 30
+        garbageCollectionInterval: Duration = .seconds(5), adminToken: String? = nil, maxImportBytes: Int = 1 << 30,
+        accounts: [String: AccountID] = [:]
     ) {
+        self.accounts = accounts
         self.adminToken = adminToken
         self.maxImportBytes = maxImportBytes
         self.host = host

@@ -57,6 +57,29 @@ struct TokenAuthority: Sendable {
         return Scope(account: account, region: region)
     }
 
+    /// The query string of a download URL for one blob, valid for an hour of the server's clock.
+    func signDownload(scope: Scope, name: RepositoryName, digest: StowageCore.Digest) -> String {
+        let expiry = clock.now().millisecondsSinceEpoch + 3600 * 1000
+        let payload = "\(scope.account)/\(scope.region)/\(expiry)"
+        return "X-Stowage-Grant=\(base64URL(Array(payload.utf8)))&X-Stowage-Signature=\(downloadSignature(payload, name: name, digest: digest))"
+    }
+
+    /// The scope a signed download URL grants for this blob, if its signature holds and it has not expired.
+    func verifyDownload(grant: String, signature: String, name: RepositoryName, digest: StowageCore.Digest) -> Scope? {
+        guard let bytes = decodeBase64URL(grant), let payload = String(validating: bytes, as: UTF8.self),
+            downloadSignature(payload, name: name, digest: digest) == signature
+        else { return nil }
+        let fields = payload.split(separator: "/")
+        guard fields.count == 3, let account = AccountID(String(fields[0])), let region = Region(String(fields[1])),
+            let expiry = Int64(fields[2]), clock.now().millisecondsSinceEpoch < expiry
+        else { return nil }
+        return Scope(account: account, region: region)
+    }
+
+    private func downloadSignature(_ payload: String, name: RepositoryName, digest: StowageCore.Digest) -> String {
+        base64URL(Array(HMAC<SHA256>.authenticationCode(for: Array("download|\(payload)|\(name)|\(digest)".utf8), using: key)))
+    }
+
     /// The scope of a request's `Authorization: Basic base64(AWS:<token>)`.
     func scope(fromAuthorization header: String?) throws(Rejection) -> Scope {
         guard let header, header.lowercased().hasPrefix("basic "),
