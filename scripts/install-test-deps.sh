@@ -4,7 +4,7 @@ set -euo pipefail
 
 # libz-dev is Debian's virtual name for zlib1g-dev; docker.io brings dockerd, containerd and runc.
 apt_packages=(zlib1g-dev skopeo podman docker.io)
-pip_packages=(pytest oras)
+pip_packages=(pytest oras boto3 awscli)
 
 missing=()
 for package in "${apt_packages[@]}"; do
@@ -19,5 +19,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 for package in "${pip_packages[@]}"; do
-    python3 -c "import $package" 2>/dev/null || { echo "installing with pip: $package"; python3 -m pip install -q "$package"; }
+    python3 -m pip show -q "$package" >/dev/null 2>&1 || { echo "installing with pip: $package"; python3 -m pip install -q "$package"; }
 done
