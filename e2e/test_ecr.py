@@ -367,3 +367,38 @@ def test_a_layer_api_upload_and_put_image_pulled_by_skopeo(server, ecr, repo, tm
     assert raw_manifest.encode() == manifest.encode()  # the exact bytes PutImage stored
     back = read_layout(tmp_path / "out")  # skopeo re-serialises the manifest it writes; the content is the same
     assert json.loads(back["manifest"]) == json.loads(manifest) and back["layers"] == [layer]
+
+
+def test_lifecycle_policies_expire_images_as_the_clock_moves_and_previews_show_it(start_server):
+    server = start_server("--ephemeral", "--gc-interval", "3600")
+    ecr = client(server)
+    repo = "lifecycle/app"
+    ecr.create_repository(repositoryName=repo)
+    for tag in ("dev-1", "dev-2", "prod-1"):
+        push_image(ecr, repo, tag, tag)
+    policy = json.dumps({"rules": [
+        {"rulePriority": 1, "selection": {"tagStatus": "tagged", "tagPrefixList": ["prod"], "countType": "imageCountMoreThan", "countNumber": 5}, "action": {"type": "expire"}},
+        {"rulePriority": 2, "selection": {"tagStatus": "any", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7}, "action": {"type": "expire"}}]})
+    ecr.put_lifecycle_policy(repositoryName=repo, lifecyclePolicyText=policy)
+    assert len(ecr.describe_images(repositoryName=repo)["imageDetails"]) == 3  # nothing is old yet
+    assert error_code(ecr.get_lifecycle_policy_preview, repositoryName=repo) == "LifecyclePolicyPreviewNotFoundException"
+    assert ecr.start_lifecycle_policy_preview(repositoryName=repo)["status"] == "COMPLETE"
+    ecr.get_waiter("lifecycle_policy_preview_complete").wait(repositoryName=repo)
+    assert ecr.get_lifecycle_policy_preview(repositoryName=repo)["summary"] == {"expiringImageTotalCount": 0}
+    server.json("POST", "/_admin/clock", {"advance": "8d"})
+    tags = sorted(t for d in ecr.describe_images(repositoryName=repo)["imageDetails"] for t in d.get("imageTags", []))
+    assert tags == ["prod-1"]  # the dev images expired by rule 2; rule 1 keeps prod
+    expired = server.json("GET", "/_admin/log?kind=expireImages")[1]["records"]
+    assert len(expired) == 1 and len(expired[0]["command"]["expireImages"]["digests"]) == 2
+    # A preview of a stricter policy shows what it would expire, without expiring it.
+    strict = json.dumps({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1}, "action": {"type": "expire"}}]})
+    push_image(ecr, repo, "prod-2", "prod-2")
+    ecr.start_lifecycle_policy_preview(repositoryName=repo, lifecyclePolicyText=strict)
+    preview = ecr.get_lifecycle_policy_preview(repositoryName=repo)
+    assert preview["summary"]["expiringImageTotalCount"] == 1
+    assert preview["previewResults"][0]["imageTags"] == ["prod-1"] and preview["previewResults"][0]["action"] == {"type": "EXPIRE"}
+    assert len(ecr.describe_images(repositoryName=repo)["imageDetails"]) == 2
+    # Putting a policy evaluates it at once; so does the admin trigger.
+    ecr.put_lifecycle_policy(repositoryName=repo, lifecyclePolicyText=strict)
+    assert [d["imageTags"] for d in ecr.describe_images(repositoryName=repo)["imageDetails"]] == [["prod-2"]]
+    assert server.json("POST", "/_admin/lifecycle")[1] == {"expired": []}

@@ -46,7 +46,7 @@ struct ReducerPropertyTests {
     @Test func theGeneratorReachesEveryKindOfCommand() {
         let kinds = Set(CommandGenerator.history(seed: 7, count: 3000).map(\.envelope.command.kind))
         // Every kind but restore, which needs stored points (covered by ReducerTests and the engine tests).
-        #expect(kinds.count == 21 && !kinds.contains("restore"))
+        #expect(kinds.count == 23 && !kinds.contains("restore"))
     }
 }
 

@@ -84,6 +84,11 @@ public struct CommandGenerator: Sendable {
         case 90..<94:
             let digests = repository.map { Array($0.images.keys).sorted() } ?? []
             let digest = digests.randomElement(using: &random) ?? Self.fakeDigest("missing")
+            if chance(0.3) {
+                let second = chance(0.8) ? digests.randomElement(using: &random) ?? digest : Self.fakeDigest("missing")
+                return (scope, .expireImages(repository: name, digests: unique([digest, second])))
+            }
+            if chance(0.1) { return (scope, .setLifecyclePreview(repository: name, policy: chance(0.5) ? "{\"rules\":[]}" : nil)) }
             return (scope, .deleteManifest(repository: name, digest: digest))
         case 94..<95:
             return (scope, .reset(extent: chance(0.5) ? .scope : .everything))
@@ -114,6 +119,11 @@ public struct CommandGenerator: Sendable {
             digest: Self.fakeDigest(content),
             mediaType: isIndex ? "application/vnd.oci.image.index.v1+json" : "application/vnd.oci.image.manifest.v1+json",
             content: content, references: references)
+    }
+
+    private func unique(_ list: [Digest]) -> [Digest] {
+        var seen = Set<Digest>()
+        return list.filter { seen.insert($0).inserted }
     }
 
     private mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &random) < p }

@@ -8,6 +8,7 @@ public enum Command: Hashable, Sendable, Codable {
     case setScanOnPush(repository: RepositoryName, scanOnPush: Bool)
     case setRepositoryPolicy(repository: RepositoryName, policy: String?)
     case setLifecyclePolicy(repository: RepositoryName, policy: String?)
+    case setLifecyclePreview(repository: RepositoryName, policy: String?)
     case tagRepository(repository: RepositoryName, tags: [ResourceTag])
     case untagRepository(repository: RepositoryName, keys: [String])
 
@@ -27,6 +28,8 @@ public enum Command: Hashable, Sendable, Codable {
     /// Removes a tag; with `pruneUntaggedImage`, also the image when no tag is left on it (ECR's rule).
     case untagImage(repository: RepositoryName, tag: Tag, pruneUntaggedImage: Bool)
     case deleteManifest(repository: RepositoryName, digest: Digest)
+    /// Removes images a lifecycle policy expired (with their tags), all or none.
+    case expireImages(repository: RepositoryName, digests: [Digest])
 
     // The registry as a whole
     case reset(extent: ResetExtent)
@@ -78,6 +81,7 @@ extension Command {
         case .setScanOnPush: "setScanOnPush"
         case .setRepositoryPolicy: "setRepositoryPolicy"
         case .setLifecyclePolicy: "setLifecyclePolicy"
+        case .setLifecyclePreview: "setLifecyclePreview"
         case .tagRepository: "tagRepository"
         case .untagRepository: "untagRepository"
         case .startUpload: "startUpload"
@@ -91,6 +95,7 @@ extension Command {
         case .tagImage: "tagImage"
         case .untagImage: "untagImage"
         case .deleteManifest: "deleteManifest"
+        case .expireImages: "expireImages"
         case .reset: "reset"
         case .checkpoint: "checkpoint"
         case .restore: "restore"
@@ -102,10 +107,10 @@ extension Command {
         switch self {
         case .createRepository(let name, _), .deleteRepository(let name, _): name
         case .setTagMutability(let r, _, _), .setScanOnPush(let r, _), .setRepositoryPolicy(let r, _),
-            .setLifecyclePolicy(let r, _), .tagRepository(let r, _), .untagRepository(let r, _),
+            .setLifecyclePolicy(let r, _), .setLifecyclePreview(let r, _), .tagRepository(let r, _), .untagRepository(let r, _),
             .startUpload(_, let r), .appendChunk(_, let r, _, _), .commitUpload(_, let r, _, _, _),
             .cancelUpload(_, let r), .putBlob(let r, _, _), .mountBlob(let r, _, _), .deleteBlobLink(let r, _),
-            .putManifest(let r, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _), .deleteManifest(let r, _):
+            .putManifest(let r, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _), .deleteManifest(let r, _), .expireImages(let r, _):
             r
         case .reset, .checkpoint, .restore: nil
         }

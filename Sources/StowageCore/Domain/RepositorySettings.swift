@@ -37,6 +37,8 @@ public struct RepositorySettings: Hashable, Sendable, Codable {
     public var encryption: EncryptionConfiguration
     public var policy: String?
     public var lifecyclePolicy: String?
+    /// The policy text of the last lifecycle preview started (ECR's StartLifecyclePolicyPreview).
+    public var lifecyclePreview: String?
     public var resourceTags: [ResourceTag]
 
     public init(

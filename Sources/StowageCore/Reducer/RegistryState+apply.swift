@@ -44,6 +44,8 @@ extension RegistryState {
             try modifySettings(name, in: scope) { $0.policy = policy }
         case .setLifecyclePolicy(let name, let policy):
             try modifySettings(name, in: scope) { $0.lifecyclePolicy = policy }
+        case .setLifecyclePreview(let name, let policy):
+            try modifySettings(name, in: scope) { $0.lifecyclePreview = policy }
         case .tagRepository(let name, let tags):
             try modifySettings(name, in: scope) { settings in
                 for tag in tags {
@@ -139,6 +141,15 @@ extension RegistryState {
                 throw .manifestNotFound(name, reference: digest.rawValue)
             }
             modifyRepository(name, in: scope) { $0.removeImage(digest) }
+
+        case .expireImages(let name, let digests):
+            let repository = try repository(name, in: scope)
+            for digest in digests where repository.images[digest] == nil {
+                throw .manifestNotFound(name, reference: digest.rawValue)
+            }
+            modifyRepository(name, in: scope) { repository in
+                for digest in digests { repository.removeImage(digest) }
+            }
 
         case .reset(.everything):
             scopes = [:]

@@ -15,6 +15,7 @@ struct AdminController: Sendable {
     let address: ServerAddress
     let tokens: TokenAuthority
     let sessions: UploadSessions
+    let lifecycle: LifecycleEvaluator
 
     /// Every route this controller serves, as `METHOD path`; `admin-api.md` must document each.
     static let routes = [
@@ -32,6 +33,7 @@ struct AdminController: Sendable {
         "GET /_admin/state",
         "GET /_admin/uploads",
         "GET /_admin/uploads/{id}",
+        "POST /_admin/lifecycle",
         "GET /_admin/clock",
         "POST /_admin/clock",
         "GET /_admin/repositories",
@@ -55,6 +57,7 @@ struct AdminController: Sendable {
         group.get("/state") { request, _ in try await state(request) }
         group.get("/uploads") { request, _ in try await uploads(request) }
         group.get("/uploads/:id") { request, context in try await upload(request, id: context.parameters.get("id") ?? "") }
+        group.post("/lifecycle") { _, _ in try await evaluateLifecycle() }
         group.get("/clock") { _, _ in try clock() }
         group.post("/clock") { request, _ in try await setClock(request) }
         group.get("/repositories") { request, _ in try listRepositories(request) }
@@ -268,7 +271,27 @@ struct AdminController: Sendable {
         default:
             throw AdminError(.badRequest, "InvalidRequest", "give exactly one of \"set\" and \"advance\"")
         }
+        // Time moved: lifecycle rules see the new time at once.
+        await lifecycle.run()
         return try clock()
+    }
+
+    /// `POST /_admin/lifecycle`: evaluates every lifecycle policy now and expires what the rules say.
+    func evaluateLifecycle() async throws -> Response {
+        struct Entry: Encodable {
+            var account: String
+            var region: String
+            var repository: String
+            var digest: String
+            var rulePriority: Int
+        }
+        let expired = await lifecycle.run().flatMap { result in
+            result.expirations.map {
+                Entry(account: result.scope.account.rawValue, region: result.scope.region.rawValue, repository: result.repository.rawValue,
+                      digest: $0.digest.rawValue, rulePriority: $0.rulePriority)
+            }
+        }
+        return try JSONResponse.make(["expired": expired])
     }
 
     struct ClockBody: Encodable {

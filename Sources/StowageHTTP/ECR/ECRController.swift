@@ -18,6 +18,7 @@ struct ECRController: Sendable {
     let tokens: TokenAuthority
     let configuration: ServerConfiguration
     let address: ServerAddress
+    let lifecycle: LifecycleEvaluator
 
     static let targetPrefix = "AmazonEC2ContainerRegistry_V20150921."
 
@@ -32,7 +33,7 @@ struct ECRController: Sendable {
         "PutLifecyclePolicy", "GetLifecyclePolicy", "DeleteLifecyclePolicy", "TagResource", "UntagResource",
         "ListTagsForResource", "PutImage", "BatchGetImage", "BatchDeleteImage", "DescribeImages", "ListImages",
         "ListImageReferrers", "InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload",
-        "BatchCheckLayerAvailability", "GetDownloadUrlForLayer",
+        "BatchCheckLayerAvailability", "GetDownloadUrlForLayer", "StartLifecyclePolicyPreview", "GetLifecyclePolicyPreview",
     ]
 
     func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -110,7 +111,12 @@ struct ECRCall {
         case "SetRepositoryPolicy": return try await setRepositoryPolicy()
         case "GetRepositoryPolicy": return try getRepositoryPolicy()
         case "DeleteRepositoryPolicy": return try await deleteRepositoryPolicy()
-        case "PutLifecyclePolicy": return try await putLifecyclePolicy()
+        case "PutLifecyclePolicy":
+            let output = try await putLifecyclePolicy()
+            await controller.lifecycle.run(only: (scope, try input.repositoryName()))
+            return output
+        case "StartLifecyclePolicyPreview": return try await startLifecyclePolicyPreview()
+        case "GetLifecyclePolicyPreview": return try getLifecyclePolicyPreview()
         case "GetLifecyclePolicy": return try getLifecyclePolicy()
         case "DeleteLifecyclePolicy": return try await deleteLifecyclePolicy()
         case "TagResource": return try await tagResource()

@@ -15,6 +15,7 @@ enum ECRErrorType: String, Sendable {
     case repositoryNotEmpty = "RepositoryNotEmptyException"
     case repositoryPolicyNotFound = "RepositoryPolicyNotFoundException"
     case lifecyclePolicyNotFound = "LifecyclePolicyNotFoundException"
+    case lifecyclePolicyPreviewNotFound = "LifecyclePolicyPreviewNotFoundException"
     case imageNotFound = "ImageNotFoundException"
     case imageAlreadyExists = "ImageAlreadyExistsException"
     case imageTagAlreadyExists = "ImageTagAlreadyExistsException"

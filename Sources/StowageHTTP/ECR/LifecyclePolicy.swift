@@ -1,18 +1,11 @@
 import Foundation
+import StowageCore
 
 /// An ECR lifecycle policy, parsed and checked against the rule grammar of the ECR user guide.
 struct LifecyclePolicy: Sendable, Equatable {
-    enum TagStatus: String, Sendable { case tagged, untagged, any }
-    enum CountType: String, Sendable { case imageCountMoreThan, sinceImagePushed }
-
-    struct Rule: Sendable, Equatable {
-        var priority: Int
-        var tagStatus: TagStatus
-        var tagPrefixes: [String]
-        var tagPatterns: [String]
-        var countType: CountType
-        var countNumber: Int
-    }
+    typealias Rule = LifecycleRule
+    typealias TagStatus = LifecycleRule.TagStatus
+    typealias CountType = LifecycleRule.CountType
 
     struct Failure: Error {
         var reason: String

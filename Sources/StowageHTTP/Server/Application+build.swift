@@ -19,14 +19,19 @@ public func buildApplication(
     let sessions = UploadSessions(content: store.content)
     let uploads = BlobUploads(store: store, sessions: sessions)
     OCIController(store: store, uploads: uploads, tokens: tokens, configuration: configuration).register(on: router)
-    ECRController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address).register(on: router)
-    AdminController(store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions)
+    let lifecycle = LifecycleEvaluator(store: store)
+    ECRController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address, lifecycle: lifecycle)
+        .register(on: router)
+    AdminController(store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions, lifecycle: lifecycle)
         .register(on: router)
     return Application(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Stowage"),
-        services: [GarbageCollector(store: store, interval: configuration.garbageCollectionInterval)],
+        services: [
+            GarbageCollector(store: store, interval: configuration.garbageCollectionInterval),
+            LifecycleService(evaluator: lifecycle, interval: configuration.garbageCollectionInterval),
+        ],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             address.bound(to: port)
