@@ -12,6 +12,9 @@ public enum Command: Hashable, Sendable, Codable {
     case tagRepository(repository: RepositoryName, tags: [ResourceTag])
     case untagRepository(repository: RepositoryName, keys: [String])
 
+    /// Changes a registry-level setting of the envelope's account-region.
+    case changeRegistrySettings(RegistrySettingChange)
+
     // Blob uploads
     case startUpload(id: UploadID, repository: RepositoryName)
     case appendChunk(upload: UploadID, repository: RepositoryName, offset: Int64, length: Int64)
@@ -84,6 +87,7 @@ extension Command {
         case .setLifecyclePreview: "setLifecyclePreview"
         case .tagRepository: "tagRepository"
         case .untagRepository: "untagRepository"
+        case .changeRegistrySettings: "changeRegistrySettings"
         case .startUpload: "startUpload"
         case .appendChunk: "appendChunk"
         case .commitUpload: "commitUpload"
@@ -112,7 +116,7 @@ extension Command {
             .cancelUpload(_, let r), .putBlob(let r, _, _), .mountBlob(let r, _, _), .deleteBlobLink(let r, _),
             .putManifest(let r, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _), .deleteManifest(let r, _), .expireImages(let r, _):
             r
-        case .reset, .checkpoint, .restore: nil
+        case .reset, .checkpoint, .restore, .changeRegistrySettings: nil
         }
     }
 

@@ -23,6 +23,10 @@ public enum RegistryError: Error, Hashable, Sendable, Codable, CustomStringConve
     case tagImmutable(RepositoryName, Tag, current: Digest)
     /// A restore names a stored state that is not available.
     case pointUnavailable(UInt64)
+    /// A registry setting to remove is not there (e.g. a pull-time exclusion never registered).
+    case settingNotFound(String)
+    /// A registry setting to add is already there.
+    case settingAlreadyExists(String)
 
     public var description: String {
         switch self {
@@ -48,6 +52,8 @@ public enum RegistryError: Error, Hashable, Sendable, Codable, CustomStringConve
         case .tagImmutable(let r, let t, let current):
             "tag '\(t)' in repository '\(r)' is immutable and already points at \(current)"
         case .pointUnavailable(let point): "the state after record \(point) is not stored any more"
+        case .settingNotFound(let what): "\(what) is not registered"
+        case .settingAlreadyExists(let what): "\(what) is already registered"
         }
     }
 }

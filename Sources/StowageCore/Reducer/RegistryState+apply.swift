@@ -59,6 +59,30 @@ extension RegistryState {
         case .untagRepository(let name, let keys):
             try modifySettings(name, in: scope) { $0.resourceTags.removeAll { keys.contains($0.key) } }
 
+        case .changeRegistrySettings(let change):
+            let current = self[scope].registry ?? RegistrySettings()
+            switch change {
+            case .registerPullTimeUpdateExclusion(let principal) where current.pullTimeUpdateExclusions[principal] != nil:
+                throw .settingAlreadyExists("pull-time update exclusion \(principal)")
+            case .deregisterPullTimeUpdateExclusion(let principal) where current.pullTimeUpdateExclusions[principal] == nil:
+                throw .settingNotFound("pull-time update exclusion \(principal)")
+            default:
+                break
+            }
+            modifyScope(scope) { state in
+                var settings = state.registry ?? RegistrySettings()
+                switch change {
+                case .policy(let text): settings.policy = text
+                case .replication(let text): settings.replication = text
+                case .scanning(let text): settings.scanning = text
+                case .signing(let text): settings.signing = text
+                case .accountSetting(let name, let value): settings.accountSettings[name] = value
+                case .registerPullTimeUpdateExclusion(let principal): settings.pullTimeUpdateExclusions[principal] = time
+                case .deregisterPullTimeUpdateExclusion(let principal): settings.pullTimeUpdateExclusions[principal] = nil
+                }
+                state.registry = settings
+            }
+
         case .startUpload(let id, let name):
             _ = try repository(name, in: scope)
             guard self[scope].uploads[id] == nil else { throw .uploadAlreadyExists(id) }

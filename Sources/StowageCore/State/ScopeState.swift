@@ -4,12 +4,14 @@ public import HashTreeCollections
 public struct ScopeState: Hashable, Sendable, Codable {
     public var repositories: TreeDictionary<RepositoryName, Repository>
     public var uploads: TreeDictionary<UploadID, Upload>
+    /// Registry-level settings; `nil` until one is set.
+    public var registry: RegistrySettings?
 
     public init() {
         repositories = [:]
         uploads = [:]
     }
 
-    /// No repositories and no uploads.
-    public var isEmpty: Bool { repositories.isEmpty && uploads.isEmpty }
+    /// No repositories, no uploads and no registry settings.
+    public var isEmpty: Bool { repositories.isEmpty && uploads.isEmpty && registry == nil }
 }

@@ -34,6 +34,10 @@ struct ECRController: Sendable {
         "ListTagsForResource", "PutImage", "BatchGetImage", "BatchDeleteImage", "DescribeImages", "ListImages",
         "ListImageReferrers", "InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload",
         "BatchCheckLayerAvailability", "GetDownloadUrlForLayer", "StartLifecyclePolicyPreview", "GetLifecyclePolicyPreview",
+        "PutRegistryPolicy", "GetRegistryPolicy", "DeleteRegistryPolicy", "PutReplicationConfiguration", "DescribeRegistry",
+        "PutRegistryScanningConfiguration", "GetRegistryScanningConfiguration", "BatchGetRepositoryScanningConfiguration",
+        "PutAccountSetting", "GetAccountSetting", "RegisterPullTimeUpdateExclusion", "DeregisterPullTimeUpdateExclusion",
+        "ListPullTimeUpdateExclusions", "PutSigningConfiguration", "GetSigningConfiguration", "DeleteSigningConfiguration",
     ]
 
     func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -133,6 +137,22 @@ struct ECRCall {
         case "CompleteLayerUpload": return try await completeLayerUpload()
         case "BatchCheckLayerAvailability": return try batchCheckLayerAvailability()
         case "GetDownloadUrlForLayer": return try getDownloadUrlForLayer()
+        case "PutRegistryPolicy": return try await putRegistryPolicy()
+        case "GetRegistryPolicy": return try getRegistryPolicy()
+        case "DeleteRegistryPolicy": return try await deleteRegistryPolicy()
+        case "PutReplicationConfiguration": return try await putReplicationConfiguration()
+        case "DescribeRegistry": return describeRegistry()
+        case "PutRegistryScanningConfiguration": return try await putRegistryScanningConfiguration()
+        case "GetRegistryScanningConfiguration": return getRegistryScanningConfiguration()
+        case "BatchGetRepositoryScanningConfiguration": return try batchGetRepositoryScanningConfiguration()
+        case "PutAccountSetting": return try await putAccountSetting()
+        case "GetAccountSetting": return try getAccountSetting()
+        case "RegisterPullTimeUpdateExclusion": return try await registerPullTimeUpdateExclusion()
+        case "DeregisterPullTimeUpdateExclusion": return try await deregisterPullTimeUpdateExclusion()
+        case "ListPullTimeUpdateExclusions": return try listPullTimeUpdateExclusions()
+        case "PutSigningConfiguration": return try await putSigningConfiguration()
+        case "GetSigningConfiguration": return try getSigningConfiguration()
+        case "DeleteSigningConfiguration": return try await deleteSigningConfiguration()
         default:
             if ECRModel.operations.contains(operation) {
                 throw ECRError(.unsupportedOperation, "Stowage does not implement \(operation) yet; the README lists the operations it does")

@@ -16,6 +16,10 @@ enum ECRErrorType: String, Sendable {
     case repositoryPolicyNotFound = "RepositoryPolicyNotFoundException"
     case lifecyclePolicyNotFound = "LifecyclePolicyNotFoundException"
     case lifecyclePolicyPreviewNotFound = "LifecyclePolicyPreviewNotFoundException"
+    case registryPolicyNotFound = "RegistryPolicyNotFoundException"
+    case signingConfigurationNotFound = "SigningConfigurationNotFoundException"
+    case exclusionNotFound = "ExclusionNotFoundException"
+    case exclusionAlreadyExists = "ExclusionAlreadyExistsException"
     case imageNotFound = "ImageNotFoundException"
     case imageAlreadyExists = "ImageAlreadyExistsException"
     case imageTagAlreadyExists = "ImageTagAlreadyExistsException"
@@ -83,6 +87,10 @@ struct ECRError: HTTPResponseError {
             self.init(.imageTagAlreadyExists, "The image tag '\(tag)' already exists in the '\(name)' repository and cannot be overwritten because the repository is immutable.")
         case .pointUnavailable:
             self.init(.serverException, error.description)
+        case .settingNotFound:
+            self.init(.exclusionNotFound, error.description)
+        case .settingAlreadyExists:
+            self.init(.exclusionAlreadyExists, error.description)
         }
     }
 

@@ -77,7 +77,7 @@ struct OCIError: HTTPResponseError {
             self.init(.notFound, .manifestUnknown, message)
         case .tagImmutable:
             self.init(.badRequest, .tagInvalid, message)
-        case .pointUnavailable:
+        case .pointUnavailable, .settingNotFound, .settingAlreadyExists:
             self.init(.internalServerError, .unknown, message)
         }
     }

@@ -18,8 +18,8 @@ public import StowageCore
 ///     digestLength u16 LE, the digest (ASCII), size u64 LE, the blob's bytes
 /// ```
 ///
-/// What is exported is the registry's content — every account-region's repositories, settings,
-/// images, tags and blob links — without uploads in flight, checkpoints, or the log position,
+/// What is exported is the registry's content — every account-region's registry settings and
+/// repositories with their settings, images, tags and blob links — without uploads in flight, checkpoints, or the log position,
 /// so the same content always exports to the same bytes, wherever it is imported.
 ///
 /// Decoding validates everything before anything is used: magic, version, both checksums, a
@@ -50,9 +50,10 @@ public enum ExportFormat {
     /// The registry's content, as exported: no uploads, checkpoints or log position.
     public static func exportable(_ state: RegistryState) -> RegistryState {
         var content = RegistryState()
-        for (scope, scoped) in state.scopes where !scoped.repositories.isEmpty {
+        for (scope, scoped) in state.scopes where !scoped.repositories.isEmpty || scoped.registry != nil {
             var kept = ScopeState()
             kept.repositories = scoped.repositories
+            kept.registry = scoped.registry
             content.scopes[scope] = kept
         }
         return content

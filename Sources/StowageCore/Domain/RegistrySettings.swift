@@ -1,0 +1,30 @@
+/// The settings of one account's registry in one region (ECR's registry-level API).
+///
+/// Structured documents (replication, scanning, signing) are kept as the canonical JSON the
+/// edge validated against the service model; the core only stores and replaces them.
+public struct RegistrySettings: Hashable, Sendable, Codable {
+    public var policy: String?
+    public var replication: String?
+    public var scanning: String?
+    public var signing: String?
+    /// `PutAccountSetting` values by name.
+    public var accountSettings: [String: String]
+    /// IAM principals whose pulls do not update `lastRecordedPullTime`, with when they were registered.
+    public var pullTimeUpdateExclusions: [String: Timestamp]
+
+    public init() {
+        accountSettings = [:]
+        pullTimeUpdateExclusions = [:]
+    }
+}
+
+/// One change to the registry-level settings.
+public enum RegistrySettingChange: Hashable, Sendable, Codable {
+    case policy(String?)
+    case replication(String?)
+    case scanning(String?)
+    case signing(String?)
+    case accountSetting(name: String, value: String)
+    case registerPullTimeUpdateExclusion(principal: String)
+    case deregisterPullTimeUpdateExclusion(principal: String)
+}

@@ -1,0 +1,121 @@
+"""Registry-level ECR operations through boto3: policy, replication, scanning, account settings,
+pull-time exclusions, signing. Each is state: logged, exported, and scoped per account-region."""
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+from test_ecr import client, error_code
+
+
+@pytest.fixture
+def server(start_server):
+    return start_server("--ephemeral")
+
+
+def test_registry_policy(server):
+    ecr = client(server)
+    assert error_code(ecr.get_registry_policy) == "RegistryPolicyNotFoundException"
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "r", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": ["ecr:ReplicateImage"], "Resource": "*"}]})
+    assert ecr.put_registry_policy(policyText=policy)["policyText"] == policy
+    got = ecr.get_registry_policy()
+    assert got["registryId"] == "000000000000" and got["policyText"] == policy
+    assert error_code(ecr.put_registry_policy, policyText="{not json") == "InvalidParameterException"
+    assert ecr.delete_registry_policy()["policyText"] == policy
+    assert error_code(ecr.delete_registry_policy) == "RegistryPolicyNotFoundException"
+    assert error_code(client(server, key="111111111111").get_registry_policy) == "RegistryPolicyNotFoundException"
+
+
+def test_replication_configuration_and_describe_registry(server):
+    ecr = client(server)
+    assert ecr.describe_registry()["replicationConfiguration"] == {"rules": []}
+    configuration = {"rules": [{"destinations": [{"region": "eu-west-1", "registryId": "000000000000"}],
+                                "repositoryFilters": [{"filter": "prod", "filterType": "PREFIX_MATCH"}]}]}
+    assert ecr.put_replication_configuration(replicationConfiguration=configuration)["replicationConfiguration"] == configuration
+    described = ecr.describe_registry()
+    assert described["registryId"] == "000000000000" and described["replicationConfiguration"] == configuration
+    to_self = {"rules": [{"destinations": [{"region": "us-east-1", "registryId": "000000000000"}]}]}
+    assert error_code(ecr.put_replication_configuration, replicationConfiguration=to_self) == "InvalidParameterException"
+    bad_region = {"rules": [{"destinations": [{"region": "mars-1", "registryId": "000000000000"}]}]}
+    assert error_code(ecr.put_replication_configuration, replicationConfiguration=bad_region) == "ValidationException"
+
+
+def test_scanning_configuration_decides_each_repositorys_frequency(server):
+    ecr = client(server)
+    assert ecr.get_registry_scanning_configuration()["scanningConfiguration"] == {"scanType": "BASIC", "rules": []}
+    ecr.create_repository(repositoryName="prod/api")
+    ecr.create_repository(repositoryName="dev/tool", imageScanningConfiguration={"scanOnPush": True})
+    ecr.create_repository(repositoryName="misc/x")
+    rules = [{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "prod/*", "filterType": "WILDCARD"}]}]
+    assert error_code(ecr.put_registry_scanning_configuration, scanType="BASIC", rules=rules) == "ValidationException"
+    put = ecr.put_registry_scanning_configuration(scanType="ENHANCED", rules=rules)["registryScanningConfiguration"]
+    assert put == {"scanType": "ENHANCED", "rules": rules}
+    assert ecr.get_registry_scanning_configuration()["scanningConfiguration"] == put
+    result = ecr.batch_get_repository_scanning_configuration(repositoryNames=["prod/api", "dev/tool", "misc/x", "missing/repo"])
+    by_name = {c["repositoryName"]: c for c in result["scanningConfigurations"]}
+    assert by_name["prod/api"]["scanFrequency"] == "CONTINUOUS_SCAN" and by_name["prod/api"]["appliedScanFilters"] == rules[0]["repositoryFilters"]
+    assert by_name["dev/tool"]["scanFrequency"] == "SCAN_ON_PUSH" and by_name["dev/tool"]["scanOnPush"] is True
+    assert by_name["misc/x"]["scanFrequency"] == "MANUAL" and by_name["misc/x"]["scanOnPush"] is False
+    assert result["failures"] == [{"repositoryName": "missing/repo", "failureCode": "REPOSITORY_NOT_FOUND", "failureReason": "REPOSITORY_NOT_FOUND"}]
+
+
+def test_account_settings(server):
+    ecr = client(server)
+    assert ecr.get_account_setting(name="BASIC_SCAN_TYPE_VERSION")["value"] == "AWS_NATIVE"
+    put = ecr.put_account_setting(name="BASIC_SCAN_TYPE_VERSION", value="CLAIR")
+    assert (put["name"], put["value"]) == ("BASIC_SCAN_TYPE_VERSION", "CLAIR")
+    assert ecr.get_account_setting(name="BASIC_SCAN_TYPE_VERSION")["value"] == "CLAIR"
+    assert error_code(ecr.put_account_setting, name="BASIC_SCAN_TYPE_VERSION", value="NOPE") == "ValidationException"
+    assert error_code(ecr.get_account_setting, name="NO_SUCH_SETTING") == "ValidationException"
+    assert client(server, key="222222222222").get_account_setting(name="BASIC_SCAN_TYPE_VERSION")["value"] == "AWS_NATIVE"
+
+
+def test_pull_time_update_exclusions(server):
+    ecr = client(server)
+    arns = [f"arn:aws:iam::123456789012:role/ci-{i}" for i in range(3)]
+    for arn in arns:
+        registered = ecr.register_pull_time_update_exclusion(principalArn=arn)
+        assert registered["principalArn"] == arn and registered["createdAt"]
+    assert error_code(ecr.register_pull_time_update_exclusion, principalArn=arns[0]) == "ExclusionAlreadyExistsException"
+    assert error_code(ecr.register_pull_time_update_exclusion, principalArn="not-an-arn") == "ValidationException"
+    listed = [a for p in ecr.get_paginator("list_pull_time_update_exclusions").paginate(PaginationConfig={"PageSize": 2}) for a in p["pullTimeUpdateExclusions"]] \
+        if ecr.can_paginate("list_pull_time_update_exclusions") else ecr.list_pull_time_update_exclusions()["pullTimeUpdateExclusions"]
+    assert listed == sorted(arns)
+    first = ecr.list_pull_time_update_exclusions(maxResults=2)
+    assert len(first["pullTimeUpdateExclusions"]) == 2 and first["nextToken"]
+    assert ecr.deregister_pull_time_update_exclusion(principalArn=arns[1])["principalArn"] == arns[1]
+    assert error_code(ecr.deregister_pull_time_update_exclusion, principalArn=arns[1]) == "ExclusionNotFoundException"
+
+
+def test_signing_configuration(server):
+    ecr = client(server)
+    assert error_code(ecr.get_signing_configuration) == "SigningConfigurationNotFoundException"
+    configuration = {"rules": [{"signingProfileArn": "arn:aws:signer:us-east-1:000000000000:/signing-profiles/p",
+                                "repositoryFilters": [{"filter": "prod/*", "filterType": "WILDCARD_MATCH"}]}]}
+    assert ecr.put_signing_configuration(signingConfiguration=configuration)["signingConfiguration"] == configuration
+    assert ecr.get_signing_configuration()["signingConfiguration"] == configuration
+    bad = {"rules": [{"signingProfileArn": "arn:aws:iam::1:role/x"}]}
+    assert error_code(ecr.put_signing_configuration, signingConfiguration=bad) == "ValidationException"
+    assert ecr.delete_signing_configuration()["signingConfiguration"] == configuration
+    assert error_code(ecr.delete_signing_configuration) == "SigningConfigurationNotFoundException"
+
+
+def test_registry_settings_are_history_and_travel_in_exports(server, start_server):
+    ecr = client(server)
+    ecr.put_account_setting(name="REGISTRY_POLICY_SCOPE", value="V1")
+    ecr.put_registry_policy(policyText=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    kinds = [r["kind"] for r in server.json("GET", "/_admin/log?kind=changeRegistrySettings")[1]["records"]]
+    assert kinds == ["changeRegistrySettings", "changeRegistrySettings"]
+    exported = server.request("GET", "/_admin/export")[2]
+    other = start_server("--ephemeral")
+    assert other.json("POST", "/_admin/import", exported)[0] == 200
+    assert client(other).get_account_setting(name="REGISTRY_POLICY_SCOPE")["value"] == "V1"
+    assert client(other).get_registry_policy()["policyText"]
+
+
+def test_operations_not_yet_implemented_say_so(server):
+    ecr = client(server)
+    with pytest.raises(ClientError) as raised:
+        ecr.describe_pull_through_cache_rules()
+    assert raised.value.response["Error"]["Code"] == "UnsupportedOperationException"
+    assert "does not implement DescribePullThroughCacheRules" in raised.value.response["Error"]["Message"]
