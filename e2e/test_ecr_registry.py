@@ -119,3 +119,37 @@ def test_operations_not_yet_implemented_say_so(server):
         ecr.describe_pull_through_cache_rules()
     assert raised.value.response["Error"]["Code"] == "UnsupportedOperationException"
     assert "does not implement DescribePullThroughCacheRules" in raised.value.response["Error"]["Message"]
+
+
+def test_image_scans_report_seeded_findings_deterministically(server):
+    from test_ecr import push_image
+    ecr = client(server)
+    ecr.create_repository(repositoryName="scan/app")
+    image, _ = push_image(ecr, "scan/app", "v1", "scanned")
+    image_id = {"imageTag": "v1"}
+    assert error_code(ecr.describe_image_scan_findings, repositoryName="scan/app", imageId=image_id) == "ScanNotFoundException"
+    digest = image["imageId"]["imageDigest"]
+    findings = [{"name": "CVE-2024-0001", "severity": "HIGH", "uri": "https://example.invalid/CVE-2024-0001", "attributes": {"package_name": "openssl"}},
+                {"name": "CVE-2024-0002", "severity": "LOW"}]
+    assert server.json("POST", "/_admin/scan-findings", {"digest": digest, "findings": findings})[0] == 200
+    assert server.json("POST", "/_admin/scan-findings", {"digest": digest, "findings": [{"name": "x", "severity": "BAD"}]})[0] == 400
+    started = ecr.start_image_scan(repositoryName="scan/app", imageId=image_id)
+    assert started["imageScanStatus"]["status"] == "COMPLETE" and started["imageId"]["imageDigest"] == digest
+    ecr.get_waiter("image_scan_complete").wait(repositoryName="scan/app", imageId=image_id)
+    result = ecr.describe_image_scan_findings(repositoryName="scan/app", imageId=image_id)
+    assert result["imageScanFindings"]["findingSeverityCounts"] == {"HIGH": 1, "LOW": 1}
+    assert [f["name"] for f in result["imageScanFindings"]["findings"]] == ["CVE-2024-0001", "CVE-2024-0002"]
+    assert result["imageScanFindings"]["findings"][0]["attributes"] == [{"key": "package_name", "value": "openssl"}]
+    paged = ecr.describe_image_scan_findings(repositoryName="scan/app", imageId=image_id, maxResults=1)
+    assert len(paged["imageScanFindings"]["findings"]) == 1 and paged["nextToken"]
+    detail = ecr.describe_images(repositoryName="scan/app")["imageDetails"][0]
+    assert detail["imageScanFindingsSummary"]["findingSeverityCounts"] == {"HIGH": 1, "LOW": 1}
+    assert error_code(ecr.start_image_scan, repositoryName="scan/app", imageId={"imageTag": "nope"}) == "ImageNotFoundException"
+    # Scan on push: the repository's setting, or a registry rule.
+    ecr.create_repository(repositoryName="scan/onpush", imageScanningConfiguration={"scanOnPush": True})
+    push_image(ecr, "scan/onpush", "v1", "on push")
+    assert ecr.describe_image_scan_findings(repositoryName="scan/onpush", imageId={"imageTag": "v1"})["imageScanStatus"]["status"] == "COMPLETE"
+    ecr.create_repository(repositoryName="scan/ruled")
+    ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[{"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "scan/rul*", "filterType": "WILDCARD"}]}])
+    push_image(ecr, "scan/ruled", "v1", "ruled")
+    assert ecr.describe_image_scan_findings(repositoryName="scan/ruled", imageId={"imageTag": "v1"})["imageScanFindings"]["findings"] == []

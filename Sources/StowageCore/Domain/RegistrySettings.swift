@@ -11,6 +11,8 @@ public struct RegistrySettings: Hashable, Sendable, Codable {
     public var accountSettings: [String: String]
     /// IAM principals whose pulls do not update `lastRecordedPullTime`, with when they were registered.
     public var pullTimeUpdateExclusions: [String: Timestamp]
+    /// The findings a scan of each digest reports (seeded through the admin API; none by default).
+    public var scanFindingSeeds: [Digest: [ScanFinding]]?
 
     public init() {
         accountSettings = [:]
@@ -27,4 +29,6 @@ public enum RegistrySettingChange: Hashable, Sendable, Codable {
     case accountSetting(name: String, value: String)
     case registerPullTimeUpdateExclusion(principal: String)
     case deregisterPullTimeUpdateExclusion(principal: String)
+    /// What scans of `digest` will find from now on (an empty list clears the seed).
+    case seedScanFindings(digest: Digest, findings: [ScanFinding])
 }

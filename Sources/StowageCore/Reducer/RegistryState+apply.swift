@@ -79,6 +79,10 @@ extension RegistryState {
                 case .accountSetting(let name, let value): settings.accountSettings[name] = value
                 case .registerPullTimeUpdateExclusion(let principal): settings.pullTimeUpdateExclusions[principal] = time
                 case .deregisterPullTimeUpdateExclusion(let principal): settings.pullTimeUpdateExclusions[principal] = nil
+                case .seedScanFindings(let digest, let findings):
+                    var seeds = settings.scanFindingSeeds ?? [:]
+                    seeds[digest] = findings.isEmpty ? nil : findings
+                    settings.scanFindingSeeds = seeds.isEmpty ? nil : seeds
                 }
                 state.registry = settings
             }
@@ -165,6 +169,12 @@ extension RegistryState {
                 throw .manifestNotFound(name, reference: digest.rawValue)
             }
             modifyRepository(name, in: scope) { $0.removeImage(digest) }
+
+        case .recordImageScan(let name, let digest, let findings):
+            guard try repository(name, in: scope).images[digest] != nil else {
+                throw .manifestNotFound(name, reference: digest.rawValue)
+            }
+            modifyRepository(name, in: scope) { $0.images[digest]!.scan = ImageScan(completedAt: time, findings: findings) }
 
         case .expireImages(let name, let digests):
             let repository = try repository(name, in: scope)

@@ -4,6 +4,8 @@ public struct Image: Hashable, Sendable, Codable {
     public var pushedAt: Timestamp
     /// The tags that point at this image, sorted.
     public var tags: [Tag]
+    /// The last scan of the image, if it was scanned.
+    public var scan: ImageScan?
 
     public init(manifest: Manifest, pushedAt: Timestamp, tags: [Tag] = []) {
         self.manifest = manifest

@@ -34,6 +34,7 @@ struct AdminController: Sendable {
         "GET /_admin/uploads",
         "GET /_admin/uploads/{id}",
         "POST /_admin/lifecycle",
+        "POST /_admin/scan-findings",
         "GET /_admin/clock",
         "POST /_admin/clock",
         "GET /_admin/repositories",
@@ -58,6 +59,7 @@ struct AdminController: Sendable {
         group.get("/uploads") { request, _ in try await uploads(request) }
         group.get("/uploads/:id") { request, context in try await upload(request, id: context.parameters.get("id") ?? "") }
         group.post("/lifecycle") { _, _ in try await evaluateLifecycle() }
+        group.post("/scan-findings") { request, _ in try await seedScanFindings(request) }
         group.get("/clock") { _, _ in try clock() }
         group.post("/clock") { request, _ in try await setClock(request) }
         group.get("/repositories") { request, _ in try listRepositories(request) }
@@ -292,6 +294,33 @@ struct AdminController: Sendable {
             }
         }
         return try JSONResponse.make(["expired": expired])
+    }
+
+    /// `POST /_admin/scan-findings {"digest": "...", "findings": [...]}`: what scans of that
+    /// digest find from now on, in `?account=&region=` (an empty list clears it).
+    func seedScanFindings(_ request: Request) async throws -> Response {
+        struct Input: Decodable {
+            var digest: String
+            var findings: [Finding]
+            struct Finding: Decodable {
+                var name: String
+                var description: String?
+                var uri: String?
+                var severity: String
+                var attributes: [String: String]?
+            }
+        }
+        let input = try await decode(Input.self, request, example: #"{"digest": "sha256:...", "findings": [{"name": "CVE-2024-1234", "severity": "HIGH"}]}"#)
+        guard let digest = Digest(input.digest) else { throw AdminError(.badRequest, "InvalidDigest", "'\(input.digest)' is not a digest") }
+        let severities: Set<String> = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNDEFINED"]
+        for finding in input.findings where !severities.contains(finding.severity) {
+            throw AdminError(.badRequest, "InvalidSeverity", "severity must be one of \(severities.sorted().joined(separator: ", ")), not '\(finding.severity)'")
+        }
+        let findings = input.findings.map {
+            ScanFinding(name: $0.name, description: $0.description, uri: $0.uri, severity: $0.severity, attributes: $0.attributes ?? [:])
+        }
+        let envelope = try await submit(.changeRegistrySettings(.seedScanFindings(digest: digest, findings: findings)), scope: try scope(request))
+        return try JSONResponse.make(["sequence": envelope.sequence])
     }
 
     struct ClockBody: Encodable {

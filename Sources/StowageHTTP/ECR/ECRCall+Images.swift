@@ -146,6 +146,13 @@ extension ECRCall {
         if !image.tags.isEmpty { detail["imageTags"] = image.tags.map(\.rawValue) }
         if let config = references.config { detail["artifactMediaType"] = config.mediaType }
         if let subject = references.subject { detail["subjectManifestDigest"] = subject.rawValue }
+        if let scan = image.scan {
+            detail["imageScanStatus"] = ["status": "COMPLETE", "description": "The scan was completed successfully."]
+            detail["imageScanFindingsSummary"] = [
+                "imageScanCompletedAt": epochSeconds(scan.completedAt), "vulnerabilitySourceUpdatedAt": epochSeconds(scan.completedAt),
+                "findingSeverityCounts": Self.severityCounts(scan),
+            ]
+        }
         return detail
     }
 

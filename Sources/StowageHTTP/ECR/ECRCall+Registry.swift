@@ -126,7 +126,6 @@ extension ECRCall {
         guard let names = try input.list("repositoryNames", count: 1...25, required: true) as? [String] else {
             throw ECRInput.invalid("repositoryNames", "Member must be a list of repository names")
         }
-        let rules = (parsed(registry.scanning) as? [String: Any])?["rules"] as? [[String: Any]] ?? []
         var configurations: [[String: Any]] = []
         var failures: [[String: Any]] = []
         for text in names {
@@ -134,17 +133,7 @@ extension ECRCall {
                 failures.append(["repositoryName": text, "failureCode": "REPOSITORY_NOT_FOUND", "failureReason": "REPOSITORY_NOT_FOUND"])
                 continue
             }
-            var frequency = repository.settings.scanOnPush ? "SCAN_ON_PUSH" : "MANUAL"
-            var applied: [[String: String]] = []
-            for rule in rules {
-                let filters = rule["repositoryFilters"] as? [[String: String]] ?? []
-                let matching = filters.filter { wildcard($0["filter"] ?? "", text) }
-                if !matching.isEmpty {
-                    frequency = rule["scanFrequency"] as? String ?? frequency
-                    applied = matching
-                    break
-                }
-            }
+            let (frequency, applied) = controller.scanner.frequency(of: repository, in: scope)
             configurations.append([
                 "repositoryArn": ECRController.arn(name, scope), "repositoryName": text,
                 "scanOnPush": frequency == "SCAN_ON_PUSH" || repository.settings.scanOnPush, "scanFrequency": frequency,
@@ -152,11 +141,6 @@ extension ECRCall {
             ])
         }
         return ["scanningConfigurations": configurations, "failures": failures]
-    }
-
-    private func wildcard(_ pattern: String, _ text: String) -> Bool {
-        let regex = "^" + NSRegularExpression.escapedPattern(for: pattern).replacingOccurrences(of: "\\*", with: ".*") + "$"
-        return text.range(of: regex, options: .regularExpression) != nil
     }
 
     // MARK: Account settings

@@ -19,6 +19,7 @@ struct ECRController: Sendable {
     let configuration: ServerConfiguration
     let address: ServerAddress
     let lifecycle: LifecycleEvaluator
+    let scanner: ImageScanner
 
     static let targetPrefix = "AmazonEC2ContainerRegistry_V20150921."
 
@@ -38,6 +39,7 @@ struct ECRController: Sendable {
         "PutRegistryScanningConfiguration", "GetRegistryScanningConfiguration", "BatchGetRepositoryScanningConfiguration",
         "PutAccountSetting", "GetAccountSetting", "RegisterPullTimeUpdateExclusion", "DeregisterPullTimeUpdateExclusion",
         "ListPullTimeUpdateExclusions", "PutSigningConfiguration", "GetSigningConfiguration", "DeleteSigningConfiguration",
+        "StartImageScan", "DescribeImageScanFindings",
     ]
 
     func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -126,7 +128,16 @@ struct ECRCall {
         case "TagResource": return try await tagResource()
         case "UntagResource": return try await untagResource()
         case "ListTagsForResource": return try listTagsForResource()
-        case "PutImage": return try await putImage()
+        case "PutImage":
+            let output = try await putImage()
+            if let image = output["image"] as? [String: Any], let id = image["imageId"] as? [String: Any],
+                let digest = (id["imageDigest"] as? String).flatMap(Digest.init)
+            {
+                await controller.scanner.scanOnPush(digest, in: try input.repositoryName(), scope: scope)
+            }
+            return output
+        case "StartImageScan": return try await startImageScan()
+        case "DescribeImageScanFindings": return try describeImageScanFindings()
         case "BatchGetImage": return try batchGetImage()
         case "BatchDeleteImage": return try await batchDeleteImage()
         case "DescribeImages": return try describeImages()

@@ -20,6 +20,8 @@ enum ECRErrorType: String, Sendable {
     case signingConfigurationNotFound = "SigningConfigurationNotFoundException"
     case exclusionNotFound = "ExclusionNotFoundException"
     case exclusionAlreadyExists = "ExclusionAlreadyExistsException"
+    case scanNotFound = "ScanNotFoundException"
+    case unsupportedImageType = "UnsupportedImageTypeException"
     case imageNotFound = "ImageNotFoundException"
     case imageAlreadyExists = "ImageAlreadyExistsException"
     case imageTagAlreadyExists = "ImageTagAlreadyExistsException"

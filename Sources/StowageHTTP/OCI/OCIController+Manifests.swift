@@ -68,6 +68,7 @@ extension OCIController {
         var tag: Tag? = nil
         if case .tag(let t) = reference { tag = t }
         try await store.submit(.putManifest(repository: name, manifest: manifest, tag: tag), scope: scope)
+        await scanner.scanOnPush(digest, in: name, scope: scope)
         var headers: HTTPFields = [.location: "/v2/\(name)/manifests/\(digest)", .dockerContentDigest: digest.rawValue]
         if let subject = parsed.references.subject { headers[.ociSubject] = subject.rawValue }
         return Self.empty(.created, headers)

@@ -17,6 +17,7 @@ struct OCIController: Sendable {
     let uploads: BlobUploads
     let tokens: TokenAuthority
     let configuration: ServerConfiguration
+    let scanner: ImageScanner
 
     func register(on router: Router<BasicRequestContext>) {
         for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] {

@@ -18,10 +18,13 @@ public func buildApplication(
     let tokens = TokenAuthority(secret: secret, clock: store.clock)
     let sessions = UploadSessions(content: store.content)
     let uploads = BlobUploads(store: store, sessions: sessions)
-    OCIController(store: store, uploads: uploads, tokens: tokens, configuration: configuration).register(on: router)
+    let scanner = ImageScanner(store: store)
+    OCIController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, scanner: scanner).register(on: router)
     let lifecycle = LifecycleEvaluator(store: store)
-    ECRController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address, lifecycle: lifecycle)
-        .register(on: router)
+    ECRController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address, lifecycle: lifecycle,
+        scanner: scanner
+    )
+    .register(on: router)
     AdminController(store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions, lifecycle: lifecycle)
         .register(on: router)
     return Application(
