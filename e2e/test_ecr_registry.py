@@ -153,3 +153,67 @@ def test_image_scans_report_seeded_findings_deterministically(server):
     ecr.put_registry_scanning_configuration(scanType="BASIC", rules=[{"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "scan/rul*", "filterType": "WILDCARD"}]}])
     push_image(ecr, "scan/ruled", "v1", "ruled")
     assert ecr.describe_image_scan_findings(repositoryName="scan/ruled", imageId={"imageTag": "v1"})["imageScanFindings"]["findings"] == []
+
+
+def test_creation_templates_create_repositories_on_push_with_their_settings(server):
+    from registry import Registry
+    ecr = client(server)
+    lifecycle = json.dumps({"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10}, "action": {"type": "expire"}}]})
+    created = ecr.create_repository_creation_template(prefix="team", appliedFor=["CREATE_ON_PUSH"], imageTagMutability="IMMUTABLE",
+                                                      resourceTags=[{"Key": "owner", "Value": "team"}], lifecyclePolicy=lifecycle,
+                                                      description="team repos")["repositoryCreationTemplate"]
+    assert created["prefix"] == "team" and created["appliedFor"] == ["CREATE_ON_PUSH"] and created["createdAt"]
+    assert error_code(ecr.create_repository_creation_template, prefix="team", appliedFor=["CREATE_ON_PUSH"]) == "TemplateAlreadyExistsException"
+    ecr.create_repository_creation_template(prefix="ROOT", appliedFor=["REPLICATION"])
+    assert [t["prefix"] for t in ecr.describe_repository_creation_templates()["repositoryCreationTemplates"]] == ["ROOT", "team"]
+    token = client(server).get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    import base64
+    v2 = Registry(server, base64.b64decode(token).decode().split(":", 1)[1])
+    v2.push_image("team/service", "v1")  # no such repository: the template creates it
+    repo = ecr.describe_repositories(repositoryNames=["team/service"])["repositories"][0]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"] == [{"Key": "owner", "Value": "team"}]
+    assert ecr.get_lifecycle_policy(repositoryName="team/service")["lifecyclePolicyText"] == lifecycle
+    # A ROOT template that is not for CREATE_ON_PUSH creates nothing: ECR's NAME_UNKNOWN.
+    assert v2.request("POST", "/v2/other/service/blobs/uploads/").errors() == ["NAME_UNKNOWN"]
+    updated = ecr.update_repository_creation_template(prefix="team", imageTagMutability="MUTABLE")["repositoryCreationTemplate"]
+    assert updated["imageTagMutability"] == "MUTABLE" and updated["description"] == "team repos"
+    assert error_code(ecr.update_repository_creation_template, prefix="nope") == "TemplateNotFoundException"
+    assert ecr.delete_repository_creation_template(prefix="team")["repositoryCreationTemplate"]["prefix"] == "team"
+    assert error_code(ecr.delete_repository_creation_template, prefix="team") == "TemplateNotFoundException"
+
+
+def test_archived_images_cannot_be_pulled_until_restored(server):
+    from registry import Registry
+    from test_ecr import push_image
+    ecr = client(server)
+    ecr.create_repository(repositoryName="archive/app")
+    image, manifest = push_image(ecr, "archive/app", "v1", "archived")
+    v2 = Registry(server).login()
+    assert ecr.update_image_storage_class(repositoryName="archive/app", imageId={"imageTag": "v1"}, targetStorageClass="ARCHIVE")["imageStatus"] == "ARCHIVED"
+    assert ecr.describe_images(repositoryName="archive/app")["imageDetails"][0]["imageStatus"] == "ARCHIVED"
+    assert v2.request("GET", "/v2/archive/app/manifests/v1").errors() == ["MANIFEST_UNKNOWN"]
+    assert error_code(ecr.start_image_scan, repositoryName="archive/app", imageId={"imageTag": "v1"}) == "ImageArchivedException"
+    ecr.update_image_storage_class(repositoryName="archive/app", imageId={"imageTag": "v1"}, targetStorageClass="STANDARD")
+    assert v2.request("GET", "/v2/archive/app/manifests/v1").body == manifest.encode()
+
+
+def test_signing_status_reflects_signatures_attached_as_referrers(server):
+    from test_ecr import push_image, push_layers
+    from registry import OCI_MANIFEST, digest
+    ecr = client(server)
+    ecr.create_repository(repositoryName="signed/app")
+    image, manifest = push_image(ecr, "signed/app", "v1", "signed")
+    image_id = {"imageTag": "v1"}
+    assert ecr.describe_image_signing_status(repositoryName="signed/app", imageId=image_id)["signingStatuses"] == []
+    profile = "arn:aws:signer:us-east-1:000000000000:/signing-profiles/release"
+    ecr.put_signing_configuration(signingConfiguration={"rules": [{"signingProfileArn": profile, "repositoryFilters": [{"filter": "signed/*", "filterType": "WILDCARD_MATCH"}]}]})
+    unsigned = ecr.describe_image_signing_status(repositoryName="signed/app", imageId=image_id)["signingStatuses"]
+    assert unsigned[0]["status"] == "FAILED" and unsigned[0]["failureCode"] == "SignatureNotFound"
+    push_layers(ecr, "signed/app", b"{}")
+    signature = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.cncf.notary.signature",
+                            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest(b"{}"), "size": 2}, "layers": [],
+                            "subject": {"mediaType": OCI_MANIFEST, "digest": image["imageId"]["imageDigest"], "size": len(manifest)}})
+    ecr.put_image(repositoryName="signed/app", imageManifest=signature)
+    signed = ecr.describe_image_signing_status(repositoryName="signed/app", imageId=image_id)["signingStatuses"]
+    assert signed == [{"signingProfileArn": profile, "status": "COMPLETE"}]

@@ -31,6 +31,8 @@ public enum Command: Hashable, Sendable, Codable {
     /// Removes a tag; with `pruneUntaggedImage`, also the image when no tag is left on it (ECR's rule).
     case untagImage(repository: RepositoryName, tag: Tag, pruneUntaggedImage: Bool)
     case deleteManifest(repository: RepositoryName, digest: Digest)
+    /// Moves an image to ECR's ARCHIVE storage class, or back to STANDARD.
+    case setImageArchived(repository: RepositoryName, digest: Digest, archived: Bool)
     /// Records a completed scan of an image, with its findings.
     case recordImageScan(repository: RepositoryName, digest: Digest, findings: [ScanFinding])
     /// Removes images a lifecycle policy expired (with their tags), all or none.
@@ -103,6 +105,7 @@ extension Command {
         case .deleteManifest: "deleteManifest"
         case .expireImages: "expireImages"
         case .recordImageScan: "recordImageScan"
+        case .setImageArchived: "setImageArchived"
         case .reset: "reset"
         case .checkpoint: "checkpoint"
         case .restore: "restore"
@@ -117,7 +120,7 @@ extension Command {
             .setLifecyclePolicy(let r, _), .setLifecyclePreview(let r, _), .tagRepository(let r, _), .untagRepository(let r, _),
             .startUpload(_, let r), .appendChunk(_, let r, _, _), .commitUpload(_, let r, _, _, _),
             .cancelUpload(_, let r), .putBlob(let r, _, _), .mountBlob(let r, _, _), .deleteBlobLink(let r, _),
-            .putManifest(let r, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _), .deleteManifest(let r, _), .expireImages(let r, _), .recordImageScan(let r, _, _):
+            .putManifest(let r, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _), .deleteManifest(let r, _), .expireImages(let r, _), .recordImageScan(let r, _, _), .setImageArchived(let r, _, _):
             r
         case .reset, .checkpoint, .restore, .changeRegistrySettings: nil
         }

@@ -13,6 +13,8 @@ public struct RegistrySettings: Hashable, Sendable, Codable {
     public var pullTimeUpdateExclusions: [String: Timestamp]
     /// The findings a scan of each digest reports (seeded through the admin API; none by default).
     public var scanFindingSeeds: [Digest: [ScanFinding]]?
+    /// Repository creation templates by prefix (`ROOT` for all), as canonical JSON.
+    public var creationTemplates: [String: String]?
 
     public init() {
         accountSettings = [:]
@@ -31,4 +33,6 @@ public enum RegistrySettingChange: Hashable, Sendable, Codable {
     case deregisterPullTimeUpdateExclusion(principal: String)
     /// What scans of `digest` will find from now on (an empty list clears the seed).
     case seedScanFindings(digest: Digest, findings: [ScanFinding])
+    /// Stores (or, with `nil`, removes) the creation template for a prefix.
+    case creationTemplate(prefix: String, template: String?)
 }

@@ -83,6 +83,10 @@ extension RegistryState {
                     var seeds = settings.scanFindingSeeds ?? [:]
                     seeds[digest] = findings.isEmpty ? nil : findings
                     settings.scanFindingSeeds = seeds.isEmpty ? nil : seeds
+                case .creationTemplate(let prefix, let template):
+                    var templates = settings.creationTemplates ?? [:]
+                    templates[prefix] = template
+                    settings.creationTemplates = templates.isEmpty ? nil : templates
                 }
                 state.registry = settings
             }
@@ -169,6 +173,12 @@ extension RegistryState {
                 throw .manifestNotFound(name, reference: digest.rawValue)
             }
             modifyRepository(name, in: scope) { $0.removeImage(digest) }
+
+        case .setImageArchived(let name, let digest, let archived):
+            guard try repository(name, in: scope).images[digest] != nil else {
+                throw .manifestNotFound(name, reference: digest.rawValue)
+            }
+            modifyRepository(name, in: scope) { $0.images[digest]!.archived = archived ? true : nil }
 
         case .recordImageScan(let name, let digest, let findings):
             guard try repository(name, in: scope).images[digest] != nil else {

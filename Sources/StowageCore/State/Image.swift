@@ -6,6 +6,8 @@ public struct Image: Hashable, Sendable, Codable {
     public var tags: [Tag]
     /// The last scan of the image, if it was scanned.
     public var scan: ImageScan?
+    /// `true` once the image is moved to ECR's ARCHIVE storage class: it cannot be pulled until restored.
+    public var archived: Bool?
 
     public init(manifest: Manifest, pushedAt: Timestamp, tags: [Tag] = []) {
         self.manifest = manifest

@@ -141,7 +141,7 @@ extension ECRCall {
             "registryId": registryId, "repositoryName": name.rawValue, "imageDigest": image.digest.rawValue,
             "imageSizeInBytes": references.layers.reduce(Int64(0)) { $0 + $1.size } + (references.config?.size ?? 0),
             "imagePushedAt": epochSeconds(image.pushedAt), "imageManifestMediaType": image.manifest.mediaType,
-            "imageStatus": "ACTIVE",
+            "imageStatus": image.archived == true ? "ARCHIVED" : "ACTIVE",
         ]
         if !image.tags.isEmpty { detail["imageTags"] = image.tags.map(\.rawValue) }
         if let config = references.config { detail["artifactMediaType"] = config.mediaType }

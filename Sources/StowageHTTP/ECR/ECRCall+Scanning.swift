@@ -18,6 +18,9 @@ extension ECRCall {
 
     func startImageScan() async throws -> [String: Any] {
         let (name, image, imageId) = try scannedImage()
+        guard image.archived != true else {
+            throw ECRError(.imageArchived, "The image is archived; restore it with UpdateImageStorageClass STANDARD before scanning")
+        }
         guard ImageScanner.isScannable(image) else {
             throw ECRError(.unsupportedImageType, "The image of media type \(image.manifest.mediaType) is not supported for scanning")
         }

@@ -39,7 +39,9 @@ struct ECRController: Sendable {
         "PutRegistryScanningConfiguration", "GetRegistryScanningConfiguration", "BatchGetRepositoryScanningConfiguration",
         "PutAccountSetting", "GetAccountSetting", "RegisterPullTimeUpdateExclusion", "DeregisterPullTimeUpdateExclusion",
         "ListPullTimeUpdateExclusions", "PutSigningConfiguration", "GetSigningConfiguration", "DeleteSigningConfiguration",
-        "StartImageScan", "DescribeImageScanFindings",
+        "StartImageScan", "DescribeImageScanFindings", "CreateRepositoryCreationTemplate",
+        "UpdateRepositoryCreationTemplate", "DeleteRepositoryCreationTemplate", "DescribeRepositoryCreationTemplates",
+        "UpdateImageStorageClass", "DescribeImageSigningStatus",
     ]
 
     func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -137,6 +139,12 @@ struct ECRCall {
             }
             return output
         case "StartImageScan": return try await startImageScan()
+        case "CreateRepositoryCreationTemplate": return try await createRepositoryCreationTemplate()
+        case "UpdateRepositoryCreationTemplate": return try await updateRepositoryCreationTemplate()
+        case "DeleteRepositoryCreationTemplate": return try await deleteRepositoryCreationTemplate()
+        case "DescribeRepositoryCreationTemplates": return try describeRepositoryCreationTemplates()
+        case "UpdateImageStorageClass": return try await updateImageStorageClass()
+        case "DescribeImageSigningStatus": return try describeImageSigningStatus()
         case "DescribeImageScanFindings": return try describeImageScanFindings()
         case "BatchGetImage": return try batchGetImage()
         case "BatchDeleteImage": return try await batchDeleteImage()

@@ -23,6 +23,9 @@ extension OCIController {
             throw OCIError(.notFound, .manifestUnknown, "manifest '\(reference)' is not in repository '\(name)'", detail: ["reference": rawReference])
         }
         let manifest = image.manifest
+        if image.archived == true {
+            throw OCIError(.notFound, .manifestUnknown, "manifest '\(reference)' is archived; restore it with ECR UpdateImageStorageClass STANDARD to pull it")
+        }
         if case .tag = reference, !accepts(request.headers[.accept], manifest.mediaType) {
             throw OCIError(
                 .notFound, .manifestUnknown,

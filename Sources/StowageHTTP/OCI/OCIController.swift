@@ -133,14 +133,16 @@ struct OCIController: Sendable {
     /// The repository for a push: created first when `--create-on-push` is on.
     func repositoryForPush(_ name: RepositoryName, in scope: Scope) async throws -> Repository {
         if let repository = store.state[scope].repositories[name] { return repository }
-        guard configuration.createOnPush else {
+        // As in ECR: a CREATE_ON_PUSH creation template creates the repository with its settings.
+        let template = creationTemplateSettings(for: name, in: store.state[scope].registry)
+        guard configuration.createOnPush || template != nil else {
             throw OCIError(
                 .notFound, .nameUnknown,
-                "repository '\(name)' does not exist; create it first (ECR CreateRepository, POST /_admin/repositories) or start the server with --create-on-push",
+                "repository '\(name)' does not exist; create it first (ECR CreateRepository, POST /_admin/repositories), add a CREATE_ON_PUSH repository creation template, or start the server with --create-on-push",
                 detail: ["name": name.rawValue])
         }
         do {
-            try await store.submit(.createRepository(name: name, settings: .init()), scope: scope)
+            try await store.submit(.createRepository(name: name, settings: template ?? .init()), scope: scope)
         } catch RegistryError.repositoryAlreadyExists {}
         return try repository(name, in: scope)
     }
