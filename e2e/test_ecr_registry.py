@@ -217,3 +217,39 @@ def test_signing_status_reflects_signatures_attached_as_referrers(server):
     ecr.put_image(repositoryName="signed/app", imageManifest=signature)
     signed = ecr.describe_image_signing_status(repositoryName="signed/app", imageId=image_id)["signingStatuses"]
     assert signed == [{"signingProfileArn": profile, "status": "COMPLETE"}]
+
+
+def test_replication_copies_pushes_to_other_regions_and_accounts(server):
+    from registry import Registry
+    from test_ecr import push_image
+    ecr = client(server)
+    ecr.put_replication_configuration(replicationConfiguration={"rules": [
+        {"destinations": [{"region": "eu-west-1", "registryId": "000000000000"}, {"region": "us-east-1", "registryId": "333333333333"}],
+         "repositoryFilters": [{"filter": "prod", "filterType": "PREFIX_MATCH"}]}]})
+    client(server, key="333333333333").create_repository_creation_template(prefix="ROOT", appliedFor=["REPLICATION"], imageTagMutability="IMMUTABLE")
+    ecr.create_repository(repositoryName="prod/api")
+    ecr.create_repository(repositoryName="dev/api")
+    image, manifest = push_image(ecr, "prod/api", "v1", "replicated")
+    push_image(ecr, "dev/api", "v1", "not replicated")
+    europe = client(server, region="eu-west-1")
+    other = client(server, key="333333333333")
+    for target in (europe, other):
+        got = target.batch_get_image(repositoryName="prod/api", imageIds=[{"imageTag": "v1"}])["images"][0]
+        assert got["imageManifest"] == manifest
+        assert error_code(target.describe_repositories, repositoryNames=["dev/api"]) == "RepositoryNotFoundException"
+    assert other.describe_repositories(repositoryNames=["prod/api"])["repositories"][0]["imageTagMutability"] == "IMMUTABLE"
+    statuses = ecr.describe_image_replication_status(repositoryName="prod/api", imageId={"imageTag": "v1"})["replicationStatuses"]
+    assert sorted((s["region"], s["registryId"], s["status"]) for s in statuses) == [("eu-west-1", "000000000000", "COMPLETE"), ("us-east-1", "333333333333", "COMPLETE")]
+    # A /v2 push replicates too, and the replica's blobs are readable there.
+    token = base64_token(europe)
+    v2_source = Registry(server).login()
+    layer_manifest, d = v2_source.push_image("prod/api", "v2", layers=(b"pushed with /v2",))
+    replica = Registry(server, token)
+    assert replica.request("GET", "/v2/prod/api/manifests/v2").body == layer_manifest
+    layer = json.loads(layer_manifest)["layers"][0]["digest"]
+    assert replica.request("GET", f"/v2/prod/api/blobs/{layer}").body == b"pushed with /v2"
+
+
+def base64_token(ecr):
+    import base64
+    return base64.b64decode(ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]).decode().split(":", 1)[1]

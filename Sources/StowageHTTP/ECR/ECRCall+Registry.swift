@@ -81,6 +81,22 @@ extension ECRCall {
         return ["replicationConfiguration": document]
     }
 
+    /// `DescribeImageReplicationStatus`: for each destination covering the repository, COMPLETE
+    /// when the image is there, else FAILED.
+    func describeImageReplicationStatus() throws -> [String: Any] {
+        let (name, image, imageId) = try scannedImage()
+        let statuses = controller.replicator.destinations(for: name, in: scope).map { destination -> [String: Any] in
+            let there = store.state[destination].repositories[name]?.images[image.digest] != nil
+            var status: [String: Any] = ["region": destination.region.rawValue, "registryId": destination.account.rawValue,
+                                         "status": there ? "COMPLETE" : "FAILED"]
+            if !there { status["failureCode"] = "the image was pushed before the replication rule covered it, or was deleted at the destination" }
+            return status
+        }
+        var id = imageId
+        id["imageDigest"] = image.digest.rawValue
+        return ["repositoryName": name.rawValue, "imageId": id, "replicationStatuses": statuses]
+    }
+
     func describeRegistry() -> [String: Any] {
         ["registryId": registryId, "replicationConfiguration": parsed(registry.replication) ?? ["rules": [Any]()]]
     }

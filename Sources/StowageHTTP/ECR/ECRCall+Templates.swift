@@ -141,14 +141,19 @@ extension ECRCall {
     }
 }
 
-/// The repository settings a CREATE_ON_PUSH creation template gives a new repository: the
-/// template with the longest prefix that covers the name, else the ROOT template.
+/// The repository settings a CREATE_ON_PUSH creation template gives a new repository.
 func creationTemplateSettings(for name: RepositoryName, in registry: RegistrySettings?) -> RepositorySettings? {
+    templateSettings(for: name, in: registry, appliedFor: "CREATE_ON_PUSH")
+}
+
+/// The settings of the creation template for `appliedFor` that covers `name`: the one with the
+/// longest prefix, else the ROOT template.
+func templateSettings(for name: RepositoryName, in registry: RegistrySettings?, appliedFor: String) -> RepositorySettings? {
     let templates = registry?.creationTemplates ?? [:]
     let covering = templates.keys.filter { $0 != "ROOT" && name.rawValue.hasPrefix($0 + "/") }.sorted { $0.count > $1.count }
     guard let prefix = covering.first ?? (templates["ROOT"] != nil ? "ROOT" : nil),
         let document = templates[prefix].flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) }) as? [String: Any],
-        (document["appliedFor"] as? [String])?.contains("CREATE_ON_PUSH") == true
+        (document["appliedFor"] as? [String])?.contains(appliedFor) == true
     else { return nil }
     var settings = RepositorySettings()
     if let mutability = (document["imageTagMutability"] as? String).flatMap(TagMutability.init) { settings.tagMutability = mutability }

@@ -20,6 +20,7 @@ struct ECRController: Sendable {
     let address: ServerAddress
     let lifecycle: LifecycleEvaluator
     let scanner: ImageScanner
+    let replicator: Replicator
 
     static let targetPrefix = "AmazonEC2ContainerRegistry_V20150921."
 
@@ -41,7 +42,7 @@ struct ECRController: Sendable {
         "ListPullTimeUpdateExclusions", "PutSigningConfiguration", "GetSigningConfiguration", "DeleteSigningConfiguration",
         "StartImageScan", "DescribeImageScanFindings", "CreateRepositoryCreationTemplate",
         "UpdateRepositoryCreationTemplate", "DeleteRepositoryCreationTemplate", "DescribeRepositoryCreationTemplates",
-        "UpdateImageStorageClass", "DescribeImageSigningStatus",
+        "UpdateImageStorageClass", "DescribeImageSigningStatus", "DescribeImageReplicationStatus",
     ]
 
     func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -135,7 +136,9 @@ struct ECRCall {
             if let image = output["image"] as? [String: Any], let id = image["imageId"] as? [String: Any],
                 let digest = (id["imageDigest"] as? String).flatMap(Digest.init)
             {
-                await controller.scanner.scanOnPush(digest, in: try input.repositoryName(), scope: scope)
+                let name = try input.repositoryName()
+                await controller.scanner.scanOnPush(digest, in: name, scope: scope)
+                await controller.replicator.replicate(digest, tag: (id["imageTag"] as? String).flatMap(Tag.init), from: name, in: scope)
             }
             return output
         case "StartImageScan": return try await startImageScan()
@@ -145,6 +148,7 @@ struct ECRCall {
         case "DescribeRepositoryCreationTemplates": return try describeRepositoryCreationTemplates()
         case "UpdateImageStorageClass": return try await updateImageStorageClass()
         case "DescribeImageSigningStatus": return try describeImageSigningStatus()
+        case "DescribeImageReplicationStatus": return try describeImageReplicationStatus()
         case "DescribeImageScanFindings": return try describeImageScanFindings()
         case "BatchGetImage": return try batchGetImage()
         case "BatchDeleteImage": return try await batchDeleteImage()

@@ -72,6 +72,7 @@ extension OCIController {
         if case .tag(let t) = reference { tag = t }
         try await store.submit(.putManifest(repository: name, manifest: manifest, tag: tag), scope: scope)
         await scanner.scanOnPush(digest, in: name, scope: scope)
+        await replicator.replicate(digest, tag: tag, from: name, in: scope)
         var headers: HTTPFields = [.location: "/v2/\(name)/manifests/\(digest)", .dockerContentDigest: digest.rawValue]
         if let subject = parsed.references.subject { headers[.ociSubject] = subject.rawValue }
         return Self.empty(.created, headers)

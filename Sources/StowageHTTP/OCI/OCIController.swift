@@ -18,6 +18,7 @@ struct OCIController: Sendable {
     let tokens: TokenAuthority
     let configuration: ServerConfiguration
     let scanner: ImageScanner
+    let replicator: Replicator
 
     func register(on router: Router<BasicRequestContext>) {
         for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] {

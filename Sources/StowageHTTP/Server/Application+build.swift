@@ -19,10 +19,14 @@ public func buildApplication(
     let sessions = UploadSessions(content: store.content)
     let uploads = BlobUploads(store: store, sessions: sessions)
     let scanner = ImageScanner(store: store)
-    OCIController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, scanner: scanner).register(on: router)
+    let replicator = Replicator(store: store)
+    OCIController(
+        store: store, uploads: uploads, tokens: tokens, configuration: configuration, scanner: scanner, replicator: replicator
+    )
+    .register(on: router)
     let lifecycle = LifecycleEvaluator(store: store)
     ECRController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address, lifecycle: lifecycle,
-        scanner: scanner
+        scanner: scanner, replicator: replicator
     )
     .register(on: router)
     AdminController(store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions, lifecycle: lifecycle)
