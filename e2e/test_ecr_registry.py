@@ -113,12 +113,9 @@ def test_registry_settings_are_history_and_travel_in_exports(server, start_serve
     assert client(other).get_registry_policy()["policyText"]
 
 
-def test_operations_not_yet_implemented_say_so(server):
-    ecr = client(server)
-    with pytest.raises(ClientError) as raised:
-        ecr.describe_pull_through_cache_rules()
-    assert raised.value.response["Error"]["Code"] == "UnsupportedOperationException"
-    assert "does not implement DescribePullThroughCacheRules" in raised.value.response["Error"]["Message"]
+def test_unknown_operations_say_so(server):
+    status, _, body = server.request("POST", "/", body=b"{}", headers={"X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeEverything"})
+    assert status == 400 and json.loads(body)["__type"] == "UnknownOperationException"
 
 
 def test_image_scans_report_seeded_findings_deterministically(server):
@@ -253,3 +250,35 @@ def test_replication_copies_pushes_to_other_regions_and_accounts(server):
 def base64_token(ecr):
     import base64
     return base64.b64decode(ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]).decode().split(":", 1)[1]
+
+
+def test_a_pull_through_cache_rule_fetches_from_an_upstream_stowage_and_caches(server, start_server):
+    from registry import Registry
+    upstream = start_server("--ephemeral", "--auth", "none")
+    origin = Registry(upstream)
+    origin.create("library/alpine")
+    manifest, d = origin.push_image("library/alpine", "3.20", layers=(b"upstream layer",))
+    ecr = client(server)
+    rule = ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="hub", upstreamRegistryUrl=upstream.url)
+    assert rule["ecrRepositoryPrefix"] == "hub" and rule["upstreamRegistryUrl"] == upstream.url
+    assert error_code(ecr.create_pull_through_cache_rule, ecrRepositoryPrefix="hub", upstreamRegistryUrl=upstream.url) == "PullThroughCacheRuleAlreadyExistsException"
+    assert error_code(ecr.create_pull_through_cache_rule, ecrRepositoryPrefix="bad", upstreamRegistryUrl="ftp://x") == "UnsupportedUpstreamRegistryException"
+    assert ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="hub")["isValid"] is True
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="dead", upstreamRegistryUrl="http://127.0.0.1:9")
+    dead = ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="dead")
+    assert dead["isValid"] is False and dead["failure"]
+    v2 = Registry(server).login()
+    pulled = v2.request("GET", "/v2/hub/library/alpine/manifests/3.20")
+    assert pulled.status == 200 and pulled.body == manifest
+    assert v2.request("GET", f"/v2/hub/library/alpine/blobs/{json.loads(manifest)['layers'][0]['digest']}").body == b"upstream layer"
+    # Cached: it stays when the upstream is gone, and ECR sees the repository.
+    upstream.kill()
+    assert v2.request("GET", f"/v2/hub/library/alpine/manifests/{d}").body == manifest
+    assert ecr.describe_images(repositoryName="hub/library/alpine")["imageDetails"][0]["imageTags"] == ["3.20"]
+    assert v2.request("GET", "/v2/hub/library/alpine/manifests/missing").errors() == ["MANIFEST_UNKNOWN"]
+    assert [r["ecrRepositoryPrefix"] for r in ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]] == ["dead", "hub"]
+    assert error_code(ecr.describe_pull_through_cache_rules, ecrRepositoryPrefixes=["nope"]) == "PullThroughCacheRuleNotFoundException"
+    arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/hub-credentials-AbCdEf"
+    assert ecr.update_pull_through_cache_rule(ecrRepositoryPrefix="hub", credentialArn=arn)["credentialArn"] == arn
+    assert ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix="dead")["ecrRepositoryPrefix"] == "dead"
+    assert error_code(ecr.delete_pull_through_cache_rule, ecrRepositoryPrefix="dead") == "PullThroughCacheRuleNotFoundException"

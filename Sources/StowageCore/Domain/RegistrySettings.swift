@@ -15,6 +15,8 @@ public struct RegistrySettings: Hashable, Sendable, Codable {
     public var scanFindingSeeds: [Digest: [ScanFinding]]?
     /// Repository creation templates by prefix (`ROOT` for all), as canonical JSON.
     public var creationTemplates: [String: String]?
+    /// Pull-through cache rules by ECR repository prefix (`ROOT` for all), as canonical JSON.
+    public var pullThroughRules: [String: String]?
 
     public init() {
         accountSettings = [:]
@@ -35,4 +37,6 @@ public enum RegistrySettingChange: Hashable, Sendable, Codable {
     case seedScanFindings(digest: Digest, findings: [ScanFinding])
     /// Stores (or, with `nil`, removes) the creation template for a prefix.
     case creationTemplate(prefix: String, template: String?)
+    /// Stores (or, with `nil`, removes) the pull-through cache rule for a prefix.
+    case pullThroughRule(prefix: String, rule: String?)
 }

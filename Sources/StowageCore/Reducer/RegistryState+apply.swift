@@ -87,6 +87,10 @@ extension RegistryState {
                     var templates = settings.creationTemplates ?? [:]
                     templates[prefix] = template
                     settings.creationTemplates = templates.isEmpty ? nil : templates
+                case .pullThroughRule(let prefix, let rule):
+                    var rules = settings.pullThroughRules ?? [:]
+                    rules[prefix] = rule
+                    settings.pullThroughRules = rules.isEmpty ? nil : rules
                 }
                 state.registry = settings
             }

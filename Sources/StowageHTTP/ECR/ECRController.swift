@@ -21,6 +21,7 @@ struct ECRController: Sendable {
     let lifecycle: LifecycleEvaluator
     let scanner: ImageScanner
     let replicator: Replicator
+    let pullThrough: PullThroughCache
 
     static let targetPrefix = "AmazonEC2ContainerRegistry_V20150921."
 
@@ -43,6 +44,8 @@ struct ECRController: Sendable {
         "StartImageScan", "DescribeImageScanFindings", "CreateRepositoryCreationTemplate",
         "UpdateRepositoryCreationTemplate", "DeleteRepositoryCreationTemplate", "DescribeRepositoryCreationTemplates",
         "UpdateImageStorageClass", "DescribeImageSigningStatus", "DescribeImageReplicationStatus",
+        "CreatePullThroughCacheRule", "DescribePullThroughCacheRules", "UpdatePullThroughCacheRule", "DeletePullThroughCacheRule",
+        "ValidatePullThroughCacheRule",
     ]
 
     func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -149,6 +152,11 @@ struct ECRCall {
         case "UpdateImageStorageClass": return try await updateImageStorageClass()
         case "DescribeImageSigningStatus": return try describeImageSigningStatus()
         case "DescribeImageReplicationStatus": return try describeImageReplicationStatus()
+        case "CreatePullThroughCacheRule": return try await createPullThroughCacheRule()
+        case "DescribePullThroughCacheRules": return try describePullThroughCacheRules()
+        case "UpdatePullThroughCacheRule": return try await updatePullThroughCacheRule()
+        case "DeletePullThroughCacheRule": return try await deletePullThroughCacheRule()
+        case "ValidatePullThroughCacheRule": return try await validatePullThroughCacheRule()
         case "DescribeImageScanFindings": return try describeImageScanFindings()
         case "BatchGetImage": return try batchGetImage()
         case "BatchDeleteImage": return try await batchDeleteImage()

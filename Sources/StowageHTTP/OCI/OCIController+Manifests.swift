@@ -16,9 +16,13 @@ extension OCIController {
     }
 
     /// `GET`/`HEAD /v2/<name>/manifests/<reference>`: the exact bytes that were pushed.
-    func getManifest(_ request: Request, scope: Scope, name rawName: String, reference rawReference: String) throws -> Response {
+    func getManifest(_ request: Request, scope: Scope, name rawName: String, reference rawReference: String) async throws -> Response {
         let name = try repositoryName(rawName)
         let reference = try reference(rawReference)
+        // Under a pull-through cache rule, what is not here yet is fetched from the upstream first.
+        do { try await pullThrough.fetchIfCovered(name, reference, in: scope) } catch let failure as PullThroughCache.Failure {
+            throw OCIError(.notFound, .manifestUnknown, "manifest '\(reference)' could not be fetched through the cache: \(failure)")
+        }
         guard let image = try repository(name, in: scope).image(reference) else {
             throw OCIError(.notFound, .manifestUnknown, "manifest '\(reference)' is not in repository '\(name)'", detail: ["reference": rawReference])
         }

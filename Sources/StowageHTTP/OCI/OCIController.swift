@@ -19,6 +19,7 @@ struct OCIController: Sendable {
     let configuration: ServerConfiguration
     let scanner: ImageScanner
     let replicator: Replicator
+    let pullThrough: PullThroughCache
 
     func register(on router: Router<BasicRequestContext>) {
         for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] {
@@ -73,7 +74,7 @@ struct OCIController: Sendable {
         case (.upload(let name, let id), .delete):
             return try await cancelUpload(scope: scope, name: name, id: id)
         case (.manifest(let name, let reference), .get), (.manifest(let name, let reference), .head):
-            return try getManifest(request, scope: scope, name: name, reference: reference)
+            return try await getManifest(request, scope: scope, name: name, reference: reference)
         case (.manifest(let name, let reference), .put):
             return try await putManifest(request, scope: scope, name: name, reference: reference)
         case (.manifest(let name, let reference), .delete):

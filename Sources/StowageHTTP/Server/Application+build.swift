@@ -20,13 +20,15 @@ public func buildApplication(
     let uploads = BlobUploads(store: store, sessions: sessions)
     let scanner = ImageScanner(store: store)
     let replicator = Replicator(store: store)
+    let pullThrough = PullThroughCache(store: store)
     OCIController(
-        store: store, uploads: uploads, tokens: tokens, configuration: configuration, scanner: scanner, replicator: replicator
+        store: store, uploads: uploads, tokens: tokens, configuration: configuration, scanner: scanner, replicator: replicator,
+        pullThrough: pullThrough
     )
     .register(on: router)
     let lifecycle = LifecycleEvaluator(store: store)
     ECRController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address, lifecycle: lifecycle,
-        scanner: scanner, replicator: replicator
+        scanner: scanner, replicator: replicator, pullThrough: pullThrough
     )
     .register(on: router)
     AdminController(store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions, lifecycle: lifecycle)
