@@ -282,7 +282,10 @@ def test_what_docker_pushed_is_seen_by_ecr_and_the_reverse(server, ecr, repo):
     v2 = Registry(server, token)
     manifest, d = v2.push_image(repo, "from-v2", layers=(b"v2 layer",))
     detail = ecr.describe_images(repositoryName=repo, imageIds=[{"imageTag": "from-v2"}])["imageDetails"][0]
-    assert detail["imageDigest"] == d
+    assert detail["imageDigest"] == d and "lastRecordedPullTime" not in detail
+    v2.request("GET", f"/v2/{repo}/manifests/from-v2")
+    pulled = ecr.describe_images(repositoryName=repo, imageIds=[{"imageTag": "from-v2"}])["imageDetails"][0]
+    assert pulled["lastRecordedPullTime"] >= pulled["imagePushedAt"]
     assert ecr.batch_get_image(repositoryName=repo, imageIds=[{"imageTag": "from-v2"}])["images"][0]["imageManifest"] == manifest.decode()
     image, ecr_manifest = push_image(ecr, repo, "from-ecr", "ecr side")
     got = v2.request("GET", f"/v2/{repo}/manifests/from-ecr")

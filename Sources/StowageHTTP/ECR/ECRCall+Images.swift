@@ -146,6 +146,7 @@ extension ECRCall {
         if !image.tags.isEmpty { detail["imageTags"] = image.tags.map(\.rawValue) }
         if let config = references.config { detail["artifactMediaType"] = config.mediaType }
         if let subject = references.subject { detail["subjectManifestDigest"] = subject.rawValue }
+        if let pulled = controller.pullTimes.last(scope, name, image.digest) { detail["lastRecordedPullTime"] = epochSeconds(pulled) }
         if let scan = image.scan {
             detail["imageScanStatus"] = ["status": "COMPLETE", "description": "The scan was completed successfully."]
             detail["imageScanFindingsSummary"] = [

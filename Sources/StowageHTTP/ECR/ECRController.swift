@@ -22,6 +22,7 @@ struct ECRController: Sendable {
     let scanner: ImageScanner
     let replicator: Replicator
     let pullThrough: PullThroughCache
+    let pullTimes: PullTimes
 
     static let targetPrefix = "AmazonEC2ContainerRegistry_V20150921."
 

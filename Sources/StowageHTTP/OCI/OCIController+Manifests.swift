@@ -40,6 +40,7 @@ extension OCIController {
             .contentLength: String(manifest.size), .eTag: "\"\(manifest.digest)\"",
         ]
         if request.method == .head { return Response(status: .ok, headers: headers) }
+        pullTimes.record(scope, name, manifest.digest, at: store.clock.now())
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: manifest.content)))
     }
 

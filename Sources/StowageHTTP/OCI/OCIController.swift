@@ -20,6 +20,7 @@ struct OCIController: Sendable {
     let scanner: ImageScanner
     let replicator: Replicator
     let pullThrough: PullThroughCache
+    let pullTimes: PullTimes
 
     func register(on router: Router<BasicRequestContext>) {
         for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] {

@@ -21,14 +21,15 @@ public func buildApplication(
     let scanner = ImageScanner(store: store)
     let replicator = Replicator(store: store)
     let pullThrough = PullThroughCache(store: store)
+    let pullTimes = PullTimes()
     OCIController(
         store: store, uploads: uploads, tokens: tokens, configuration: configuration, scanner: scanner, replicator: replicator,
-        pullThrough: pullThrough
+        pullThrough: pullThrough, pullTimes: pullTimes
     )
     .register(on: router)
     let lifecycle = LifecycleEvaluator(store: store)
     ECRController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address, lifecycle: lifecycle,
-        scanner: scanner, replicator: replicator, pullThrough: pullThrough
+        scanner: scanner, replicator: replicator, pullThrough: pullThrough, pullTimes: pullTimes
     )
     .register(on: router)
     AdminController(store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions, lifecycle: lifecycle)
