@@ -56,10 +56,11 @@ def push_layers(ecr, repo, *blobs):
     for blob in blobs:
         upload = ecr.initiate_layer_upload(repositoryName=repo)
         assert upload["partSize"] > 0
-        half = max(1, len(blob) // 2)
-        ecr.upload_layer_part(repositoryName=repo, uploadId=upload["uploadId"], partFirstByte=0, partLastByte=half - 1, layerPartBlob=blob[:half])
-        if len(blob) > half:
-            ecr.upload_layer_part(repositoryName=repo, uploadId=upload["uploadId"], partFirstByte=half, partLastByte=len(blob) - 1, layerPartBlob=blob[half:])
+        # Parts of 5 MiB (ECR's minimum for every part but the last), the rest as the last part.
+        part = 5 << 20
+        for start in range(0, len(blob), part):
+            piece = blob[start:start + part]
+            ecr.upload_layer_part(repositoryName=repo, uploadId=upload["uploadId"], partFirstByte=start, partLastByte=start + len(piece) - 1, layerPartBlob=piece)
         d = digest(blob)
         assert ecr.complete_layer_upload(repositoryName=repo, uploadId=upload["uploadId"], layerDigests=[d])["layerDigest"] == d
         digests.append(d)
@@ -128,6 +129,12 @@ def test_delete_repository_needs_force_when_it_holds_images(ecr, repo):
 
 
 def test_layers_upload_in_parts_check_availability_and_download(ecr, repo):
+    big = os.urandom((5 << 20) + 1000)
+    assert push_layers(ecr, repo, big) == [digest(big)]  # two parts: 5 MiB, then the rest
+    small_parts = ecr.initiate_layer_upload(repositoryName=repo)["uploadId"]
+    ecr.upload_layer_part(repositoryName=repo, uploadId=small_parts, partFirstByte=0, partLastByte=2, layerPartBlob=b"abc")
+    ecr.upload_layer_part(repositoryName=repo, uploadId=small_parts, partFirstByte=3, partLastByte=5, layerPartBlob=b"def")
+    assert error_code(ecr.complete_layer_upload, repositoryName=repo, uploadId=small_parts, layerDigests=[digest(b"abcdef")]) == "LayerPartTooSmallException"
     blob = os.urandom(50_000)
     [d] = push_layers(ecr, repo, blob)
     checked = ecr.batch_check_layer_availability(repositoryName=repo, layerDigests=[d, digest(b"absent"), "bogus"])
@@ -292,13 +299,18 @@ def test_what_docker_pushed_is_seen_by_ecr_and_the_reverse(server, ecr, repo):
     assert got.status == 200 and got.body == ecr_manifest.encode()
     layer = json.loads(ecr_manifest)["layers"][0]["digest"]
     assert v2.request("GET", f"/v2/{repo}/blobs/{layer}").body == b"layer ecr side"
-    # An upload started on /v2 is committed through the ECR API.
+    # An upload started on /v2 is committed through the ECR API ...
     location = v2.start_upload(repo).headers["Location"]
-    v2.request("PATCH", location, body=b"mixed")
+    v2.request("PATCH", location, body=b"mixed mode")
     upload_id = location.rsplit("/", 1)[1]
-    ecr.upload_layer_part(repositoryName=repo, uploadId=upload_id, partFirstByte=5, partLastByte=9, layerPartBlob=b" mode")
     assert ecr.complete_layer_upload(repositoryName=repo, uploadId=upload_id, layerDigests=[digest(b"mixed mode")])["layerDigest"] == digest(b"mixed mode")
     assert v2.request("GET", f"/v2/{repo}/blobs/{digest(b'mixed mode')}").body == b"mixed mode"
+    # ... and one started through the ECR API is continued and committed on /v2.
+    upload_id = ecr.initiate_layer_upload(repositoryName=repo)["uploadId"]
+    ecr.upload_layer_part(repositoryName=repo, uploadId=upload_id, partFirstByte=0, partLastByte=3, layerPartBlob=b"ecr ")
+    status = v2.request("GET", f"/v2/{repo}/blobs/uploads/{upload_id}")
+    assert status.status == 204 and status.headers["Range"] == "0-3"
+    assert v2.request("PUT", f"/v2/{repo}/blobs/uploads/{upload_id}?digest={digest(b'ecr then v2')}", body=b"then v2").status == 201
 
 
 def test_referrers_through_ecr(server, ecr, repo):

@@ -84,7 +84,9 @@ struct ReducerTests {
             .appendChunk(upload: F.upload, repository: F.app, offset: 0, length: 3),
             .appendChunk(upload: F.upload, repository: F.app, offset: 3, length: 2),
         ])
-        let inFlight = Upload(id: F.upload, repository: F.app, startedAt: F.time(2), size: 5, chunks: 2)
+        var inFlight = Upload(id: F.upload, repository: F.app, startedAt: F.time(2), size: 5, chunks: 2)
+        inFlight.lastChunkLength = 2
+        inFlight.smallestEarlierChunk = 3
         #expect(state == F.registry([F.repository()], uploads: [inFlight], sequence: 4))
 
         try state.apply(Envelope(sequence: 5, time: F.time(5), command: .commitUpload(upload: F.upload, repository: F.app, claimed: F.layer, computed: F.layer, size: 5)))

@@ -106,9 +106,15 @@ extension RegistryState {
             guard offset == upload.size else {
                 throw .chunkOutOfOrder(id, expectedOffset: upload.size, offset: offset)
             }
-            modifyScope(scope) {
-                $0.uploads[id]!.size += length
-                $0.uploads[id]!.chunks += 1
+            modifyScope(scope) { state in
+                var upload = state.uploads[id]!
+                if let previous = upload.lastChunkLength {
+                    upload.smallestEarlierChunk = min(upload.smallestEarlierChunk ?? previous, previous)
+                }
+                upload.size += length
+                upload.chunks += 1
+                upload.lastChunkLength = length
+                state.uploads[id] = upload
             }
 
         case .commitUpload(let id, let name, let claimed, let computed, let size):

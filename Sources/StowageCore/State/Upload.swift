@@ -7,6 +7,10 @@ public struct Upload: Hashable, Sendable, Codable {
     public var size: Int64
     /// Chunks received so far.
     public var chunks: Int
+    /// The length of the last chunk received.
+    public var lastChunkLength: Int64?
+    /// The smallest chunk that is not the last one (ECR wants every part but the last to be at least 5 MiB).
+    public var smallestEarlierChunk: Int64?
 
     public init(id: UploadID, repository: RepositoryName, startedAt: Timestamp, size: Int64 = 0, chunks: Int = 0) {
         self.id = id

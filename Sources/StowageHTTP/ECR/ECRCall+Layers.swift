@@ -4,8 +4,9 @@ import StowageCore
 import StowageStorage
 
 extension ECRCall {
-    /// ECR's part size: every part but the last must be at least 5 MiB in real ECR (not enforced here; see README).
+    /// The part size ECR suggests; every part but the last must be at least `minimumPart`.
     static let partSize: Int64 = 10 << 20
+    static let minimumPart: Int64 = 5 << 20
 
     /// The upload in flight in the repository, or `UploadNotFoundException`.
     func uploadInFlight(_ name: RepositoryName) throws -> Upload {
@@ -61,6 +62,9 @@ extension ECRCall {
         else { throw ECRInput.invalid("layerDigests", "Member must be a list of valid digests") }
         guard upload.size > 0 else {
             throw ECRError(.emptyUpload, "The upload with id '\(upload.id)' does not contain any layer parts", fields: ["uploadId": upload.id.rawValue])
+        }
+        if let smallest = upload.smallestEarlierChunk, smallest < Self.minimumPart {
+            throw ECRError(.layerPartTooSmall, "Layer part size must be at least \(Self.minimumPart) bytes except for the last part; a part of \(smallest) bytes was sent", fields: ["uploadId": upload.id.rawValue])
         }
         if repository.blobs[claimed] != nil {
             try await controller.uploads.cancel(upload, in: scope)

@@ -40,6 +40,7 @@ enum ECRErrorType: String, Sendable {
     case invalidLayer = "InvalidLayerException"
     case emptyUpload = "EmptyUploadException"
     case layerAlreadyExists = "LayerAlreadyExistsException"
+    case layerPartTooSmall = "LayerPartTooSmallException"
     case limitExceeded = "LimitExceededException"
     case validation = "ValidationException"
     case unknownOperation = "UnknownOperationException"
