@@ -3,7 +3,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 DATA_DIR ?= ./snapshots
 
-.PHONY: build run test test-swift test-e2e deps bench clean
+.PHONY: build run test test-swift test-e2e deps bench clean fmt lint
 
 ## build: the release binary at .build/release/stowage
 build:
@@ -13,10 +13,18 @@ build:
 run: build
 	.build/release/stowage serve --data-dir $(DATA_DIR)
 
-## test: install test dependencies, then run the Swift tests and the end-to-end tests
-test: deps
+## test: install test dependencies, check formatting, then run the Swift tests and the end-to-end tests
+test: deps lint
 	$(SWIFT) build --build-tests
 	$(MAKE) test-swift test-e2e
+
+## fmt: format every Swift file with the checked-in .swift-format
+fmt:
+	$(SWIFT) format format -i -r --parallel Sources Tests Package.swift
+
+## lint: fail on any formatting or style rule .swift-format enables
+lint:
+	$(SWIFT) format lint --strict -r --parallel Sources Tests Package.swift
 
 test-swift:
 	$(SWIFT) test --skip-build --disable-xctest

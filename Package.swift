@@ -87,7 +87,8 @@ let package = Package(
         .testTarget(
             name: "StowageCoreTests",
             dependencies: [
-                "StowageCore", "StowageTestSupport", .product(name: "HashTreeCollections", package: "swift-collections"),
+                "StowageCore", "StowageTestSupport",
+                .product(name: "HashTreeCollections", package: "swift-collections"),
             ],
             swiftSettings: upcoming
         ),

@@ -38,12 +38,18 @@ struct EngineBenchmark {
         let content = #"{"schemaVersion":2,"layers":[{"digest":"\#(layer)","size":1024}],"n":\#(n)}"#
         let manifest = Manifest(
             digest: digest(n, "b"), mediaType: "application/vnd.oci.image.manifest.v1+json", content: content,
-            references: ManifestReferences(layers: [Descriptor(mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: layer, size: 1024)]))
-        return [.putBlob(repository: repository, digest: layer, size: 1024), .putManifest(repository: repository, manifest: manifest, tag: Tag("t\(n)")!)]
+            references: ManifestReferences(layers: [
+                Descriptor(mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: layer, size: 1024)
+            ]))
+        return [
+            .putBlob(repository: repository, digest: layer, size: 1024),
+            .putManifest(repository: repository, manifest: manifest, tag: Tag("t\(n)")!),
+        ]
     }
 
     static func open(_ path: String, fsync: FsyncPolicy = .never) throws -> RegistryStore {
-        try RegistryStore(configuration: EngineConfiguration(location: .directory(path), fsync: fsync), clock: ManualClock())
+        try RegistryStore(
+            configuration: EngineConfiguration(location: .directory(path), fsync: fsync), clock: ManualClock())
     }
 
     static func seconds(_ body: () async throws -> Void) async rethrows -> Double {
@@ -57,14 +63,18 @@ struct EngineBenchmark {
     static func commandCost(scratch: String, sizes: [Int]) async throws {
         for size in sizes {
             let store = try open(scratch + "-\(size)")
-            for repository in repositories { try await store.submit(.createRepository(name: repository, settings: .init())) }
+            for repository in repositories {
+                try await store.submit(.createRepository(name: repository, settings: .init()))
+            }
             for n in 0..<size { for command in image(n) { try await store.submit(command) } }
             await store.quiesce()  // no snapshot of the setup may run while we measure
             let measured = 2_000
             let elapsed = try await seconds {
                 for n in size..<(size + measured) { for command in image(n) { try await store.submit(command) } }
             }
-            print("command cost at \(size) images (µs, fsync never) | \(String(format: "%.1f", elapsed / Double(measured * 2) * 1e6))")
+            print(
+                "command cost at \(size) images (µs, fsync never) | \(String(format: "%.1f", elapsed / Double(measured * 2) * 1e6))"
+            )
             await store.quiesce()
         }
     }
@@ -72,8 +82,11 @@ struct EngineBenchmark {
     /// Server time of a reset and of a rewind to a checkpoint, with `images` images stored
     /// (the median of many, each after one more push).
     static func resetAndRewind(images: Int) async throws {
-        let store = try RegistryStore(configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
-        for repository in repositories { try await store.submit(.createRepository(name: repository, settings: .init())) }
+        let store = try RegistryStore(
+            configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
+        for repository in repositories {
+            try await store.submit(.createRepository(name: repository, settings: .init()))
+        }
         for n in 0..<images { for command in image(n) { try await store.submit(command) } }
         try await store.submit(.checkpoint(name: CheckpointName("base")!))
         var rewinds: [Double] = []
@@ -94,8 +107,11 @@ struct EngineBenchmark {
     /// Export and import of a fixture of `images` images with 4 KiB layers (encode, decode and
     /// validate every blob, store, restore).
     static func fixture(images: Int) async throws {
-        let store = try RegistryStore(configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
-        for repository in repositories { try await store.submit(.createRepository(name: repository, settings: .init())) }
+        let store = try RegistryStore(
+            configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
+        for repository in repositories {
+            try await store.submit(.createRepository(name: repository, settings: .init()))
+        }
         var blobs: [Digest: [UInt8]] = [:]
         for n in 0..<images {
             let bytes = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* (n + 1)) }
@@ -105,19 +121,25 @@ struct EngineBenchmark {
             try await store.submit(.putBlob(repository: repository, digest: digest, size: 4096))
             let content = #"{"schemaVersion":2,"layers":[{"digest":"\#(digest)","size":4096}]}"#
             let manifest = Manifest(
-                digest: ContentDigester.digest(Array(content.utf8)), mediaType: "application/vnd.oci.image.manifest.v1+json", content: content,
-                references: ManifestReferences(layers: [Descriptor(mediaType: "application/vnd.oci.image.layer.v1.tar", digest: digest, size: 4096)]))
+                digest: ContentDigester.digest(Array(content.utf8)),
+                mediaType: "application/vnd.oci.image.manifest.v1+json", content: content,
+                references: ManifestReferences(layers: [
+                    Descriptor(mediaType: "application/vnd.oci.image.layer.v1.tar", digest: digest, size: 4096)
+                ]))
             try await store.submit(.putManifest(repository: repository, manifest: manifest, tag: Tag("v\(n)")!))
         }
         var file: [UInt8] = []
         let exportTime = try await seconds { file = try ExportFormat.encode(store.state, blobs: blobs) }
-        let target = try RegistryStore(configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
+        let target = try RegistryStore(
+            configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
         let importTime = try await seconds {
             let contents = try ExportFormat.decode(file, limit: 1 << 30)
             for (digest, bytes) in contents.blobs { try target.content.writeBlob(digest, bytes) }
             try await target.restore(imported: contents.state, bytes: Int64(file.count))
         }
-        print("export of a \(images)-image fixture (ms; \(file.count) bytes) | \(String(format: "%.1f", exportTime * 1000))")
+        print(
+            "export of a \(images)-image fixture (ms; \(file.count) bytes) | \(String(format: "%.1f", exportTime * 1000))"
+        )
         print("import of a \(images)-image fixture (ms) | \(String(format: "%.1f", importTime * 1000))")
     }
 
@@ -130,7 +152,8 @@ struct EngineBenchmark {
                     for w in 0..<writers {
                         group.addTask {
                             for i in stride(from: w, to: writes, by: writers) {
-                                try await store.submit(.createRepository(name: RepositoryName("g/r\(i)")!, settings: .init()))
+                                try await store.submit(
+                                    .createRepository(name: RepositoryName("g/r\(i)")!, settings: .init()))
                             }
                         }
                     }
@@ -146,7 +169,9 @@ struct EngineBenchmark {
     static func restart(scratch: String, commands: Int) async throws {
         do {
             let store = try open(scratch)
-            for repository in repositories { try await store.submit(.createRepository(name: repository, settings: .init())) }
+            for repository in repositories {
+                try await store.submit(.createRepository(name: repository, settings: .init()))
+            }
             var n = 0
             var written = repositories.count
             while written < commands {
@@ -155,7 +180,8 @@ struct EngineBenchmark {
                 let d = digest(n % 5_000, "c")
                 try await store.submit(.startUpload(id: id, repository: repository))
                 try await store.submit(.appendChunk(upload: id, repository: repository, offset: 0, length: 1024))
-                try await store.submit(.commitUpload(upload: id, repository: repository, claimed: d, computed: d, size: 1024))
+                try await store.submit(
+                    .commitUpload(upload: id, repository: repository, claimed: d, computed: d, size: 1024))
                 for command in image(n % 5_000) { try await store.submit(command) }
                 written += 5
                 n += 1
@@ -165,6 +191,8 @@ struct EngineBenchmark {
         var store: RegistryStore?
         let elapsed = try await seconds { store = try open(scratch) }
         let r = store!.recovery
-        print("restart after \(commands) commands (s; snapshot at \(r.snapshotSequence), \(r.replayed) replayed) | \(String(format: "%.3f", elapsed))")
+        print(
+            "restart after \(commands) commands (s; snapshot at \(r.snapshotSequence), \(r.replayed) replayed) | \(String(format: "%.3f", elapsed))"
+        )
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
@@ -9,7 +10,8 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "The running server.")
     var server: String = env("STOWAGE_SERVER") ?? "http://127.0.0.1:5000"
 
-    @Option(name: .customLong("admin-token"), help: "The server's --admin-token, if it has one (or STOWAGE_ADMIN_TOKEN).")
+    @Option(
+        name: .customLong("admin-token"), help: "The server's --admin-token, if it has one (or STOWAGE_ADMIN_TOKEN).")
     var adminTokenOption: String?
 
     var adminToken: String? { adminTokenOption ?? env("STOWAGE_ADMIN_TOKEN") }
@@ -24,7 +26,9 @@ struct AdminClient {
 
     /// Sends a request; exits with the server's error message when it is refused.
     func call(_ method: String, _ path: String, body: Data? = nil) async throws -> Data {
-        guard let url = URL(string: options.server + path) else { throw ValidationError("--server must be a URL such as http://127.0.0.1:5000") }
+        guard let url = URL(string: options.server + path) else {
+            throw ValidationError("--server must be a URL such as http://127.0.0.1:5000")
+        }
         var request = URLRequest(url: url)
         request.httpMethod = method
         request.httpBody = body

@@ -2,19 +2,22 @@ import ArgumentParser
 import Foundation
 
 struct Reset: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Empty the registry (or one account-region) in O(1); checkpoints are kept.")
+    static let configuration = CommandConfiguration(
+        abstract: "Empty the registry (or one account-region) in O(1); checkpoints are kept.")
     @OptionGroup var options: ServerOptions
     @Option(help: "Only this account.") var account: String?
     @Option(help: "Only this region.") var region: String?
 
     func run() async throws {
-        let answer = try await AdminClient(options: options).object("POST", "/_admin/reset" + scopeQuery(account: account, region: region))
+        let answer = try await AdminClient(options: options).object(
+            "POST", "/_admin/reset" + scopeQuery(account: account, region: region))
         if !options.json { print("reset at sequence \(answer["sequence"] ?? "?")") }
     }
 }
 
 struct CheckpointCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "checkpoint", abstract: "Name the current point of history, to rewind to later.")
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint", abstract: "Name the current point of history, to rewind to later.")
     @OptionGroup var options: ServerOptions
     @Argument(help: "The checkpoint's name: 1 to 128 of [A-Za-z0-9._-].") var name: String
 
@@ -25,7 +28,8 @@ struct CheckpointCommand: AsyncParsableCommand {
 }
 
 struct Rewind: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Make the registry what it was at a checkpoint or right after a record.")
+    static let configuration = CommandConfiguration(
+        abstract: "Make the registry what it was at a checkpoint or right after a record.")
     @OptionGroup var options: ServerOptions
     @Argument(help: "A checkpoint name or a sequence number.") var to: String
 
@@ -33,19 +37,23 @@ struct Rewind: AsyncParsableCommand {
         let target: Any = UInt64(to).map { $0 as Any } ?? to
         let answer = try await AdminClient(options: options).object("POST", "/_admin/rewind", body: ["to": target])
         guard !options.json else { return }
-        let what = (answer["checkpoint"] as? String).map { "checkpoint \($0) (record \(answer["restored"] ?? "?"))" } ?? "record \(answer["restored"] ?? "?")"
+        let what =
+            (answer["checkpoint"] as? String).map { "checkpoint \($0) (record \(answer["restored"] ?? "?"))" }
+            ?? "record \(answer["restored"] ?? "?")"
         print("rewound to \(what); the rewind is record \(answer["sequence"] ?? "?")")
     }
 }
 
 struct Export: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Save the registry and its blobs to one file (a fixture).")
+    static let configuration = CommandConfiguration(
+        abstract: "Save the registry and its blobs to one file (a fixture).")
     @OptionGroup var options: ServerOptions
     @Argument(help: "The file to write.") var file: String
     @Flag(help: "Leave the blobs out (import only where they already are).") var noBlobs = false
 
     func run() async throws {
-        let data = try await AdminClient(options: options).call("GET", "/_admin/export" + (noBlobs ? "?blobs=false" : ""))
+        let data = try await AdminClient(options: options).call(
+            "GET", "/_admin/export" + (noBlobs ? "?blobs=false" : ""))
         try data.write(to: URL(fileURLWithPath: file))
         print("exported \(data.count) bytes to \(file)")
     }
@@ -65,7 +73,8 @@ struct Import: AsyncParsableCommand {
 
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
-        let path = ociLayout ? "/_admin/import?format=oci-layout&repository=\(percentEncoded(repository!))" : "/_admin/import"
+        let path =
+            ociLayout ? "/_admin/import?format=oci-layout&repository=\(percentEncoded(repository!))" : "/_admin/import"
         let body = try await AdminClient(options: options).call("POST", path, body: data)
         if options.json {
             print(String(decoding: body, as: UTF8.self))
@@ -73,9 +82,13 @@ struct Import: AsyncParsableCommand {
         }
         let answer = (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:]
         if ociLayout {
-            print("imported \((answer["manifests"] as? [Any])?.count ?? 0) manifest(s) into \(repository!), tags: \((answer["tags"] as? [String])?.joined(separator: ", ") ?? "")")
+            print(
+                "imported \((answer["manifests"] as? [Any])?.count ?? 0) manifest(s) into \(repository!), tags: \((answer["tags"] as? [String])?.joined(separator: ", ") ?? "")"
+            )
         } else {
-            print("imported \(answer["repositories"] ?? 0) repositories, \(answer["images"] ?? 0) images, \(answer["blobs"] ?? 0) blobs (record \(answer["sequence"] ?? "?"))")
+            print(
+                "imported \(answer["repositories"] ?? 0) repositories, \(answer["images"] ?? 0) images, \(answer["blobs"] ?? 0) blobs (record \(answer["sequence"] ?? "?"))"
+            )
         }
     }
 }
@@ -103,7 +116,10 @@ struct Log: AsyncParsableCommand {
             let records = answer["records"] as? [[String: Any]] ?? []
             for record in records {
                 if options.json {
-                    print(String(decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]), as: UTF8.self))
+                    print(
+                        String(
+                            decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]),
+                            as: UTF8.self))
                 } else {
                     print(describe(record))
                 }
@@ -115,11 +131,13 @@ struct Log: AsyncParsableCommand {
     }
 
     func describe(_ record: [String: Any]) -> String {
-        var line = "#\(record["sequence"] ?? "?") \(record["time"] ?? "") \(record["account"] ?? "")/\(record["region"] ?? "") \(record["kind"] ?? "")"
+        var line =
+            "#\(record["sequence"] ?? "?") \(record["time"] ?? "") \(record["account"] ?? "")/\(record["region"] ?? "") \(record["kind"] ?? "")"
         if let repository = record["repository"] { line += " \(repository)" }
         if let upload = record["upload"] { line += " upload=\(upload)" }
         if let command = record["command"] as? [String: Any], let fields = command.values.first as? [String: Any] {
-            let keys = ["offset", "length", "digest", "tag", "claimed", "computed", "size"]
+            let keys =
+                ["offset", "length", "digest", "tag", "claimed", "computed", "size"]
                 + (record["kind"] as? String == "checkpoint" ? ["name"] : [])
             for key in keys {
                 if let value = fields[key] { line += " \(key)=\(value)" }
@@ -131,12 +149,14 @@ struct Log: AsyncParsableCommand {
 }
 
 struct State: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the registry now, or as it was at a sequence number or time.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the registry now, or as it was at a sequence number or time.")
     @OptionGroup var options: ServerOptions
     @Option(help: "A sequence number or an RFC 3339 time.") var at: String?
 
     func run() async throws {
-        let answer = try await AdminClient(options: options).object("GET", "/_admin/state" + (at.map { "?at=\(percentEncoded($0))" } ?? ""))
+        let answer = try await AdminClient(options: options).object(
+            "GET", "/_admin/state" + (at.map { "?at=\(percentEncoded($0))" } ?? ""))
         guard !options.json else { return }
         print("at sequence \(answer["sequence"] ?? "?") (\(answer["time"] ?? ""))")
         for registry in answer["registries"] as? [[String: Any]] ?? [] {
@@ -157,18 +177,23 @@ struct State: AsyncParsableCommand {
 }
 
 struct UploadCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "upload", abstract: "Show an upload's whole story: chunks, refusals, commit.")
+    static let configuration = CommandConfiguration(
+        commandName: "upload", abstract: "Show an upload's whole story: chunks, refusals, commit.")
     @OptionGroup var options: ServerOptions
     @Argument(help: "The upload id (Docker-Upload-UUID).") var id: String
 
     func run() async throws {
         let answer = try await AdminClient(options: options).object("GET", "/_admin/uploads/\(percentEncoded(id))")
         guard !options.json else { return }
-        print("upload \(id) into \(answer["repository"] ?? "?"): \(answer["status"] ?? "?")" + ((answer["blob"] as? String).map { " -> \($0)" } ?? ""))
+        print(
+            "upload \(id) into \(answer["repository"] ?? "?"): \(answer["status"] ?? "?")"
+                + ((answer["blob"] as? String).map { " -> \($0)" } ?? ""))
         for event in answer["events"] as? [[String: Any]] ?? [] {
             var line = "  #\(event["sequence"] ?? "") \(event["time"] ?? "") \(event["event"] ?? "")"
             if let offset = event["offset"], let length = event["length"] { line += " bytes \(offset)+\(length)" }
-            if let claimed = event["claimed"], let computed = event["computed"] { line += " claimed \(claimed) computed \(computed)" }
+            if let claimed = event["claimed"], let computed = event["computed"] {
+                line += " claimed \(claimed) computed \(computed)"
+            }
             if let refused = event["refused"] { line += "  REFUSED: \(refused)" }
             print(line)
         }
@@ -176,7 +201,8 @@ struct UploadCommand: AsyncParsableCommand {
 }
 
 struct ClockCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "clock", abstract: "Show, set or advance the server's clock.")
+    static let configuration = CommandConfiguration(
+        commandName: "clock", abstract: "Show, set or advance the server's clock.")
     @OptionGroup var options: ServerOptions
     @Option(help: "An RFC 3339 time to set the clock to.") var set: String?
     @Option(help: "A duration to move the clock by: 72h, 90m, 1h30m, -10s.") var advance: String?

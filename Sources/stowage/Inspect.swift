@@ -7,32 +7,39 @@ import StowageStorage
 /// and whether its checksums hold. Offline: no server needed.
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what a snapshot, export file, log segment or data directory holds, and whether its checksums hold.")
+        abstract:
+            "Show what a snapshot, export file, log segment or data directory holds, and whether its checksums hold.")
     @Argument(help: "A .snap or export file, a .wal segment, or a data directory.") var path: String
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { fail("\(path) does not exist") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            fail("\(path) does not exist")
+        }
         var report: [String: Any] = ["path": path]
         var healthy = true
         if isDirectory.boolValue {
             report["kind"] = "data directory"
             var snapshots: [[String: Any]] = []
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: path + "/snap")) ?? [] where name.hasSuffix(".snap") {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path + "/snap")) ?? []
+            where name.hasSuffix(".snap") {
                 let entry = describeFile(path + "/snap/" + name)
                 healthy = healthy && (entry["valid"] as? Bool ?? false)
                 snapshots.append(entry)
             }
             report["snapshots"] = snapshots.sorted { "\($0["path"] ?? "")" < "\($1["path"] ?? "")" }
             var segments: [[String: Any]] = []
-            for name in ((try? FileManager.default.contentsOfDirectory(atPath: path + "/wal")) ?? []).sorted() where name.hasSuffix(".wal") {
+            for name in ((try? FileManager.default.contentsOfDirectory(atPath: path + "/wal")) ?? []).sorted()
+            where name.hasSuffix(".wal") {
                 let entry = describeFile(path + "/wal/" + name)
                 healthy = healthy && (entry["valid"] as? Bool ?? false)
                 segments.append(entry)
             }
             report["segments"] = segments
-            let blobs = FileManager.default.enumerator(atPath: path + "/blobs")?.allObjects.compactMap { $0 as? String }.filter { $0.split(separator: "/").count == 3 } ?? []
+            let blobs =
+                FileManager.default.enumerator(atPath: path + "/blobs")?.allObjects.compactMap { $0 as? String }.filter
+            { $0.split(separator: "/").count == 3 } ?? []
             report["blobs"] = blobs.count
             report["uploads"] = ((try? FileManager.default.contentsOfDirectory(atPath: path + "/uploads")) ?? []).count
         } else {
@@ -41,7 +48,10 @@ struct Inspect: AsyncParsableCommand {
         }
         report["checksumsHold"] = healthy
         if json {
-            print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
+            print(
+                String(
+                    decoding: try JSONSerialization.data(
+                        withJSONObject: report, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
         } else {
             print(render(report))
         }
@@ -49,7 +59,9 @@ struct Inspect: AsyncParsableCommand {
     }
 
     func describeFile(_ file: String) -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: file) else { return ["path": file, "valid": false, "problem": "unreadable"] }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            return ["path": file, "valid": false, "problem": "unreadable"]
+        }
         let bytes = Array(data)
         var entry: [String: Any] = ["path": file, "bytes": bytes.count]
         if bytes.starts(with: SnapshotFormat.magic) {
@@ -85,8 +97,11 @@ struct Inspect: AsyncParsableCommand {
 
     func counts(_ state: RegistryState) -> [String: Any] {
         let c = state.counts
-        return ["repositories": c.repositories, "images": c.images, "tags": c.tags, "blobLinks": c.blobLinks, "uploads": c.uploads,
-                "accountRegions": state.scopes.count, "checkpoints": state.checkpoints.count]
+        return [
+            "repositories": c.repositories, "images": c.images, "tags": c.tags, "blobLinks": c.blobLinks,
+            "uploads": c.uploads,
+            "accountRegions": state.scopes.count, "checkpoints": state.checkpoints.count,
+        ]
     }
 
     func render(_ report: [String: Any], indent: String = "") -> String {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
@@ -25,17 +26,23 @@ struct LoginPassword: AsyncParsableCommand {
         guard var components = URLComponents(string: server + "/_admin/token") else {
             throw ValidationError("--server must be a URL such as http://127.0.0.1:5000")
         }
-        components.queryItems = [URLQueryItem(name: "account", value: account), URLQueryItem(name: "region", value: region)]
+        components.queryItems = [
+            URLQueryItem(name: "account", value: account), URLQueryItem(name: "region", value: region),
+        ]
         var request = URLRequest(url: components.url!)
         request.httpMethod = "POST"
         let (data, response): (Data, URLResponse)
         do { (data, response) = try await URLSession.shared.data(for: request) } catch {
-            FileHandle.standardError.write(Data("stowage: cannot reach \(server): \(error.localizedDescription)\n".utf8))
+            FileHandle.standardError.write(
+                Data("stowage: cannot reach \(server): \(error.localizedDescription)\n".utf8))
             throw ExitCode(1)
         }
         struct Body: Decodable { var password: String }
-        guard (response as? HTTPURLResponse)?.statusCode == 200, let body = try? JSONDecoder().decode(Body.self, from: data) else {
-            FileHandle.standardError.write(Data("stowage: \(server) refused: \(String(decoding: data, as: UTF8.self))\n".utf8))
+        guard (response as? HTTPURLResponse)?.statusCode == 200,
+            let body = try? JSONDecoder().decode(Body.self, from: data)
+        else {
+            FileHandle.standardError.write(
+                Data("stowage: \(server) refused: \(String(decoding: data, as: UTF8.self))\n".utf8))
             throw ExitCode(1)
         }
         print(body.password)

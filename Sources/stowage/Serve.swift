@@ -10,7 +10,8 @@ import StowageStorage
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the registry server.",
-        discussion: "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_ADMIN_TOKEN, STOWAGE_MAX_IMPORT_BYTES, STOWAGE_ACCOUNTS (KEY=ACCOUNT,...), STOWAGE_LOG_LEVEL. A flag wins over the variable."
+        discussion:
+            "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_ADMIN_TOKEN, STOWAGE_MAX_IMPORT_BYTES, STOWAGE_ACCOUNTS (KEY=ACCOUNT,...), STOWAGE_LOG_LEVEL. A flag wins over the variable."
     )
 
     @Option(help: "Address to listen on.")
@@ -50,7 +51,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         name: .customLong("account-for-key"), parsing: .singleValue,
-        help: "KEY=ACCOUNT: the ECR API caller with this AWS access key acts in this 12-digit account (repeatable; a 12-digit key is its own account).")
+        help:
+            "KEY=ACCOUNT: the ECR API caller with this AWS access key acts in this 12-digit account (repeatable; a 12-digit key is its own account)."
+    )
     var accountsForKeys: [String] = env("STOWAGE_ACCOUNTS")?.split(separator: ",").map(String.init) ?? []
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -90,22 +93,26 @@ struct Serve: AsyncParsableCommand {
             host: host, port: port, auth: auth, createOnPush: createOnPush,
             garbageCollectionInterval: .milliseconds(Int64(gcInterval * 1000)), adminToken: adminToken,
             maxImportBytes: maxImportBytes,
-            accounts: Dictionary(accountsForKeys.map { entry in
-                let parts = entry.split(separator: "=", maxSplits: 1)
-                return (String(parts[0]), AccountID(String(parts[1]))!)
-            }) { _, last in last })
+            accounts: Dictionary(
+                accountsForKeys.map { entry in
+                    let parts = entry.split(separator: "=", maxSplits: 1)
+                    return (String(parts[0]), AccountID(String(parts[1]))!)
+                }
+            ) { _, last in last })
         let host = self.host
         let auth = self.auth
         let secret: [UInt8]
         do { secret = try ServerSecret.load(location) } catch {
-            FileHandle.standardError.write(Data("stowage: cannot read or create the token secret in \(dataDir): \(error)\n".utf8))
+            FileHandle.standardError.write(
+                Data("stowage: cannot read or create the token secret in \(dataDir): \(error)\n".utf8))
             throw ExitCode(2)
         }
         let app = buildApplication(configuration: configuration, store: store, secret: secret, logger: logger) { port in
             var lines = ["Stowage serving on http://\(host):\(port)"]
             switch auth {
             case .ecr:
-                lines.append("log in: stowage login-password | docker login --username AWS --password-stdin \(host):\(port)")
+                lines.append(
+                    "log in: stowage login-password | docker login --username AWS --password-stdin \(host):\(port)")
             case .none:
                 lines.append("authentication is off (--auth none): push and pull without logging in")
             }

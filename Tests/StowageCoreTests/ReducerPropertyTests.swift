@@ -53,12 +53,18 @@ struct ReducerPropertyTests {
 struct PurityTests {
     /// StowageCore must import nothing but swift-collections: no Foundation, no I/O, no clock.
     @Test func coreSourcesImportOnlyPersistentCollections() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/StowageCore").standardized
-        let files = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)!.compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../Sources/StowageCore"
+        ).standardized
+        let files = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)!.compactMap { $0 as? URL }
+            .filter { $0.pathExtension == "swift" }
         #expect(files.count > 10)
         for file in files {
             let text = try String(contentsOf: file, encoding: .utf8)
-            for line in text.split(separator: "\n") where line.trimmingCharacters(in: .whitespaces).range(of: #"^(public |internal |@testable )?import "#, options: .regularExpression) != nil {
+            for line in text.split(separator: "\n")
+            where line.trimmingCharacters(in: .whitespaces).range(
+                of: #"^(public |internal |@testable )?import "#, options: .regularExpression) != nil
+            {
                 #expect(line.hasSuffix("import HashTreeCollections"), "\(file.lastPathComponent): \(line)")
             }
         }

@@ -5,7 +5,9 @@ import Testing
 struct AdminDocumentationTests {
     /// `admin-api.md` documents exactly the endpoints the router serves.
     @Test func theAdminReferenceAndTheRouterAgree() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../admin-api.md").standardized
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../admin-api.md"
+        ).standardized
         let text = try String(contentsOf: path, encoding: .utf8)
         let documented = text.split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix("## `"), line.hasSuffix("`") else { return nil }

@@ -27,7 +27,9 @@ struct OCIRouteTests {
         #expect(OCIRoute(path: path) == route)
     }
 
-    @Test(arguments: ["/v2/app", "/v2/blobs/\(d)", "/v2/app/tags", "/v2/app/manifests/", "/v3/app/tags/list", "/v2/manifests/x"])
+    @Test(arguments: [
+        "/v2/app", "/v2/blobs/\(d)", "/v2/app/tags", "/v2/app/manifests/", "/v3/app/tags/list", "/v2/manifests/x",
+    ])
     func pathsThatAddressNothingAreRefused(path: String) {
         #expect(OCIRoute(path: path) == nil)
     }

@@ -18,7 +18,9 @@ struct EngineTests {
         let store = try EngineFixture.open(.directory(directory.path), fsync: .always)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<64 {
-                group.addTask { try await store.submit(.createRepository(name: RepositoryName("w/r\(i)")!, settings: .init())) }
+                group.addTask {
+                    try await store.submit(.createRepository(name: RepositoryName("w/r\(i)")!, settings: .init()))
+                }
             }
             try await group.waitForAll()
         }
@@ -140,7 +142,9 @@ struct ContentStoreConformanceTests {
     }
 
     @Test func digestsMatchKnownValues() {
-        #expect(ContentDigester.digest([UInt8]()).rawValue == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(
+            ContentDigester.digest([UInt8]()).rawValue
+                == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(ContentDigester.digest(Array("abc".utf8), .sha512).rawValue.hasPrefix("sha512:ddaf35a193617aba"))
     }
 }

@@ -108,10 +108,17 @@ struct ExportFormatTests {
         let layerDigest = ContentDigester.digest(layer)
         let content = #"{"schemaVersion":2,"config":"\#(configDigest)","layers":["\#(layerDigest)"]}"#
         let manifest = Manifest(
-            digest: ContentDigester.digest(Array(content.utf8)), mediaType: "application/vnd.oci.image.manifest.v1+json", content: content,
+            digest: ContentDigester.digest(Array(content.utf8)),
+            mediaType: "application/vnd.oci.image.manifest.v1+json", content: content,
             references: ManifestReferences(
-                config: Descriptor(mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: Int64(config.count)),
-                layers: [Descriptor(mediaType: "application/vnd.oci.image.layer.v1.tar", digest: layerDigest, size: Int64(layer.count))]))
+                config: Descriptor(
+                    mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest,
+                    size: Int64(config.count)),
+                layers: [
+                    Descriptor(
+                        mediaType: "application/vnd.oci.image.layer.v1.tar", digest: layerDigest,
+                        size: Int64(layer.count))
+                ]))
         var state = RegistryState()
         for (i, command) in [
             Command.createRepository(name: name, settings: .init(tagMutability: .immutable)),
@@ -121,7 +128,10 @@ struct ExportFormatTests {
             .startUpload(id: UploadID("not-exported")!, repository: name),
             .checkpoint(name: CheckpointName("not-exported")!),
         ].enumerated() {
-            try! state.apply(Envelope(sequence: UInt64(i + 1), time: Timestamp(millisecondsSinceEpoch: 1_780_000_000_000 + Int64(i)), command: command))
+            try! state.apply(
+                Envelope(
+                    sequence: UInt64(i + 1), time: Timestamp(millisecondsSinceEpoch: 1_780_000_000_000 + Int64(i)),
+                    command: command))
         }
         return (state, [configDigest: config, layerDigest: layer])
     }
@@ -182,7 +192,9 @@ struct ExportFormatTests {
     /// The golden export of format v1: every later Stowage must still import it.
     /// Re-record with `STOWAGE_RECORD=1` (the recording run fails, so that a person looks).
     @Test func theGoldenExportOfFormatVersion1StillImports() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/export-v1.stowage").path
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Golden/export-v1.stowage"
+        ).path
         let (state, blobs) = Self.sample()
         if ProcessInfo.processInfo.environment["STOWAGE_RECORD"] == "1" {
             try Data(try ExportFormat.encode(state, blobs: blobs)).write(to: URL(fileURLWithPath: path))

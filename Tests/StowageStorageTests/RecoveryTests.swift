@@ -98,7 +98,9 @@ struct RecoveryTests {
             try await EngineFixture.drive(store, seed: 10, count: 30)
         }
         // Remove the snapshot so the first segment is needed, then cut it short.
-        for name in POSIX.list(directory.path + "/snap") where name.hasSuffix(".snap") { POSIX.unlink(directory.path + "/snap/" + name) }
+        for name in POSIX.list(directory.path + "/snap") where name.hasSuffix(".snap") {
+            POSIX.unlink(directory.path + "/snap/" + name)
+        }
         let segments = EngineFixture.segments(directory)
         #expect(segments.count == 2)
         EngineFixture.truncate(segments[0], to: Int(POSIX.fileSize(segments[0])!) - 7)

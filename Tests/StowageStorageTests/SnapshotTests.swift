@@ -71,7 +71,8 @@ struct SnapshotTests {
             for writer in 0..<8 {
                 group.addTask {
                     for i in 0..<40 {
-                        try await store.submit(.createRepository(name: RepositoryName("w\(writer)/r\(i)")!, settings: .init()))
+                        try await store.submit(
+                            .createRepository(name: RepositoryName("w\(writer)/r\(i)")!, settings: .init()))
                     }
                 }
             }
@@ -114,7 +115,9 @@ struct SnapshotTests {
     /// The golden snapshot of format v1: every later Stowage must still load it.
     /// Re-record with `STOWAGE_RECORD=1` (the recording run fails, so that a person looks).
     @Test func theGoldenSnapshotOfFormatVersion1StillLoads() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/snapshot-v1.snap").path
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Golden/snapshot-v1.snap"
+        ).path
         let expected = GoldenFixture.state
         #expect(expected.counts.images == 3 && expected.counts.uploads == 1 && expected.scopes.count == 2)
         if ProcessInfo.processInfo.environment["STOWAGE_RECORD"] == "1" {
@@ -132,6 +135,8 @@ struct SnapshotTests {
         #expect(decoded.state == Self.withoutFieldsAddedAfterV1(expected))
         // Re-encoding what was decoded gives the same payload: nothing is lost or reordered.
         let again = try SnapshotFormat.encode(decoded.state, sequence: 15)
-        #expect(try Zlib.decompress(Array(again.dropFirst(40)), limit: 1 << 26) == Zlib.decompress(Array(golden.dropFirst(40)), limit: 1 << 26))
+        #expect(
+            try Zlib.decompress(Array(again.dropFirst(40)), limit: 1 << 26)
+                == Zlib.decompress(Array(golden.dropFirst(40)), limit: 1 << 26))
     }
 }

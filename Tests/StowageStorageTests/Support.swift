@@ -26,7 +26,9 @@ final class TemporaryDirectory {
 }
 
 enum EngineFixture {
-    static func open(_ location: StorageLocation, snapshotEvery: UInt64 = 1_000_000, fsync: FsyncPolicy = .never) throws -> RegistryStore {
+    static func open(_ location: StorageLocation, snapshotEvery: UInt64 = 1_000_000, fsync: FsyncPolicy = .never) throws
+        -> RegistryStore
+    {
         try RegistryStore(
             configuration: EngineConfiguration(location: location, fsync: fsync, snapshotEvery: snapshotEvery),
             clock: ManualClock())

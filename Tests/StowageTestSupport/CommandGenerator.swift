@@ -9,7 +9,9 @@ public struct CommandGenerator: Sendable {
     private var uploadCounter = 0
     private var manifestCounter = 0
 
-    public static let scopes = [Scope.default, Scope(account: AccountID("123456789012")!, region: Region("eu-west-1")!)]
+    public static let scopes = [
+        Scope.default, Scope(account: AccountID("123456789012")!, region: Region("eu-west-1")!),
+    ]
     public static let names = ["app", "team/web", "team/db", "base/alpine"].map { RepositoryName($0)! }
     public static let tags = ["latest", "v1", "v2", "stable", "dev"].map { Tag($0)! }
     public static let blobs = (0..<8).map { fakeDigest("blob-\($0)") }
@@ -39,17 +41,37 @@ public struct CommandGenerator: Sendable {
         switch Int.random(in: 0..<100, using: &random) {
         case 0..<8:
             let mutability = chance(0.2) ? pick(TagMutability.allCases) : .mutable
-            return (scope, .createRepository(name: name, settings: RepositorySettings(tagMutability: mutability, mutabilityExclusions: ["dev*"])))
+            return (
+                scope,
+                .createRepository(
+                    name: name, settings: RepositorySettings(tagMutability: mutability, mutabilityExclusions: ["dev*"]))
+            )
         case 8..<10:
             return (scope, .deleteRepository(name: name, force: chance(0.5)))
         case 10..<13:
-            return (scope, .setTagMutability(repository: name, mutability: pick(TagMutability.allCases), exclusions: chance(0.5) ? ["v*"] : []))
+            return (
+                scope,
+                .setTagMutability(
+                    repository: name, mutability: pick(TagMutability.allCases), exclusions: chance(0.5) ? ["v*"] : [])
+            )
         case 13..<15:
-            return (scope, .setRepositoryPolicy(repository: name, policy: chance(0.7) ? "{\"Version\":\"2012-10-17\"}" : nil))
+            return (
+                scope,
+                .setRepositoryPolicy(repository: name, policy: chance(0.7) ? "{\"Version\":\"2012-10-17\"}" : nil)
+            )
         case 15..<16:
-            return (scope, chance(0.5) ? .setScanOnPush(repository: name, scanOnPush: chance(0.5)) : .setLifecyclePolicy(repository: name, policy: chance(0.7) ? "{\"rules\":[]}" : nil))
+            return (
+                scope,
+                chance(0.5)
+                    ? .setScanOnPush(repository: name, scanOnPush: chance(0.5))
+                    : .setLifecyclePolicy(repository: name, policy: chance(0.7) ? "{\"rules\":[]}" : nil)
+            )
         case 16..<17:
-            return (scope, .tagRepository(repository: name, tags: [ResourceTag(key: pick(["team", "env"]), value: pick(["a", "b"]))]))
+            return (
+                scope,
+                .tagRepository(
+                    repository: name, tags: [ResourceTag(key: pick(["team", "env"]), value: pick(["a", "b"]))])
+            )
         case 17..<18:
             return (scope, .untagRepository(repository: name, keys: ["team"]))
         case 18..<28:
@@ -58,23 +80,40 @@ public struct CommandGenerator: Sendable {
         case 28..<40:
             guard let upload = uploads.randomElement(using: &random) else { return next(for: state) }
             let offset = chance(0.85) ? upload.size : upload.size + Int64.random(in: -3...3, using: &random)
-            return (scope, .appendChunk(upload: upload.id, repository: chance(0.95) ? upload.repository : name, offset: offset, length: Int64.random(in: 0...1000, using: &random)))
+            return (
+                scope,
+                .appendChunk(
+                    upload: upload.id, repository: chance(0.95) ? upload.repository : name, offset: offset,
+                    length: Int64.random(in: 0...1000, using: &random))
+            )
         case 40..<48:
             guard let upload = uploads.randomElement(using: &random) else { return next(for: state) }
             let computed = pick(Self.blobs)
             let claimed = chance(0.85) ? computed : pick(Self.blobs)
-            return (scope, .commitUpload(upload: upload.id, repository: upload.repository, claimed: claimed, computed: computed, size: chance(0.95) ? upload.size : upload.size + 1))
+            return (
+                scope,
+                .commitUpload(
+                    upload: upload.id, repository: upload.repository, claimed: claimed, computed: computed,
+                    size: chance(0.95) ? upload.size : upload.size + 1)
+            )
         case 48..<50:
             guard let upload = uploads.randomElement(using: &random) else { return next(for: state) }
             return (scope, .cancelUpload(upload: upload.id, repository: upload.repository))
         case 50..<58:
-            return (scope, .putBlob(repository: name, digest: pick(Self.blobs), size: Int64.random(in: 1...5000, using: &random)))
+            return (
+                scope,
+                .putBlob(repository: name, digest: pick(Self.blobs), size: Int64.random(in: 1...5000, using: &random))
+            )
         case 58..<61:
             return (scope, .mountBlob(repository: name, digest: pick(Self.blobs), from: pick(Self.names)))
         case 61..<63:
             return (scope, .deleteBlobLink(repository: name, digest: pick(Self.blobs)))
         case 63..<78:
-            return (scope, .putManifest(repository: name, manifest: makeManifest(in: repository), tag: chance(0.7) ? pick(Self.tags) : nil))
+            return (
+                scope,
+                .putManifest(
+                    repository: name, manifest: makeManifest(in: repository), tag: chance(0.7) ? pick(Self.tags) : nil)
+            )
         case 78..<84:
             let digests = repository.map { Array($0.images.keys).sorted() } ?? []
             guard let digest = digests.randomElement(using: &random) else { return next(for: state) }
@@ -88,7 +127,9 @@ public struct CommandGenerator: Sendable {
                 let second = chance(0.8) ? digests.randomElement(using: &random) ?? digest : Self.fakeDigest("missing")
                 return (scope, .expireImages(repository: name, digests: unique([digest, second])))
             }
-            if chance(0.1) { return (scope, .setLifecyclePreview(repository: name, policy: chance(0.5) ? "{\"rules\":[]}" : nil)) }
+            if chance(0.1) {
+                return (scope, .setLifecyclePreview(repository: name, policy: chance(0.5) ? "{\"rules\":[]}" : nil))
+            }
             return (scope, .deleteManifest(repository: name, digest: digest))
         case 94..<95:
             return (scope, .reset(extent: chance(0.5) ? .scope : .everything))
@@ -110,14 +151,25 @@ public struct CommandGenerator: Sendable {
         let subject = !images.isEmpty && chance(0.25) ? images.randomElement(using: &random) : nil
         let content = "{\"n\":\(manifestCounter),\"layers\":\"\(layers.map(\.rawValue))\"}"
         let references = ManifestReferences(
-            config: isIndex ? nil : Descriptor(mediaType: "application/vnd.oci.image.config.v1+json", digest: layers[0], size: 10),
-            layers: isIndex ? [] : layers.dropFirst().map { Descriptor(mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $0, size: 10) },
-            manifests: isIndex ? [Descriptor(mediaType: "application/vnd.oci.image.manifest.v1+json", digest: images.randomElement(using: &random)!, size: 100)] : [],
+            config: isIndex
+                ? nil : Descriptor(mediaType: "application/vnd.oci.image.config.v1+json", digest: layers[0], size: 10),
+            layers: isIndex
+                ? []
+                : layers.dropFirst().map {
+                    Descriptor(mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $0, size: 10)
+                },
+            manifests: isIndex
+                ? [
+                    Descriptor(
+                        mediaType: "application/vnd.oci.image.manifest.v1+json",
+                        digest: images.randomElement(using: &random)!, size: 100)
+                ] : [],
             subject: subject,
             artifactType: subject != nil ? "application/vnd.example.sig" : nil)
         return Manifest(
             digest: Self.fakeDigest(content),
-            mediaType: isIndex ? "application/vnd.oci.image.index.v1+json" : "application/vnd.oci.image.manifest.v1+json",
+            mediaType: isIndex
+                ? "application/vnd.oci.image.index.v1+json" : "application/vnd.oci.image.manifest.v1+json",
             content: content, references: references)
     }
 
@@ -132,13 +184,17 @@ public struct CommandGenerator: Sendable {
 
     /// Folds `count` random commands from `seed` into envelopes and the states after each;
     /// refused commands are kept with their error.
-    public static func history(seed: UInt64, count: Int) -> [(envelope: Envelope, refusal: RegistryError?, state: RegistryState)] {
+    public static func history(seed: UInt64, count: Int) -> [(
+        envelope: Envelope, refusal: RegistryError?, state: RegistryState
+    )] {
         var generator = CommandGenerator(seed: seed)
         var state = RegistryState()
         var history: [(Envelope, RegistryError?, RegistryState)] = []
         for i in 1...count {
             let (scope, command) = generator.next(for: state)
-            let envelope = Envelope(sequence: UInt64(i), time: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000 + Int64(i) * 1000), scope: scope, command: command)
+            let envelope = Envelope(
+                sequence: UInt64(i), time: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000 + Int64(i) * 1000),
+                scope: scope, command: command)
             do {
                 try state.apply(envelope)
                 history.append((envelope, nil, state))

@@ -117,10 +117,12 @@ extension Command {
         switch self {
         case .createRepository(let name, _), .deleteRepository(let name, _): name
         case .setTagMutability(let r, _, _), .setScanOnPush(let r, _), .setRepositoryPolicy(let r, _),
-            .setLifecyclePolicy(let r, _), .setLifecyclePreview(let r, _), .tagRepository(let r, _), .untagRepository(let r, _),
+            .setLifecyclePolicy(let r, _), .setLifecyclePreview(let r, _), .tagRepository(let r, _),
+            .untagRepository(let r, _),
             .startUpload(_, let r), .appendChunk(_, let r, _, _), .commitUpload(_, let r, _, _, _),
             .cancelUpload(_, let r), .putBlob(let r, _, _), .mountBlob(let r, _, _), .deleteBlobLink(let r, _),
-            .putManifest(let r, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _), .deleteManifest(let r, _), .expireImages(let r, _), .recordImageScan(let r, _, _), .setImageArchived(let r, _, _):
+            .putManifest(let r, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _), .deleteManifest(let r, _),
+            .expireImages(let r, _), .recordImageScan(let r, _, _), .setImageArchived(let r, _, _):
             r
         case .reset, .checkpoint, .restore, .changeRegistrySettings: nil
         }

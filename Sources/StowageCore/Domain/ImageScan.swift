@@ -7,7 +7,10 @@ public struct ScanFinding: Hashable, Sendable, Codable {
     public var severity: String
     public var attributes: [String: String]
 
-    public init(name: String, description: String? = nil, uri: String? = nil, severity: String, attributes: [String: String] = [:]) {
+    public init(
+        name: String, description: String? = nil, uri: String? = nil, severity: String,
+        attributes: [String: String] = [:]
+    ) {
         self.name = name
         self.description = description
         self.uri = uri

@@ -21,7 +21,9 @@ public struct Region: ValidatedString {
     public init?(_ text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard text.utf8.count <= 32, parts.count >= 3,
-            parts.dropLast().allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { ASCII.isLowerAlnum($0) && !ASCII.isDigit($0) } }),
+            parts.dropLast().allSatisfy({
+                !$0.isEmpty && $0.utf8.allSatisfy { ASCII.isLowerAlnum($0) && !ASCII.isDigit($0) }
+            }),
             let last = parts.last, !last.isEmpty, last.utf8.allSatisfy(ASCII.isDigit)
         else { return nil }
         rawValue = text

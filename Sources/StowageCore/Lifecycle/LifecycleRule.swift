@@ -54,7 +54,9 @@ extension Repository {
     public func lifecycleExpirations(_ rules: [LifecycleRule], now: Timestamp) -> [LifecycleExpiration] {
         var decided = Set<Digest>()
         var expirations: [LifecycleExpiration] = []
-        let all = images.values.sorted { $0.pushedAt == $1.pushedAt ? $0.digest > $1.digest : $0.pushedAt > $1.pushedAt }
+        let all = images.values.sorted {
+            $0.pushedAt == $1.pushedAt ? $0.digest > $1.digest : $0.pushedAt > $1.pushedAt
+        }
         for rule in rules.sorted(by: { $0.priority < $1.priority }) {
             let selected = all.filter { !decided.contains($0.digest) && rule.selects($0) }
             let expired: [Image]

@@ -62,9 +62,11 @@ extension RegistryState {
         case .changeRegistrySettings(let change):
             let current = self[scope].registry ?? RegistrySettings()
             switch change {
-            case .registerPullTimeUpdateExclusion(let principal) where current.pullTimeUpdateExclusions[principal] != nil:
+            case .registerPullTimeUpdateExclusion(let principal)
+            where current.pullTimeUpdateExclusions[principal] != nil:
                 throw .settingAlreadyExists("pull-time update exclusion \(principal)")
-            case .deregisterPullTimeUpdateExclusion(let principal) where current.pullTimeUpdateExclusions[principal] == nil:
+            case .deregisterPullTimeUpdateExclusion(let principal)
+            where current.pullTimeUpdateExclusions[principal] == nil:
                 throw .settingNotFound("pull-time update exclusion \(principal)")
             default:
                 break
@@ -77,8 +79,10 @@ extension RegistryState {
                 case .scanning(let text): settings.scanning = text
                 case .signing(let text): settings.signing = text
                 case .accountSetting(let name, let value): settings.accountSettings[name] = value
-                case .registerPullTimeUpdateExclusion(let principal): settings.pullTimeUpdateExclusions[principal] = time
-                case .deregisterPullTimeUpdateExclusion(let principal): settings.pullTimeUpdateExclusions[principal] = nil
+                case .registerPullTimeUpdateExclusion(let principal):
+                    settings.pullTimeUpdateExclusions[principal] = time
+                case .deregisterPullTimeUpdateExclusion(let principal):
+                    settings.pullTimeUpdateExclusions[principal] = nil
                 case .seedScanFindings(let digest, let findings):
                     var seeds = settings.scanFindingSeeds ?? [:]
                     seeds[digest] = findings.isEmpty ? nil : findings
@@ -194,7 +198,9 @@ extension RegistryState {
             guard try repository(name, in: scope).images[digest] != nil else {
                 throw .manifestNotFound(name, reference: digest.rawValue)
             }
-            modifyRepository(name, in: scope) { $0.images[digest]!.scan = ImageScan(completedAt: time, findings: findings) }
+            modifyRepository(name, in: scope) {
+                $0.images[digest]!.scan = ImageScan(completedAt: time, findings: findings)
+            }
 
         case .expireImages(let name, let digests):
             let repository = try repository(name, in: scope)
@@ -245,7 +251,8 @@ extension RegistryState {
         body(&scopes[scope, default: ScopeState()])
     }
 
-    private mutating func modifyRepository(_ name: RepositoryName, in scope: Scope, _ body: (inout Repository) -> Void) {
+    private mutating func modifyRepository(_ name: RepositoryName, in scope: Scope, _ body: (inout Repository) -> Void)
+    {
         body(&scopes[scope]![name]!)
     }
 

@@ -43,7 +43,9 @@ extension AdminController {
         }
         let first = await store.storageFacts().firstSequence
         return try JSONResponse.make(
-            Body(records: page.map(RecordView.init), next: records.count > limit ? page.last?.sequence : nil, firstSequence: first))
+            Body(
+                records: page.map(RecordView.init), next: records.count > limit ? page.last?.sequence : nil,
+                firstSequence: first))
     }
 
     /// `GET /_admin/log/stream?after=`: the same records as Server-Sent Events, then live ones.
@@ -83,7 +85,8 @@ extension AdminController {
                 throw AdminError(.gone, "HistoryUnavailable", error.description)
             }
         } else {
-            throw AdminError(.badRequest, "InvalidRequest", "at must be a sequence number or an RFC 3339 time, not '\(at)'")
+            throw AdminError(
+                .badRequest, "InvalidRequest", "at must be a sequence number or an RFC 3339 time, not '\(at)'")
         }
         do {
             return try JSONResponse.make(StateView(try await store.state(at: sequence), sequence: sequence))
@@ -119,7 +122,9 @@ extension AdminController {
 
     /// `GET /_admin/uploads/<id>`: started, every chunk, every refusal, the commit or cancel, the blob.
     func upload(_ request: Request, id: String) async throws -> Response {
-        guard let upload = UploadID(id) else { throw AdminError(.badRequest, "InvalidUpload", "'\(id)' is not an upload id") }
+        guard let upload = UploadID(id) else {
+            throw AdminError(.badRequest, "InvalidUpload", "'\(id)' is not an upload id")
+        }
         let records = try await store.records(after: 0).filter { $0.envelope.command.upload == upload }
         guard !records.isEmpty || store.state.uploadsInFlight.contains(where: { $0.upload.id == upload }) else {
             throw AdminError(.notFound, "NotFound", "no upload '\(id)' in the history kept")
@@ -132,7 +137,9 @@ extension AdminController {
         var status = "unknown"
         var blob: String?
         for record in records {
-            var event = UploadEvent(sequence: record.sequence, time: RFC3339.format(record.envelope.time), event: record.envelope.command.kind)
+            var event = UploadEvent(
+                sequence: record.sequence, time: RFC3339.format(record.envelope.time),
+                event: record.envelope.command.kind)
             event.refused = record.refusal?.description
             switch record.envelope.command {
             case .startUpload:
@@ -163,7 +170,8 @@ extension AdminController {
             id: id.rawValue, account: (inFlight?.scope ?? first?.scope)?.account.rawValue,
             region: (inFlight?.scope ?? first?.scope)?.region.rawValue,
             repository: (inFlight?.upload.repository ?? first?.command.repository)?.rawValue, status: status,
-            size: inFlight?.upload.size, blob: blob, events: events, historyStartsAt: await store.storageFacts().firstSequence)
+            size: inFlight?.upload.size, blob: blob, events: events,
+            historyStartsAt: await store.storageFacts().firstSequence)
     }
 
     /// `GET /_admin/uploads?limit=`: uploads in flight and the most recent ones, newest first.
@@ -189,15 +197,18 @@ extension AdminController {
             var refusals: Int
         }
         let summaries = timelines.map {
-            Summary(id: $0.id, repository: $0.repository, status: $0.status, size: $0.size, blob: $0.blob,
-                    started: $0.events.first?.time, refusals: $0.events.filter { $0.refused != nil }.count)
+            Summary(
+                id: $0.id, repository: $0.repository, status: $0.status, size: $0.size, blob: $0.blob,
+                started: $0.events.first?.time, refusals: $0.events.filter { $0.refused != nil }.count)
         }
         return try JSONResponse.make(["uploads": summaries])
     }
 
     func number(_ text: Substring?, _ name: String) throws -> UInt64? {
         guard let text else { return nil }
-        guard let value = UInt64(text) else { throw AdminError(.badRequest, "InvalidRequest", "\(name) must be a non-negative integer") }
+        guard let value = UInt64(text) else {
+            throw AdminError(.badRequest, "InvalidRequest", "\(name) must be a non-negative integer")
+        }
         return value
     }
 }

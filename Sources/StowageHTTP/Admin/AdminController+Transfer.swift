@@ -21,19 +21,26 @@ extension AdminController {
         let bytes = try ExportFormat.encode(state, blobs: blobs)
         return Response(
             status: .ok,
-            headers: [.contentType: "application/vnd.stowage.export.v1", .contentDisposition: "attachment; filename=\"registry.stowage\""],
+            headers: [
+                .contentType: "application/vnd.stowage.export.v1",
+                .contentDisposition: "attachment; filename=\"registry.stowage\"",
+            ],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     private func readBlob(_ digest: Digest) throws -> [UInt8] {
         let reader: any BlobReader
         do { reader = try store.content.openBlob(digest) } catch {
-            throw AdminError(.conflict, "BlobMissing", "blob \(digest) is linked but its content is missing; export with ?blobs=false")
+            throw AdminError(
+                .conflict, "BlobMissing",
+                "blob \(digest) is linked but its content is missing; export with ?blobs=false")
         }
         defer { reader.close() }
         var bytes = [UInt8](repeating: 0, count: Int(reader.size))
         let n = try bytes.withUnsafeMutableBytes { try reader.read(at: 0, into: $0) }
-        guard n == bytes.count else { throw AdminError(.conflict, "BlobMissing", "blob \(digest) is shorter than recorded") }
+        guard n == bytes.count else {
+            throw AdminError(.conflict, "BlobMissing", "blob \(digest) is shorter than recorded")
+        }
         return bytes
     }
 
@@ -43,11 +50,14 @@ extension AdminController {
         var request = request
         let limit = configuration.maxImportBytes
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
-            throw AdminError(.contentTooLarge, "TooLarge", "the file is \(length) bytes; the limit is \(limit) (--max-import-bytes)")
+            throw AdminError(
+                .contentTooLarge, "TooLarge", "the file is \(length) bytes; the limit is \(limit) (--max-import-bytes)")
         }
         let body: ByteBuffer
         do { body = try await request.collectBody(upTo: limit) } catch {
-            throw AdminError(.contentTooLarge, "TooLarge", "the file is larger than the limit of \(limit) bytes (--max-import-bytes)")
+            throw AdminError(
+                .contentTooLarge, "TooLarge", "the file is larger than the limit of \(limit) bytes (--max-import-bytes)"
+            )
         }
         let bytes = Array(body.readableBytesView)
         if request.uri.queryParameters["format"] == "oci-layout" {
@@ -62,7 +72,8 @@ extension AdminController {
             guard missing.isEmpty else {
                 throw AdminError(
                     .badRequest, "InvalidImport",
-                    "the import was refused and nothing changed: the file has no blobs and this registry lacks \(missing.count) of those it links, e.g. \(missing.sorted().first!)")
+                    "the import was refused and nothing changed: the file has no blobs and this registry lacks \(missing.count) of those it links, e.g. \(missing.sorted().first!)"
+                )
             }
         }
         for digest in contents.blobs.keys { await store.pin(digest) }
@@ -77,13 +88,17 @@ extension AdminController {
             var blobs: Int
         }
         return try JSONResponse.make(
-            Body(sequence: envelope.sequence, repositories: counts.repositories, images: counts.images, blobs: contents.blobs.count))
+            Body(
+                sequence: envelope.sequence, repositories: counts.repositories, images: counts.images,
+                blobs: contents.blobs.count))
     }
 
     /// Pushes the images of an OCI image layout tar (as `skopeo copy ... oci-archive:` writes) into a repository.
     private func importLayout(_ request: Request, _ bytes: [UInt8]) async throws -> Response {
-        guard let raw = request.uri.queryParameters["repository"].map(String.init), let name = RepositoryName(raw) else {
-            throw AdminError(.badRequest, "InvalidName", "an OCI layout import needs ?repository=<a valid repository name>")
+        guard let raw = request.uri.queryParameters["repository"].map(String.init), let name = RepositoryName(raw)
+        else {
+            throw AdminError(
+                .badRequest, "InvalidName", "an OCI layout import needs ?repository=<a valid repository name>")
         }
         let scope = try scope(request)
         let layout: OCILayout
@@ -115,7 +130,9 @@ extension AdminController {
             var blobs: Int
         }
         return try JSONResponse.make(
-            Body(repository: name.rawValue, manifests: plan.manifests.map(\.manifest.digest.rawValue), tags: tags, blobs: plan.blobs.count),
+            Body(
+                repository: name.rawValue, manifests: plan.manifests.map(\.manifest.digest.rawValue), tags: tags,
+                blobs: plan.blobs.count),
             status: .created)
     }
 }
@@ -165,17 +182,30 @@ struct OCILayout {
         func add(_ digest: Digest, tag: Tag?) throws {
             let bytes = try blob(digest)
             let parsed: (mediaType: String, references: ManifestReferences)
-            do { parsed = try ManifestParser.parse(bytes, contentType: nil) } catch { throw Failure(description: "manifest \(digest): \(error.errors.first?.message ?? "invalid")") }
-            for child in parsed.references.manifests where !seen.contains(child.digest) { try add(child.digest, tag: nil) }
+            do { parsed = try ManifestParser.parse(bytes, contentType: nil) } catch {
+                throw Failure(description: "manifest \(digest): \(error.errors.first?.message ?? "invalid")")
+            }
+            for child in parsed.references.manifests where !seen.contains(child.digest) {
+                try add(child.digest, tag: nil)
+            }
             for descriptor in parsed.references.blobs { blobs[descriptor.digest] = try blob(descriptor.digest) }
             if seen.insert(digest).inserted || tag != nil {
-                manifests.append((Manifest(digest: digest, mediaType: parsed.mediaType, content: String(decoding: bytes, as: UTF8.self), references: parsed.references), tag))
+                manifests.append(
+                    (
+                        Manifest(
+                            digest: digest, mediaType: parsed.mediaType,
+                            content: String(decoding: bytes, as: UTF8.self), references: parsed.references), tag
+                    ))
             }
         }
         for entry in entries {
-            guard let text = entry["digest"] as? String, let digest = Digest(text) else { throw Failure(description: "index.json names an invalid digest") }
+            guard let text = entry["digest"] as? String, let digest = Digest(text) else {
+                throw Failure(description: "index.json names an invalid digest")
+            }
             var tag: Tag? = nil
-            if let annotations = entry["annotations"] as? [String: String], let ref = annotations["org.opencontainers.image.ref.name"] {
+            if let annotations = entry["annotations"] as? [String: String],
+                let ref = annotations["org.opencontainers.image.ref.name"]
+            {
                 tag = Tag(ref) ?? ref.split(separator: ":").last.flatMap { Tag(String($0)) }
             }
             try add(digest, tag: tag)
@@ -205,7 +235,9 @@ enum TarReader {
             var name = longName ?? (prefix.isEmpty ? field(0, 100) : prefix + "/" + field(0, 100))
             longName = nil
             let dataStart = offset + 512
-            guard dataStart + size <= bytes.count else { throw OCILayout.Failure(description: "the tar archive is truncated") }
+            guard dataStart + size <= bytes.count else {
+                throw OCILayout.Failure(description: "the tar archive is truncated")
+            }
             let data = Array(bytes[dataStart..<(dataStart + size)])
             switch type {
             case UInt8(ascii: "L"):

@@ -57,7 +57,9 @@ struct AdminController: Sendable {
         group.get("/log/stream") { request, _ in try await logStream(request) }
         group.get("/state") { request, _ in try await state(request) }
         group.get("/uploads") { request, _ in try await uploads(request) }
-        group.get("/uploads/:id") { request, context in try await upload(request, id: context.parameters.get("id") ?? "") }
+        group.get("/uploads/:id") { request, context in
+            try await upload(request, id: context.parameters.get("id") ?? "")
+        }
         group.post("/lifecycle") { _, _ in try await evaluateLifecycle() }
         group.post("/scan-findings") { request, _ in try await seedScanFindings(request) }
         group.get("/clock") { _, _ in try clock() }
@@ -142,11 +144,13 @@ struct AdminController: Sendable {
         struct Input: Decodable { var name: String }
         let input = try await decode(Input.self, request, example: #"{"name": "baseline"}"#)
         guard let name = CheckpointName(input.name) else {
-            throw AdminError(.badRequest, "InvalidName", "a checkpoint name is 1 to 128 of [A-Za-z0-9._-], not '\(input.name)'")
+            throw AdminError(
+                .badRequest, "InvalidName", "a checkpoint name is 1 to 128 of [A-Za-z0-9._-], not '\(input.name)'")
         }
         let envelope = try await submit(.checkpoint(name: name), scope: .default)
         return try JSONResponse.make(
-            StateView.CheckpointView(name: name.rawValue, sequence: envelope.sequence, time: RFC3339.format(envelope.time)),
+            StateView.CheckpointView(
+                name: name.rawValue, sequence: envelope.sequence, time: RFC3339.format(envelope.time)),
             status: .created)
     }
 
@@ -166,7 +170,11 @@ struct AdminController: Sendable {
                 case sequence(UInt64)
                 init(from decoder: any Decoder) throws {
                     let container = try decoder.singleValueContainer()
-                    if let sequence = try? container.decode(UInt64.self) { self = .sequence(sequence) } else { self = .name(try container.decode(String.self)) }
+                    if let sequence = try? container.decode(UInt64.self) {
+                        self = .sequence(sequence)
+                    } else {
+                        self = .name(try container.decode(String.self))
+                    }
                 }
             }
         }
@@ -178,7 +186,9 @@ struct AdminController: Sendable {
             if let sequence = UInt64(text) {
                 target = .sequence(sequence)
             } else {
-                guard let name = CheckpointName(text) else { throw AdminError(.badRequest, "InvalidName", "'\(text)' is not a checkpoint name") }
+                guard let name = CheckpointName(text) else {
+                    throw AdminError(.badRequest, "InvalidName", "'\(text)' is not a checkpoint name")
+                }
                 target = .checkpoint(name)
             }
         }
@@ -188,13 +198,16 @@ struct AdminController: Sendable {
         } catch let error as RegistryError {
             throw AdminError(error)
         }
-        guard case .restore(_, .rewind(let restored, let checkpoint)) = envelope.command else { throw AdminError(.internalServerError, "Internal", "unexpected record") }
+        guard case .restore(_, .rewind(let restored, let checkpoint)) = envelope.command else {
+            throw AdminError(.internalServerError, "Internal", "unexpected record")
+        }
         struct Body: Encodable {
             var sequence: UInt64
             var restored: UInt64
             var checkpoint: String?
         }
-        return try JSONResponse.make(Body(sequence: envelope.sequence, restored: restored, checkpoint: checkpoint?.rawValue))
+        return try JSONResponse.make(
+            Body(sequence: envelope.sequence, restored: restored, checkpoint: checkpoint?.rawValue))
     }
 
     // MARK: Repositories and tokens
@@ -208,7 +221,9 @@ struct AdminController: Sendable {
             var createdAt: Int64
         }
         let entries = store.state[scope].repositories.values.sorted { $0.name < $1.name }.map {
-            Entry(name: $0.name.rawValue, images: $0.images.count, tags: $0.tags.count, createdAt: $0.createdAt.millisecondsSinceEpoch)
+            Entry(
+                name: $0.name.rawValue, images: $0.images.count, tags: $0.tags.count,
+                createdAt: $0.createdAt.millisecondsSinceEpoch)
         }
         return try JSONResponse.make(["repositories": entries])
     }
@@ -231,7 +246,8 @@ struct AdminController: Sendable {
             var sequence: UInt64
         }
         return try JSONResponse.make(
-            Body(name: name.rawValue, repositoryUri: "\(address.authority)/\(name)", sequence: envelope.sequence), status: .created)
+            Body(name: name.rawValue, repositoryUri: "\(address.authority)/\(name)", sequence: envelope.sequence),
+            status: .created)
     }
 
     /// A password for `docker login -u AWS` in an account-region, as `aws ecr get-login-password` gives.
@@ -246,7 +262,9 @@ struct AdminController: Sendable {
             var region: String
         }
         return try JSONResponse.make(
-            Body(password: token, expiresAt: expiresAt.millisecondsSinceEpoch, account: scope.account.rawValue, region: scope.region.rawValue))
+            Body(
+                password: token, expiresAt: expiresAt.millisecondsSinceEpoch, account: scope.account.rawValue,
+                region: scope.region.rawValue))
     }
 
     // MARK: The clock
@@ -262,13 +280,20 @@ struct AdminController: Sendable {
             var set: String?
             var advance: String?
         }
-        let input = try await decode(Input.self, request, example: #"{"advance": "72h"} or {"set": "2030-01-01T00:00:00Z"}"#)
+        let input = try await decode(
+            Input.self, request, example: #"{"advance": "72h"} or {"set": "2030-01-01T00:00:00Z"}"#)
         switch (input.set, input.advance) {
         case (let text?, nil):
-            guard let time = RFC3339.parse(text) else { throw AdminError(.badRequest, "InvalidTime", "'\(text)' is not an RFC 3339 time such as 2030-01-01T00:00:00Z") }
+            guard let time = RFC3339.parse(text) else {
+                throw AdminError(
+                    .badRequest, "InvalidTime", "'\(text)' is not an RFC 3339 time such as 2030-01-01T00:00:00Z")
+            }
             store.clock.set(time)
         case (nil, let text?):
-            guard let milliseconds = parseDuration(text) else { throw AdminError(.badRequest, "InvalidDuration", "'\(text)' is not a duration such as 72h, 90m, 1h30m or 10s") }
+            guard let milliseconds = parseDuration(text) else {
+                throw AdminError(
+                    .badRequest, "InvalidDuration", "'\(text)' is not a duration such as 72h, 90m, 1h30m or 10s")
+            }
             store.clock.advance(byMilliseconds: milliseconds)
         default:
             throw AdminError(.badRequest, "InvalidRequest", "give exactly one of \"set\" and \"advance\"")
@@ -289,8 +314,10 @@ struct AdminController: Sendable {
         }
         let expired = await lifecycle.run().flatMap { result in
             result.expirations.map {
-                Entry(account: result.scope.account.rawValue, region: result.scope.region.rawValue, repository: result.repository.rawValue,
-                      digest: $0.digest.rawValue, rulePriority: $0.rulePriority)
+                Entry(
+                    account: result.scope.account.rawValue, region: result.scope.region.rawValue,
+                    repository: result.repository.rawValue,
+                    digest: $0.digest.rawValue, rulePriority: $0.rulePriority)
             }
         }
         return try JSONResponse.make(["expired": expired])
@@ -310,16 +337,25 @@ struct AdminController: Sendable {
                 var attributes: [String: String]?
             }
         }
-        let input = try await decode(Input.self, request, example: #"{"digest": "sha256:...", "findings": [{"name": "CVE-2024-1234", "severity": "HIGH"}]}"#)
-        guard let digest = Digest(input.digest) else { throw AdminError(.badRequest, "InvalidDigest", "'\(input.digest)' is not a digest") }
+        let input = try await decode(
+            Input.self, request,
+            example: #"{"digest": "sha256:...", "findings": [{"name": "CVE-2024-1234", "severity": "HIGH"}]}"#)
+        guard let digest = Digest(input.digest) else {
+            throw AdminError(.badRequest, "InvalidDigest", "'\(input.digest)' is not a digest")
+        }
         let severities: Set<String> = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNDEFINED"]
         for finding in input.findings where !severities.contains(finding.severity) {
-            throw AdminError(.badRequest, "InvalidSeverity", "severity must be one of \(severities.sorted().joined(separator: ", ")), not '\(finding.severity)'")
+            throw AdminError(
+                .badRequest, "InvalidSeverity",
+                "severity must be one of \(severities.sorted().joined(separator: ", ")), not '\(finding.severity)'")
         }
         let findings = input.findings.map {
-            ScanFinding(name: $0.name, description: $0.description, uri: $0.uri, severity: $0.severity, attributes: $0.attributes ?? [:])
+            ScanFinding(
+                name: $0.name, description: $0.description, uri: $0.uri, severity: $0.severity,
+                attributes: $0.attributes ?? [:])
         }
-        let envelope = try await submit(.changeRegistrySettings(.seedScanFindings(digest: digest, findings: findings)), scope: try scope(request))
+        let envelope = try await submit(
+            .changeRegistrySettings(.seedScanFindings(digest: digest, findings: findings)), scope: try scope(request))
         return try JSONResponse.make(["sequence": envelope.sequence])
     }
 
@@ -332,7 +368,9 @@ struct AdminController: Sendable {
 
     /// Submits a command, turning refusals into admin errors.
     func submit(_ command: Command, scope: Scope) async throws -> Envelope {
-        do { return try await store.submit(command, scope: scope) } catch let error as RegistryError { throw AdminError(error) }
+        do { return try await store.submit(command, scope: scope) } catch let error as RegistryError {
+            throw AdminError(error)
+        }
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ request: Request, example: String) async throws -> T {
@@ -358,9 +396,13 @@ struct AdminController: Sendable {
 struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String?
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         if let token, request.headers[.authorization] != "Bearer \(token)" {
-            throw AdminError(.unauthorized, "Unauthorized", "this server's admin API needs `Authorization: Bearer <the --admin-token value>`")
+            throw AdminError(
+                .unauthorized, "Unauthorized",
+                "this server's admin API needs `Authorization: Bearer <the --admin-token value>`")
         }
         return try await next(request, context)
     }

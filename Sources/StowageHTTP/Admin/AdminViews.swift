@@ -113,13 +113,15 @@ extension StateView.RepositoryView {
         name = repository.name.rawValue
         createdAt = RFC3339.format(repository.createdAt)
         tagMutability = repository.settings.tagMutability.rawValue
-        images = repository.images.values.sorted { $0.pushedAt == $1.pushedAt ? $0.digest < $1.digest : $0.pushedAt < $1.pushedAt }
-            .map { image in
-                StateView.ImageView(
-                    digest: image.digest.rawValue, mediaType: image.manifest.mediaType, size: image.manifest.size,
-                    pushedAt: RFC3339.format(image.pushedAt), tags: image.tags.map(\.rawValue),
-                    subject: image.manifest.references.subject?.rawValue, artifactType: image.artifactType)
-            }
+        images = repository.images.values.sorted {
+            $0.pushedAt == $1.pushedAt ? $0.digest < $1.digest : $0.pushedAt < $1.pushedAt
+        }
+        .map { image in
+            StateView.ImageView(
+                digest: image.digest.rawValue, mediaType: image.manifest.mediaType, size: image.manifest.size,
+                pushedAt: RFC3339.format(image.pushedAt), tags: image.tags.map(\.rawValue),
+                subject: image.manifest.references.subject?.rawValue, artifactType: image.artifactType)
+        }
         tags = Dictionary(uniqueKeysWithValues: repository.tags.map { ($0.key.rawValue, $0.value.rawValue) })
         blobs = Dictionary(uniqueKeysWithValues: repository.blobs.map { ($0.key.rawValue, $0.value) })
     }

@@ -19,7 +19,10 @@ extension ECRCall {
 
     func pullThroughRule(_ prefix: String) throws -> [String: Any] {
         guard let rule = pullThroughRules()[prefix] else {
-            throw ECRError(.pullThroughCacheRuleNotFound, "The pull through cache rule with prefix '\(prefix)' does not exist in the registry with id '\(registryId)'")
+            throw ECRError(
+                .pullThroughCacheRuleNotFound,
+                "The pull through cache rule with prefix '\(prefix)' does not exist in the registry with id '\(registryId)'"
+            )
         }
         return rule
     }
@@ -27,21 +30,40 @@ extension ECRCall {
     func createPullThroughCacheRule() async throws -> [String: Any] {
         let prefix = try pullThroughPrefix()
         guard pullThroughRules()[prefix] == nil else {
-            throw ECRError(.pullThroughCacheRuleAlreadyExists, "A pull through cache rule with prefix '\(prefix)' already exists in the registry with id '\(registryId)'")
+            throw ECRError(
+                .pullThroughCacheRuleAlreadyExists,
+                "A pull through cache rule with prefix '\(prefix)' already exists in the registry with id '\(registryId)'"
+            )
         }
         let text = try input.string("upstreamRegistryUrl", required: true)!
-        guard let url = URL(string: text), let scheme = url.scheme, scheme == "http" || scheme == "https", url.host != nil else {
-            throw ECRError(.unsupportedUpstreamRegistry, "upstreamRegistryUrl must be an http:// or https:// registry URL, not '\(text)'")
+        guard let url = URL(string: text), let scheme = url.scheme, scheme == "http" || scheme == "https",
+            url.host != nil
+        else {
+            throw ECRError(
+                .unsupportedUpstreamRegistry,
+                "upstreamRegistryUrl must be an http:// or https:// registry URL, not '\(text)'")
         }
         let now = epochSeconds(store.clock.now())
-        var rule: [String: Any] = ["ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": text, "registryId": registryId, "createdAt": now, "updatedAt": now]
+        var rule: [String: Any] = [
+            "ecrRepositoryPrefix": prefix, "upstreamRegistryUrl": text, "registryId": registryId, "createdAt": now,
+            "updatedAt": now,
+        ]
         if let upstream = try input.string("upstreamRegistry") {
-            let known: Set<String> = ["ecr", "ecr-public", "quay", "k8s", "docker-hub", "github-container-registry", "azure-container-registry", "gitlab-container-registry", "chainguard"]
-            guard known.contains(upstream) else { throw ECRInput.invalid("upstreamRegistry", "Member must satisfy enum value set") }
+            let known: Set<String> = [
+                "ecr", "ecr-public", "quay", "k8s", "docker-hub", "github-container-registry",
+                "azure-container-registry", "gitlab-container-registry", "chainguard",
+            ]
+            guard known.contains(upstream) else {
+                throw ECRInput.invalid("upstreamRegistry", "Member must satisfy enum value set")
+            }
             rule["upstreamRegistry"] = upstream
         }
-        for key in ["credentialArn", "customRoleArn"] { if let value = try input.string(key, length: 0...2048) { rule[key] = value } }
-        if input.object["upstreamRepositoryPrefix"] != nil { rule["upstreamRepositoryPrefix"] = try pullThroughPrefix("upstreamRepositoryPrefix") }
+        for key in ["credentialArn", "customRoleArn"] {
+            if let value = try input.string(key, length: 0...2048) { rule[key] = value }
+        }
+        if input.object["upstreamRepositoryPrefix"] != nil {
+            rule["upstreamRepositoryPrefix"] = try pullThroughPrefix("upstreamRepositoryPrefix")
+        }
         try await changeRegistry(.pullThroughRule(prefix: prefix, rule: canonical(rule)))
         return rule
     }
@@ -66,10 +88,17 @@ extension ECRCall {
     func updatePullThroughCacheRule() async throws -> [String: Any] {
         let prefix = try pullThroughPrefix()
         var rule = try pullThroughRule(prefix)
-        for key in ["credentialArn", "customRoleArn"] { if let value = try input.string(key, length: 0...2048) { rule[key] = value } }
+        for key in ["credentialArn", "customRoleArn"] {
+            if let value = try input.string(key, length: 0...2048) { rule[key] = value }
+        }
         rule["updatedAt"] = epochSeconds(store.clock.now())
         try await changeRegistry(.pullThroughRule(prefix: prefix, rule: canonical(rule)))
-        return rule.filter { ["ecrRepositoryPrefix", "registryId", "updatedAt", "credentialArn", "customRoleArn", "upstreamRepositoryPrefix"].contains($0.key) }
+        return rule.filter {
+            [
+                "ecrRepositoryPrefix", "registryId", "updatedAt", "credentialArn", "customRoleArn",
+                "upstreamRepositoryPrefix",
+            ].contains($0.key)
+        }
     }
 
     func deletePullThroughCacheRule() async throws -> [String: Any] {
@@ -84,8 +113,16 @@ extension ECRCall {
         let rule = try pullThroughRule(prefix)
         let url = (rule["upstreamRegistryUrl"] as? String).flatMap(URL.init(string:))
         var failure: String? = "the rule has no valid upstream URL"
-        if let url { failure = await controller.pullThrough.validate(PullThroughCache.Rule(prefix: prefix, upstreamURL: url, upstreamPrefix: nil)) }
-        var output = rule.filter { ["ecrRepositoryPrefix", "registryId", "upstreamRegistryUrl", "credentialArn", "customRoleArn", "upstreamRepositoryPrefix"].contains($0.key) }
+        if let url {
+            failure = await controller.pullThrough.validate(
+                PullThroughCache.Rule(prefix: prefix, upstreamURL: url, upstreamPrefix: nil))
+        }
+        var output = rule.filter {
+            [
+                "ecrRepositoryPrefix", "registryId", "upstreamRegistryUrl", "credentialArn", "customRoleArn",
+                "upstreamRepositoryPrefix",
+            ].contains($0.key)
+        }
         output["isValid"] = failure == nil
         if let failure { output["failure"] = failure }
         return output

@@ -12,7 +12,9 @@ extension ECRCall {
 
     /// Canonical JSON of a validated document, as stored.
     func canonical(_ object: Any) -> String {
-        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(), as: UTF8.self)
+        String(
+            decoding: (try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(), as: UTF8.self)
     }
 
     func parsed(_ text: String?) -> Any? {
@@ -31,7 +33,8 @@ extension ECRCall {
 
     func getRegistryPolicy() throws -> [String: Any] {
         guard let text = registry.policy else {
-            throw ECRError(.registryPolicyNotFound, "Registry policy does not exist in the registry with id '\(registryId)'")
+            throw ECRError(
+                .registryPolicyNotFound, "Registry policy does not exist in the registry with id '\(registryId)'")
         }
         return ["registryId": registryId, "policyText": text]
     }
@@ -52,7 +55,8 @@ extension ECRCall {
         var checked: [[String: Any]] = []
         for case let rule as [String: Any] in rules {
             let item = ECRInput(object: rule)
-            guard let destinations = try item.list("destinations", count: 1...25, required: true) as? [[String: Any]] else {
+            guard let destinations = try item.list("destinations", count: 1...25, required: true) as? [[String: Any]]
+            else {
                 throw Self.validation("each replication rule needs 1 to 25 destinations")
             }
             var checkedDestinations: [[String: String]] = []
@@ -61,7 +65,8 @@ extension ECRCall {
                     let registry = destination["registryId"] as? String, AccountID(registry) != nil
                 else { throw Self.validation("each destination needs a valid region and a 12-digit registryId") }
                 if region == scope.region.rawValue && registry == registryId {
-                    throw ECRError(.invalidParameter, "a registry cannot replicate to itself (\(registry) in \(region))")
+                    throw ECRError(
+                        .invalidParameter, "a registry cannot replicate to itself (\(registry) in \(region))")
                 }
                 checkedDestinations.append(["region": region, "registryId": registry])
             }
@@ -70,7 +75,10 @@ extension ECRCall {
                 entry["repositoryFilters"] = try filters.map { filter -> [String: String] in
                     guard let object = filter as? [String: Any], object["filterType"] as? String == "PREFIX_MATCH",
                         let text = object["filter"] as? String, (2...256).contains(text.count)
-                    else { throw Self.validation("repository filters are {filter: 2 to 256 characters, filterType: PREFIX_MATCH}") }
+                    else {
+                        throw Self.validation(
+                            "repository filters are {filter: 2 to 256 characters, filterType: PREFIX_MATCH}")
+                    }
                     return ["filter": text, "filterType": "PREFIX_MATCH"]
                 }
             }
@@ -87,9 +95,14 @@ extension ECRCall {
         let (name, image, imageId) = try scannedImage()
         let statuses = controller.replicator.destinations(for: name, in: scope).map { destination -> [String: Any] in
             let there = store.state[destination].repositories[name]?.images[image.digest] != nil
-            var status: [String: Any] = ["region": destination.region.rawValue, "registryId": destination.account.rawValue,
-                                         "status": there ? "COMPLETE" : "FAILED"]
-            if !there { status["failureCode"] = "the image was pushed before the replication rule covered it, or was deleted at the destination" }
+            var status: [String: Any] = [
+                "region": destination.region.rawValue, "registryId": destination.account.rawValue,
+                "status": there ? "COMPLETE" : "FAILED",
+            ]
+            if !there {
+                status["failureCode"] =
+                    "the image was pushed before the replication rule covered it, or was deleted at the destination"
+            }
             return status
         }
         var id = imageId
@@ -107,7 +120,9 @@ extension ECRCall {
 
     func putRegistryScanningConfiguration() async throws -> [String: Any] {
         let scanType = try input.string("scanType") ?? "BASIC"
-        guard scanType == "BASIC" || scanType == "ENHANCED" else { throw ECRInput.invalid("scanType", "Member must satisfy enum value set: [BASIC, ENHANCED]") }
+        guard scanType == "BASIC" || scanType == "ENHANCED" else {
+            throw ECRInput.invalid("scanType", "Member must satisfy enum value set: [BASIC, ENHANCED]")
+        }
         var rules: [[String: Any]] = []
         for case let rule as [String: Any] in try input.list("rules", count: 0...2) ?? [] {
             guard let frequency = rule["scanFrequency"] as? String, Self.scanFrequencies.contains(frequency) else {
@@ -120,7 +135,9 @@ extension ECRCall {
                 throw Self.validation("each scanning rule needs 1 to 100 repository filters")
             }
             let checked = try filters.map { filter -> [String: String] in
-                guard filter["filterType"] as? String == "WILDCARD", let text = filter["filter"] as? String, (1...255).contains(text.count) else {
+                guard filter["filterType"] as? String == "WILDCARD", let text = filter["filter"] as? String,
+                    (1...255).contains(text.count)
+                else {
                     throw Self.validation("scanning filters are {filter: 1 to 255 characters, filterType: WILDCARD}")
                 }
                 return ["filter": text, "filterType": "WILDCARD"]
@@ -133,7 +150,10 @@ extension ECRCall {
     }
 
     func getRegistryScanningConfiguration() -> [String: Any] {
-        ["registryId": registryId, "scanningConfiguration": parsed(registry.scanning) ?? ["scanType": "BASIC", "rules": [Any]()]]
+        [
+            "registryId": registryId,
+            "scanningConfiguration": parsed(registry.scanning) ?? ["scanType": "BASIC", "rules": [Any]()],
+        ]
     }
 
     /// Each repository's effective scanning: the first registry rule whose filter matches its
@@ -146,7 +166,10 @@ extension ECRCall {
         var failures: [[String: Any]] = []
         for text in names {
             guard let name = RepositoryName(text), let repository = store.state[scope].repositories[name] else {
-                failures.append(["repositoryName": text, "failureCode": "REPOSITORY_NOT_FOUND", "failureReason": "REPOSITORY_NOT_FOUND"])
+                failures.append([
+                    "repositoryName": text, "failureCode": "REPOSITORY_NOT_FOUND",
+                    "failureReason": "REPOSITORY_NOT_FOUND",
+                ])
                 continue
             }
             let (frequency, applied) = controller.scanner.frequency(of: repository, in: scope)
@@ -171,7 +194,9 @@ extension ECRCall {
     func accountSettingName() throws(ECRError) -> String {
         let name = try input.string("name", required: true, length: 1...64)!
         guard Self.accountSettings[name] != nil else {
-            throw Self.validation("unknown account setting '\(name)'; known: \(Self.accountSettings.keys.sorted().joined(separator: ", "))")
+            throw Self.validation(
+                "unknown account setting '\(name)'; known: \(Self.accountSettings.keys.sorted().joined(separator: ", "))"
+            )
         }
         return name
     }
@@ -180,7 +205,8 @@ extension ECRCall {
         let name = try accountSettingName()
         let value = try input.string("value", required: true)!
         guard Self.accountSettings[name]!.values.contains(value) else {
-            throw Self.validation("\(name) must be one of \(Self.accountSettings[name]!.values.sorted().joined(separator: ", "))")
+            throw Self.validation(
+                "\(name) must be one of \(Self.accountSettings[name]!.values.sorted().joined(separator: ", "))")
         }
         try await changeRegistry(.accountSetting(name: name, value: value))
         return ["name": name, "value": value]
@@ -198,13 +224,17 @@ extension ECRCall {
         let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
         guard parts.count == 6, parts[0] == "arn", parts[2] == "iam", AccountID(String(parts[4])) != nil,
             parts[5].hasPrefix("role/") || parts[5].hasPrefix("user/")
-        else { throw Self.validation("principalArn must be an IAM role or user ARN: arn:aws:iam::<account>:role/<name>") }
+        else {
+            throw Self.validation("principalArn must be an IAM role or user ARN: arn:aws:iam::<account>:role/<name>")
+        }
         return arn
     }
 
     func registerPullTimeUpdateExclusion() async throws -> [String: Any] {
         let arn = try principalArn()
-        guard registry.pullTimeUpdateExclusions.count < 20 else { throw ECRError(.limitExceeded, "a registry has at most 20 pull-time update exclusions") }
+        guard registry.pullTimeUpdateExclusions.count < 20 else {
+            throw ECRError(.limitExceeded, "a registry has at most 20 pull-time update exclusions")
+        }
         try await changeRegistry(.registerPullTimeUpdateExclusion(principal: arn))
         return ["principalArn": arn, "createdAt": epochSeconds(registry.pullTimeUpdateExclusions[arn]!)]
     }
@@ -227,19 +257,27 @@ extension ECRCall {
     // MARK: Signing
 
     func putSigningConfiguration() async throws -> [String: Any] {
-        guard let rules = try input.structure("signingConfiguration", required: true)?.list("rules", count: 0...10, required: true) else {
+        guard
+            let rules = try input.structure("signingConfiguration", required: true)?.list(
+                "rules", count: 0...10, required: true)
+        else {
             throw ECRInput.invalid("signingConfiguration.rules", "Member must not be null")
         }
         var checked: [[String: Any]] = []
         for case let rule as [String: Any] in rules {
-            guard let profile = rule["signingProfileArn"] as? String, profile.hasPrefix("arn:aws:signer:"), profile.count <= 200 else {
+            guard let profile = rule["signingProfileArn"] as? String, profile.hasPrefix("arn:aws:signer:"),
+                profile.count <= 200
+            else {
                 throw Self.validation("signingProfileArn must be an AWS Signer profile ARN (arn:aws:signer:...)")
             }
             var entry: [String: Any] = ["signingProfileArn": profile]
             if let filters = rule["repositoryFilters"] as? [[String: Any]] {
                 entry["repositoryFilters"] = try filters.map { filter -> [String: String] in
-                    guard filter["filterType"] as? String == "WILDCARD_MATCH", let text = filter["filter"] as? String, (1...256).contains(text.count) else {
-                        throw Self.validation("signing filters are {filter: 1 to 256 characters, filterType: WILDCARD_MATCH}")
+                    guard filter["filterType"] as? String == "WILDCARD_MATCH", let text = filter["filter"] as? String,
+                        (1...256).contains(text.count)
+                    else {
+                        throw Self.validation(
+                            "signing filters are {filter: 1 to 256 characters, filterType: WILDCARD_MATCH}")
                     }
                     return ["filter": text, "filterType": "WILDCARD_MATCH"]
                 }
@@ -253,7 +291,9 @@ extension ECRCall {
 
     func getSigningConfiguration() throws -> [String: Any] {
         guard let document = parsed(registry.signing) else {
-            throw ECRError(.signingConfigurationNotFound, "No signing configuration exists in the registry with id '\(registryId)'")
+            throw ECRError(
+                .signingConfigurationNotFound, "No signing configuration exists in the registry with id '\(registryId)'"
+            )
         }
         return ["registryId": registryId, "signingConfiguration": document]
     }

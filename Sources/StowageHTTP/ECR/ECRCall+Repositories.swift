@@ -14,7 +14,9 @@ extension ECRCall {
             "createdAt": epochSeconds(repository.createdAt), "imageTagMutability": settings.tagMutability.rawValue,
             "imageScanningConfiguration": ["scanOnPush": settings.scanOnPush], "encryptionConfiguration": encryption,
         ]
-        if !settings.mutabilityExclusions.isEmpty { json["imageTagMutabilityExclusionFilters"] = exclusionFiltersJSON(settings.mutabilityExclusions) }
+        if !settings.mutabilityExclusions.isEmpty {
+            json["imageTagMutabilityExclusionFilters"] = exclusionFiltersJSON(settings.mutabilityExclusions)
+        }
         return json
     }
 
@@ -30,15 +32,23 @@ extension ECRCall {
             guard let object = item as? [String: Any], object["filterType"] as? String == "WILDCARD",
                 let filter = object["filter"] as? String, (1...128).contains(filter.count),
                 filter.allSatisfy({ $0.isLetter || $0.isNumber || "._*-".contains($0) }), filter.allSatisfy(\.isASCII)
-            else { throw ECRInput.invalid("imageTagMutabilityExclusionFilters", "each filter is {filterType: WILDCARD, filter: [a-zA-Z0-9._*-]{1,128}}") }
+            else {
+                throw ECRInput.invalid(
+                    "imageTagMutabilityExclusionFilters",
+                    "each filter is {filterType: WILDCARD, filter: [a-zA-Z0-9._*-]{1,128}}")
+            }
             filters.append(filter)
         }
         let needsFilters = mutability == .immutableWithExclusion || mutability == .mutableWithExclusion
         if needsFilters && filters.isEmpty {
-            throw ECRError(.invalidParameter, "imageTagMutabilityExclusionFilters are required with \(mutability.rawValue)")
+            throw ECRError(
+                .invalidParameter, "imageTagMutabilityExclusionFilters are required with \(mutability.rawValue)")
         }
         if !needsFilters && !filters.isEmpty {
-            throw ECRError(.invalidParameter, "imageTagMutabilityExclusionFilters are only allowed with MUTABLE_WITH_EXCLUSION or IMMUTABLE_WITH_EXCLUSION")
+            throw ECRError(
+                .invalidParameter,
+                "imageTagMutabilityExclusionFilters are only allowed with MUTABLE_WITH_EXCLUSION or IMMUTABLE_WITH_EXCLUSION"
+            )
         }
         return filters
     }
@@ -48,11 +58,15 @@ extension ECRCall {
         guard let list = try input.list(key, required: required) else { return [] }
         var tags: [ResourceTag] = []
         for item in list {
-            guard let object = item as? [String: Any], let tagKey = object["Key"] as? String, let value = object["Value"] as? String else {
+            guard let object = item as? [String: Any], let tagKey = object["Key"] as? String,
+                let value = object["Value"] as? String
+            else {
                 throw ECRError(.invalidTagParameter, "each tag needs a Key and a Value")
             }
             guard (1...128).contains(tagKey.count), value.count <= 256, !tagKey.hasPrefix("aws:") else {
-                throw ECRError(.invalidTagParameter, "tag keys are 1 to 128 characters and may not start with aws:; values are at most 256")
+                throw ECRError(
+                    .invalidTagParameter,
+                    "tag keys are 1 to 128 characters and may not start with aws:; values are at most 256")
             }
             tags.append(ResourceTag(key: tagKey, value: value))
         }
@@ -64,11 +78,15 @@ extension ECRCall {
 
     func getAuthorizationToken() -> [String: Any] {
         let (token, expiresAt) = controller.tokens.issue(for: scope)
-        return ["authorizationData": [[
-            "authorizationToken": Data("AWS:\(token)".utf8).base64EncodedString(),
-            "expiresAt": epochSeconds(expiresAt),
-            "proxyEndpoint": "http://\(controller.address.authority)",
-        ]]]
+        return [
+            "authorizationData": [
+                [
+                    "authorizationToken": Data("AWS:\(token)".utf8).base64EncodedString(),
+                    "expiresAt": epochSeconds(expiresAt),
+                    "proxyEndpoint": "http://\(controller.address.authority)",
+                ]
+            ]
+        ]
     }
 
     func createRepository() async throws -> [String: Any] {
@@ -79,14 +97,26 @@ extension ECRCall {
         var encryption = EncryptionConfiguration()
         if let config = try input.structure("encryptionConfiguration") {
             let type = try config.string("encryptionType", required: true)!
-            guard ["AES256", "KMS", "KMS_DSSE"].contains(type) else { throw ECRInput.invalid("encryptionConfiguration.encryptionType", "Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]") }
+            guard ["AES256", "KMS", "KMS_DSSE"].contains(type) else {
+                throw ECRInput.invalid(
+                    "encryptionConfiguration.encryptionType",
+                    "Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]")
+            }
             let key = try config.string("kmsKey", length: 1...2048)
-            if type == "AES256" && key != nil { throw ECRError(.invalidParameter, "kmsKey can only be given with KMS encryption") }
-            encryption = EncryptionConfiguration(encryptionType: type, kmsKey: key ?? (type == "AES256" ? nil : "arn:aws:kms:\(scope.region):\(scope.account):alias/aws/ecr"))
+            if type == "AES256" && key != nil {
+                throw ECRError(.invalidParameter, "kmsKey can only be given with KMS encryption")
+            }
+            encryption = EncryptionConfiguration(
+                encryptionType: type,
+                kmsKey: key ?? (type == "AES256" ? nil : "arn:aws:kms:\(scope.region):\(scope.account):alias/aws/ecr"))
         }
         let tags = try resourceTags()
-        try await submit(.createRepository(name: name, settings: RepositorySettings(
-            tagMutability: mutability, mutabilityExclusions: filters, scanOnPush: scanOnPush, encryption: encryption, resourceTags: tags)))
+        try await submit(
+            .createRepository(
+                name: name,
+                settings: RepositorySettings(
+                    tagMutability: mutability, mutabilityExclusions: filters, scanOnPush: scanOnPush,
+                    encryption: encryption, resourceTags: tags)))
         return ["repository": repositoryJSON(try repository(name))]
     }
 
@@ -98,7 +128,9 @@ extension ECRCall {
             }
             var repositories: [[String: Any]] = []
             for raw in names {
-                guard let text = raw as? String, let name = RepositoryName(text) else { throw ECRInput.invalid("repositoryNames", "each name must be a valid repository name") }
+                guard let text = raw as? String, let name = RepositoryName(text) else {
+                    throw ECRInput.invalid("repositoryNames", "each name must be a valid repository name")
+                }
                 repositories.append(repositoryJSON(try repository(name)))
             }
             return ["repositories": repositories]
@@ -124,18 +156,24 @@ extension ECRCall {
         }
         let filters = try exclusionFilters(for: mutability)
         try await submit(.setTagMutability(repository: name, mutability: mutability, exclusions: filters))
-        var output: [String: Any] = ["registryId": registryId, "repositoryName": name.rawValue, "imageTagMutability": mutability.rawValue]
+        var output: [String: Any] = [
+            "registryId": registryId, "repositoryName": name.rawValue, "imageTagMutability": mutability.rawValue,
+        ]
         if !filters.isEmpty { output["imageTagMutabilityExclusionFilters"] = exclusionFiltersJSON(filters) }
         return output
     }
 
     func putImageScanningConfiguration() async throws -> [String: Any] {
         let name = try input.repositoryName()
-        guard let scanOnPush = try input.structure("imageScanningConfiguration", required: true)!.bool("scanOnPush") else {
+        guard let scanOnPush = try input.structure("imageScanningConfiguration", required: true)!.bool("scanOnPush")
+        else {
             throw ECRInput.invalid("imageScanningConfiguration.scanOnPush", "Member must not be null")
         }
         try await submit(.setScanOnPush(repository: name, scanOnPush: scanOnPush))
-        return ["registryId": registryId, "repositoryName": name.rawValue, "imageScanningConfiguration": ["scanOnPush": scanOnPush]]
+        return [
+            "registryId": registryId, "repositoryName": name.rawValue,
+            "imageScanningConfiguration": ["scanOnPush": scanOnPush],
+        ]
     }
 
     // MARK: Policies
@@ -144,7 +182,9 @@ extension ECRCall {
     func policyText(_ key: String, limit: Int) throws(ECRError) -> String {
         let text = try input.string(key, required: true, length: 1...limit)!
         guard (try? JSONSerialization.jsonObject(with: Data(text.utf8))) is [String: Any] else {
-            throw ECRError(.invalidParameter, "Invalid parameter at '\(key)' failed to satisfy constraint: 'Invalid repository policy provided'")
+            throw ECRError(
+                .invalidParameter,
+                "Invalid parameter at '\(key)' failed to satisfy constraint: 'Invalid repository policy provided'")
         }
         return text
     }
@@ -159,7 +199,10 @@ extension ECRCall {
     func getRepositoryPolicy() throws -> [String: Any] {
         let name = try input.repositoryName()
         guard let text = try repository(name).settings.policy else {
-            throw ECRError(.repositoryPolicyNotFound, "Repository policy does not exist for the repository with name '\(name)' in the registry with id '\(registryId)'")
+            throw ECRError(
+                .repositoryPolicyNotFound,
+                "Repository policy does not exist for the repository with name '\(name)' in the registry with id '\(registryId)'"
+            )
         }
         return ["registryId": registryId, "repositoryName": name.rawValue, "policyText": text]
     }
@@ -174,7 +217,9 @@ extension ECRCall {
     func lifecyclePolicyText() throws(ECRError) -> String {
         let text = try input.string("lifecyclePolicyText", required: true, length: 100...30_720)!
         do { _ = try LifecyclePolicy(text) } catch {
-            throw ECRError(.invalidParameter, "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: '\(error.reason)'")
+            throw ECRError(
+                .invalidParameter,
+                "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: '\(error.reason)'")
         }
         return text
     }
@@ -189,10 +234,15 @@ extension ECRCall {
     func getLifecyclePolicy() throws -> [String: Any] {
         let name = try input.repositoryName()
         guard let text = try repository(name).settings.lifecyclePolicy else {
-            throw ECRError(.lifecyclePolicyNotFound, "Lifecycle policy does not exist for the repository with name '\(name)' in the registry with id '\(registryId)'")
+            throw ECRError(
+                .lifecyclePolicyNotFound,
+                "Lifecycle policy does not exist for the repository with name '\(name)' in the registry with id '\(registryId)'"
+            )
         }
-        return ["registryId": registryId, "repositoryName": name.rawValue, "lifecyclePolicyText": text,
-                "lastEvaluatedAt": epochSeconds(store.state.time)]
+        return [
+            "registryId": registryId, "repositoryName": name.rawValue, "lifecyclePolicyText": text,
+            "lastEvaluatedAt": epochSeconds(store.state.time),
+        ]
     }
 
     func deleteLifecyclePolicy() async throws -> [String: Any] {
@@ -208,7 +258,10 @@ extension ECRCall {
         let arn = try input.string("resourceArn", required: true)!
         let prefix = "arn:aws:ecr:\(scope.region):\(scope.account):repository/"
         guard arn.hasPrefix(prefix), let name = RepositoryName(String(arn.dropFirst(prefix.count))) else {
-            throw ECRError(.invalidParameter, "Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN: expected \(prefix)<repository name>'")
+            throw ECRError(
+                .invalidParameter,
+                "Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN: expected \(prefix)<repository name>'"
+            )
         }
         _ = try repository(name)
         return name

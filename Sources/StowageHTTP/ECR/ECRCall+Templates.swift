@@ -29,7 +29,9 @@ extension ECRCall {
         }
         if let encryption = try input.structure("encryptionConfiguration") {
             let type = try encryption.string("encryptionType", required: true)!
-            guard ["AES256", "KMS", "KMS_DSSE"].contains(type) else { throw ECRError(.validation, "encryptionType must be AES256, KMS or KMS_DSSE") }
+            guard ["AES256", "KMS", "KMS_DSSE"].contains(type) else {
+                throw ECRError(.validation, "encryptionType must be AES256, KMS or KMS_DSSE")
+            }
             var entry: [String: Any] = ["encryptionType": type]
             if let key = try encryption.string("kmsKey", length: 0...2048), !key.isEmpty { entry["kmsKey"] = key }
             document["encryptionConfiguration"] = entry
@@ -37,9 +39,13 @@ extension ECRCall {
         if input.object["resourceTags"] != nil {
             document["resourceTags"] = try resourceTags("resourceTags").map { ["Key": $0.key, "Value": $0.value] }
         }
-        if input.object["repositoryPolicy"] != nil { document["repositoryPolicy"] = try policyText("repositoryPolicy", limit: 10_240) }
+        if input.object["repositoryPolicy"] != nil {
+            document["repositoryPolicy"] = try policyText("repositoryPolicy", limit: 10_240)
+        }
         if let text = try input.string("lifecyclePolicy", length: 0...30_720) {
-            do { _ = try LifecyclePolicy(text) } catch { throw ECRError(.validation, "lifecyclePolicy: \(error.reason)") }
+            do { _ = try LifecyclePolicy(text) } catch {
+                throw ECRError(.validation, "lifecyclePolicy: \(error.reason)")
+            }
             document["lifecyclePolicy"] = text
         }
         if let applied = try input.list("appliedFor") {
@@ -57,7 +63,10 @@ extension ECRCall {
     func createRepositoryCreationTemplate() async throws -> [String: Any] {
         let prefix = try templatePrefix()
         guard templates()[prefix] == nil else {
-            throw ECRError(.templateAlreadyExists, "A repository creation template with prefix '\(prefix)' already exists in the registry with id '\(registryId)'")
+            throw ECRError(
+                .templateAlreadyExists,
+                "A repository creation template with prefix '\(prefix)' already exists in the registry with id '\(registryId)'"
+            )
         }
         let document = try templateDocument(prefix: prefix, base: nil)
         try await changeRegistry(.creationTemplate(prefix: prefix, template: canonical(document)))
@@ -67,7 +76,10 @@ extension ECRCall {
     func updateRepositoryCreationTemplate() async throws -> [String: Any] {
         let prefix = try templatePrefix()
         guard let existing = templates()[prefix] else {
-            throw ECRError(.templateNotFound, "No repository creation template with prefix '\(prefix)' exists in the registry with id '\(registryId)'")
+            throw ECRError(
+                .templateNotFound,
+                "No repository creation template with prefix '\(prefix)' exists in the registry with id '\(registryId)'"
+            )
         }
         let document = try templateDocument(prefix: prefix, base: existing)
         try await changeRegistry(.creationTemplate(prefix: prefix, template: canonical(document)))
@@ -77,7 +89,10 @@ extension ECRCall {
     func deleteRepositoryCreationTemplate() async throws -> [String: Any] {
         let prefix = try templatePrefix()
         guard let existing = templates()[prefix] else {
-            throw ECRError(.templateNotFound, "No repository creation template with prefix '\(prefix)' exists in the registry with id '\(registryId)'")
+            throw ECRError(
+                .templateNotFound,
+                "No repository creation template with prefix '\(prefix)' exists in the registry with id '\(registryId)'"
+            )
         }
         try await changeRegistry(.creationTemplate(prefix: prefix, template: nil))
         return ["registryId": registryId, "repositoryCreationTemplate": existing]
@@ -87,11 +102,15 @@ extension ECRCall {
         let all = templates()
         var prefixes = all.keys.sorted()
         if let wanted = try input.list("prefixes", count: 1...100) as? [String] {
-            prefixes = wanted.map { $0 == "ROOT" || !$0.hasSuffix("/") ? $0 : String($0.dropLast()) }.filter { all[$0] != nil }
+            prefixes = wanted.map { $0 == "ROOT" || !$0.hasSuffix("/") ? $0 : String($0.dropLast()) }.filter {
+                all[$0] != nil
+            }
         }
         let (limit, after) = try input.page(max: 1000)
         let selected = page(prefixes, after: after, limit: limit)
-        var output: [String: Any] = ["registryId": registryId, "repositoryCreationTemplates": selected.items.map { all[$0]! }]
+        var output: [String: Any] = [
+            "registryId": registryId, "repositoryCreationTemplates": selected.items.map { all[$0]! },
+        ]
         if selected.hasMore, let last = selected.items.last { output["nextToken"] = nextToken(after: last) }
         return output
     }
@@ -100,16 +119,23 @@ extension ECRCall {
 
     func updateImageStorageClass() async throws -> [String: Any] {
         let (name, image, imageId) = try scannedImage()
-        guard let target = try input.string("targetStorageClass", required: true), target == "STANDARD" || target == "ARCHIVE" else {
+        guard let target = try input.string("targetStorageClass", required: true),
+            target == "STANDARD" || target == "ARCHIVE"
+        else {
             throw ECRInput.invalid("targetStorageClass", "Member must satisfy enum value set: [STANDARD, ARCHIVE]")
         }
         guard ImageScanner.isScannable(image) else {
-            throw ECRError(.imageStorageClassUpdateNotSupported, "Only image manifests can change storage class, not a \(image.manifest.mediaType)")
+            throw ECRError(
+                .imageStorageClassUpdateNotSupported,
+                "Only image manifests can change storage class, not a \(image.manifest.mediaType)")
         }
         try await submit(.setImageArchived(repository: name, digest: image.digest, archived: target == "ARCHIVE"))
         var id = imageId
         id["imageDigest"] = image.digest.rawValue
-        return ["registryId": registryId, "repositoryName": name.rawValue, "imageId": id, "imageStatus": target == "ARCHIVE" ? "ARCHIVED" : "ACTIVE"]
+        return [
+            "registryId": registryId, "repositoryName": name.rawValue, "imageId": id,
+            "imageStatus": target == "ARCHIVE" ? "ARCHIVED" : "ACTIVE",
+        ]
     }
 
     /// `DescribeImageSigningStatus`: for each signing rule that covers the repository, COMPLETE when
@@ -118,15 +144,21 @@ extension ECRCall {
         let (name, image, imageId) = try scannedImage()
         let repository = try repository(name)
         let rules = (parsed(registry.signing) as? [String: Any])?["rules"] as? [[String: Any]] ?? []
-        let signed = repository.referrers(of: image.digest).contains { $0.artifactType == "application/vnd.cncf.notary.signature" }
+        let signed = repository.referrers(of: image.digest).contains {
+            $0.artifactType == "application/vnd.cncf.notary.signature"
+        }
         var statuses: [[String: Any]] = []
         for rule in rules {
             let filters = rule["repositoryFilters"] as? [[String: String]] ?? []
-            guard filters.isEmpty || filters.contains(where: { wildcardMatch($0["filter"] ?? "", name.rawValue) }) else { continue }
-            var status: [String: Any] = ["signingProfileArn": rule["signingProfileArn"] ?? "", "status": signed ? "COMPLETE" : "FAILED"]
+            guard filters.isEmpty || filters.contains(where: { wildcardMatch($0["filter"] ?? "", name.rawValue) })
+            else { continue }
+            var status: [String: Any] = [
+                "signingProfileArn": rule["signingProfileArn"] ?? "", "status": signed ? "COMPLETE" : "FAILED",
+            ]
             if !signed {
                 status["failureCode"] = "SignatureNotFound"
-                status["failureReason"] = "the image has no Notation signature (a referrer of artifact type application/vnd.cncf.notary.signature)"
+                status["failureReason"] =
+                    "the image has no Notation signature (a referrer of artifact type application/vnd.cncf.notary.signature)"
             }
             statuses.append(status)
         }
@@ -136,7 +168,8 @@ extension ECRCall {
     }
 
     private func wildcardMatch(_ pattern: String, _ text: String) -> Bool {
-        let regex = "^" + NSRegularExpression.escapedPattern(for: pattern).replacingOccurrences(of: "\\*", with: ".*") + "$"
+        let regex =
+            "^" + NSRegularExpression.escapedPattern(for: pattern).replacingOccurrences(of: "\\*", with: ".*") + "$"
         return text.range(of: regex, options: .regularExpression) != nil
     }
 }
@@ -148,17 +181,27 @@ func creationTemplateSettings(for name: RepositoryName, in registry: RegistrySet
 
 /// The settings of the creation template for `appliedFor` that covers `name`: the one with the
 /// longest prefix, else the ROOT template.
-func templateSettings(for name: RepositoryName, in registry: RegistrySettings?, appliedFor: String) -> RepositorySettings? {
+func templateSettings(for name: RepositoryName, in registry: RegistrySettings?, appliedFor: String)
+    -> RepositorySettings?
+{
     let templates = registry?.creationTemplates ?? [:]
-    let covering = templates.keys.filter { $0 != "ROOT" && name.rawValue.hasPrefix($0 + "/") }.sorted { $0.count > $1.count }
+    let covering = templates.keys.filter { $0 != "ROOT" && name.rawValue.hasPrefix($0 + "/") }.sorted {
+        $0.count > $1.count
+    }
     guard let prefix = covering.first ?? (templates["ROOT"] != nil ? "ROOT" : nil),
-        let document = templates[prefix].flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) }) as? [String: Any],
+        let document = templates[prefix].flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) })
+            as? [String: Any],
         (document["appliedFor"] as? [String])?.contains(appliedFor) == true
     else { return nil }
     var settings = RepositorySettings()
-    if let mutability = (document["imageTagMutability"] as? String).flatMap(TagMutability.init) { settings.tagMutability = mutability }
-    settings.mutabilityExclusions = (document["imageTagMutabilityExclusionFilters"] as? [[String: String]] ?? []).compactMap { $0["filter"] }
-    if let encryption = document["encryptionConfiguration"] as? [String: Any], let type = encryption["encryptionType"] as? String {
+    if let mutability = (document["imageTagMutability"] as? String).flatMap(TagMutability.init) {
+        settings.tagMutability = mutability
+    }
+    settings.mutabilityExclusions = (document["imageTagMutabilityExclusionFilters"] as? [[String: String]] ?? [])
+        .compactMap { $0["filter"] }
+    if let encryption = document["encryptionConfiguration"] as? [String: Any],
+        let type = encryption["encryptionType"] as? String
+    {
         settings.encryption = EncryptionConfiguration(encryptionType: type, kmsKey: encryption["kmsKey"] as? String)
     }
     settings.resourceTags = (document["resourceTags"] as? [[String: String]] ?? []).compactMap { tag in

@@ -32,20 +32,27 @@ struct ECRController: Sendable {
 
     /// The operations this server implements; any other ECR operation answers `UnsupportedOperationException`.
     static let operations: Set<String> = [
-        "GetAuthorizationToken", "CreateRepository", "DescribeRepositories", "DeleteRepository", "PutImageTagMutability",
+        "GetAuthorizationToken", "CreateRepository", "DescribeRepositories", "DeleteRepository",
+        "PutImageTagMutability",
         "PutImageScanningConfiguration", "SetRepositoryPolicy", "GetRepositoryPolicy", "DeleteRepositoryPolicy",
         "PutLifecyclePolicy", "GetLifecyclePolicy", "DeleteLifecyclePolicy", "TagResource", "UntagResource",
         "ListTagsForResource", "PutImage", "BatchGetImage", "BatchDeleteImage", "DescribeImages", "ListImages",
         "ListImageReferrers", "InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload",
-        "BatchCheckLayerAvailability", "GetDownloadUrlForLayer", "StartLifecyclePolicyPreview", "GetLifecyclePolicyPreview",
-        "PutRegistryPolicy", "GetRegistryPolicy", "DeleteRegistryPolicy", "PutReplicationConfiguration", "DescribeRegistry",
-        "PutRegistryScanningConfiguration", "GetRegistryScanningConfiguration", "BatchGetRepositoryScanningConfiguration",
-        "PutAccountSetting", "GetAccountSetting", "RegisterPullTimeUpdateExclusion", "DeregisterPullTimeUpdateExclusion",
-        "ListPullTimeUpdateExclusions", "PutSigningConfiguration", "GetSigningConfiguration", "DeleteSigningConfiguration",
+        "BatchCheckLayerAvailability", "GetDownloadUrlForLayer", "StartLifecyclePolicyPreview",
+        "GetLifecyclePolicyPreview",
+        "PutRegistryPolicy", "GetRegistryPolicy", "DeleteRegistryPolicy", "PutReplicationConfiguration",
+        "DescribeRegistry",
+        "PutRegistryScanningConfiguration", "GetRegistryScanningConfiguration",
+        "BatchGetRepositoryScanningConfiguration",
+        "PutAccountSetting", "GetAccountSetting", "RegisterPullTimeUpdateExclusion",
+        "DeregisterPullTimeUpdateExclusion",
+        "ListPullTimeUpdateExclusions", "PutSigningConfiguration", "GetSigningConfiguration",
+        "DeleteSigningConfiguration",
         "StartImageScan", "DescribeImageScanFindings", "CreateRepositoryCreationTemplate",
         "UpdateRepositoryCreationTemplate", "DeleteRepositoryCreationTemplate", "DescribeRepositoryCreationTemplates",
         "UpdateImageStorageClass", "DescribeImageSigningStatus", "DescribeImageReplicationStatus",
-        "CreatePullThroughCacheRule", "DescribePullThroughCacheRules", "UpdatePullThroughCacheRule", "DeletePullThroughCacheRule",
+        "CreatePullThroughCacheRule", "DescribePullThroughCacheRules", "UpdatePullThroughCacheRule",
+        "DeletePullThroughCacheRule",
         "ValidatePullThroughCacheRule",
     ]
 
@@ -65,9 +72,14 @@ struct ECRController: Sendable {
         let input = try ECRInput(Array(body.readableBytesView))
         let scope = identity(request)
         if let registry = try input.string("registryId") {
-            guard AccountID(registry) != nil else { throw ECRInput.invalid("registryId", "Member must satisfy regular expression pattern: [0-9]{12}") }
+            guard AccountID(registry) != nil else {
+                throw ECRInput.invalid("registryId", "Member must satisfy regular expression pattern: [0-9]{12}")
+            }
             guard registry == scope.account.rawValue else {
-                throw ECRError(.invalidParameter, "registryId \(registry) is not the caller's account \(scope.account); cross-account access is not emulated")
+                throw ECRError(
+                    .invalidParameter,
+                    "registryId \(registry) is not the caller's account \(scope.account); cross-account access is not emulated"
+                )
             }
         }
         let call = ECRCall(controller: self, input: input, scope: scope)
@@ -88,7 +100,9 @@ struct ECRController: Sendable {
 
     /// The caller's account and region from the SigV4 credential scope.
     func identity(_ request: Request) -> Scope {
-        guard let header = request.headers[.authorization], let range = header.range(of: "Credential=") else { return .default }
+        guard let header = request.headers[.authorization], let range = header.range(of: "Credential=") else {
+            return .default
+        }
         let credential = header[range.upperBound...].prefix { $0 != "," && $0 != " " }
         let parts = credential.split(separator: "/")
         let key = parts.first.map(String.init) ?? ""
@@ -142,7 +156,8 @@ struct ECRCall {
             {
                 let name = try input.repositoryName()
                 await controller.scanner.scanOnPush(digest, in: name, scope: scope)
-                await controller.replicator.replicate(digest, tag: (id["imageTag"] as? String).flatMap(Tag.init), from: name, in: scope)
+                await controller.replicator.replicate(
+                    digest, tag: (id["imageTag"] as? String).flatMap(Tag.init), from: name, in: scope)
             }
             return output
         case "StartImageScan": return try await startImageScan()
@@ -187,7 +202,9 @@ struct ECRCall {
         case "DeleteSigningConfiguration": return try await deleteSigningConfiguration()
         default:
             if ECRModel.operations.contains(operation) {
-                throw ECRError(.unsupportedOperation, "Stowage does not implement \(operation) yet; the README lists the operations it does")
+                throw ECRError(
+                    .unsupportedOperation,
+                    "Stowage does not implement \(operation) yet; the README lists the operations it does")
             }
             throw ECRError(.unknownOperation, "'\(operation)' is not an ECR operation")
         }
@@ -195,7 +212,9 @@ struct ECRCall {
 
     /// The repository, or `RepositoryNotFoundException`.
     func repository(_ name: RepositoryName) throws -> Repository {
-        guard let repository = store.state[scope].repositories[name] else { throw ECRError(RegistryError.repositoryNotFound(name), scope: scope) }
+        guard let repository = store.state[scope].repositories[name] else {
+            throw ECRError(RegistryError.repositoryNotFound(name), scope: scope)
+        }
         return repository
     }
 

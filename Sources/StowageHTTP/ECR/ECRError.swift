@@ -68,33 +68,53 @@ struct ECRError: HTTPResponseError {
         let registry = scope.account.rawValue
         switch error {
         case .repositoryNotFound(let name):
-            self.init(.repositoryNotFound, "The repository with name '\(name)' does not exist in the registry with id '\(registry)'")
+            self.init(
+                .repositoryNotFound,
+                "The repository with name '\(name)' does not exist in the registry with id '\(registry)'")
         case .repositoryAlreadyExists(let name):
-            self.init(.repositoryAlreadyExists, "The repository with name '\(name)' already exists in the registry with id '\(registry)'")
+            self.init(
+                .repositoryAlreadyExists,
+                "The repository with name '\(name)' already exists in the registry with id '\(registry)'")
         case .repositoryNotEmpty(let name, _):
-            self.init(.repositoryNotEmpty, "The repository with name '\(name)' in registry with id '\(registry)' cannot be deleted because it still contains images")
+            self.init(
+                .repositoryNotEmpty,
+                "The repository with name '\(name)' in registry with id '\(registry)' cannot be deleted because it still contains images"
+            )
         case .uploadNotFound(let id), .uploadAlreadyExists(let id):
             self.init(.uploadNotFound, "The upload with id '\(id)' does not exist in this repository")
         case .chunkOutOfOrder(let id, let expected, _):
-            self.init(.invalidLayerPart, error.description, fields: ["uploadId": id.rawValue, "lastValidByteReceived": expected - 1])
+            self.init(
+                .invalidLayerPart, error.description,
+                fields: ["uploadId": id.rawValue, "lastValidByteReceived": expected - 1])
         case .invalidChunkLength:
             self.init(.invalidLayerPart, error.description)
         case .digestMismatch(_, let claimed, _):
-            self.init(.invalidLayer, "The layer digest \(claimed) does not match the digest of the uploaded content: \(error.description)")
+            self.init(
+                .invalidLayer,
+                "The layer digest \(claimed) does not match the digest of the uploaded content: \(error.description)")
         case .sizeMismatch:
             self.init(.invalidLayer, error.description)
         case .blobNotFound(_, let digest):
             self.init(.layersNotFound, "The following layers were not found: \(digest)")
         case .manifestReferencesMissing(_, let blobs, let manifests):
             if !blobs.isEmpty {
-                self.init(.layersNotFound, "Layers with digests \(blobs.map(\.rawValue)) required for pushing image into repository are not found")
+                self.init(
+                    .layersNotFound,
+                    "Layers with digests \(blobs.map(\.rawValue)) required for pushing image into repository are not found"
+                )
             } else {
-                self.init(.referencedImagesNotFound, "The images with digests \(manifests.map(\.rawValue)) referenced by the manifest list are not found in the repository")
+                self.init(
+                    .referencedImagesNotFound,
+                    "The images with digests \(manifests.map(\.rawValue)) referenced by the manifest list are not found in the repository"
+                )
             }
         case .manifestNotFound, .tagNotFound:
             self.init(.imageNotFound, error.description)
         case .tagImmutable(let name, let tag, _):
-            self.init(.imageTagAlreadyExists, "The image tag '\(tag)' already exists in the '\(name)' repository and cannot be overwritten because the repository is immutable.")
+            self.init(
+                .imageTagAlreadyExists,
+                "The image tag '\(tag)' already exists in the '\(name)' repository and cannot be overwritten because the repository is immutable."
+            )
         case .pointUnavailable:
             self.init(.serverException, error.description)
         case .settingNotFound:
@@ -114,7 +134,9 @@ struct ECRError: HTTPResponseError {
 /// Responses in the AWS JSON 1.1 protocol.
 enum ECRResponse {
     static func make(_ body: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
         return Response(
             status: status,
             headers: [.contentType: "application/x-amz-json-1.1", .amznRequestID: UUID().uuidString.lowercased()],

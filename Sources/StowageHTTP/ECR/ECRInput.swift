@@ -38,7 +38,9 @@ struct ECRInput {
             if required { throw Self.invalid(key, "Member must not be null") }
             return nil
         }
-        guard let number = value as? Int64 ?? (value as? Int).map(Int64.init) else { throw Self.invalid(key, "Member must be an integer") }
+        guard let number = value as? Int64 ?? (value as? Int).map(Int64.init) else {
+            throw Self.invalid(key, "Member must be an integer")
+        }
         if let range, !range.contains(number) {
             throw Self.invalid(key, "Member must have value between \(range.lowerBound) and \(range.upperBound)")
         }
@@ -78,7 +80,10 @@ struct ECRInput {
     func repositoryName(_ key: String = "repositoryName") throws(ECRError) -> RepositoryName {
         let text = try string(key, required: true)!
         guard let name = RepositoryName(text) else {
-            throw Self.invalid(key, "must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*' and have length between 2 and 256")
+            throw Self.invalid(
+                key,
+                "must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*' and have length between 2 and 256"
+            )
         }
         return name
     }
@@ -93,8 +98,11 @@ struct ECRInput {
     func page(max: Int64) throws(ECRError) -> (limit: Int, after: String?) {
         let limit = Int(try integer("maxResults", range: 1...max) ?? max)
         guard let token = try string("nextToken") else { return (limit, nil) }
-        guard let data = Data(base64Encoded: token), let after = String(data: data, encoding: .utf8), after.hasPrefix("after:") else {
-            throw ECRError(.invalidParameter, "Invalid parameter at 'nextToken': the token is not one this registry issued")
+        guard let data = Data(base64Encoded: token), let after = String(data: data, encoding: .utf8),
+            after.hasPrefix("after:")
+        else {
+            throw ECRError(
+                .invalidParameter, "Invalid parameter at 'nextToken': the token is not one this registry issued")
         }
         return (limit, String(after.dropFirst(6)))
     }

@@ -11,7 +11,9 @@ struct ImageScanner: Sendable {
 
     /// A repository's effective scan frequency and the registry filters that decided it.
     func frequency(of repository: Repository, in scope: Scope) -> (frequency: String, filters: [[String: String]]) {
-        let document = (store.state[scope].registry?.scanning).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+        let document =
+            (store.state[scope].registry?.scanning).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
+            as? [String: Any]
         for rule in document?["rules"] as? [[String: Any]] ?? [] {
             let filters = rule["repositoryFilters"] as? [[String: String]] ?? []
             let matching = filters.filter { wildcard($0["filter"] ?? "", matches: repository.name.rawValue) }
@@ -31,7 +33,8 @@ struct ImageScanner: Sendable {
 
     /// After a push: scans when the repository's effective frequency is SCAN_ON_PUSH.
     func scanOnPush(_ digest: Digest, in name: RepositoryName, scope: Scope) async {
-        guard let repository = store.state[scope].repositories[name], let image = repository.images[digest], Self.isScannable(image),
+        guard let repository = store.state[scope].repositories[name], let image = repository.images[digest],
+            Self.isScannable(image),
             frequency(of: repository, in: scope).frequency == "SCAN_ON_PUSH"
         else { return }
         try? await scan(digest, in: name, scope: scope)

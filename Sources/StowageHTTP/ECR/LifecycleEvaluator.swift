@@ -25,11 +25,14 @@ struct LifecycleEvaluator: Sendable {
         for (scope, scoped) in state.scopes.sorted(by: { $0.key < $1.key }) {
             for repository in scoped.repositories.values.sorted(by: { $0.name < $1.name }) {
                 if let only, only.0 != scope || only.1 != repository.name { continue }
-                guard let text = repository.settings.lifecyclePolicy, let policy = try? LifecyclePolicy(text) else { continue }
+                guard let text = repository.settings.lifecyclePolicy, let policy = try? LifecyclePolicy(text) else {
+                    continue
+                }
                 let expirations = repository.lifecycleExpirations(policy.rules, now: now)
                 guard !expirations.isEmpty else { continue }
                 do {
-                    try await store.submit(.expireImages(repository: repository.name, digests: expirations.map(\.digest)), scope: scope)
+                    try await store.submit(
+                        .expireImages(repository: repository.name, digests: expirations.map(\.digest)), scope: scope)
                     results.append(Expired(scope: scope, repository: repository.name, expirations: expirations))
                 } catch {
                     // Refused (the images changed meanwhile) or storage failed: the log says which; the next pass retries.

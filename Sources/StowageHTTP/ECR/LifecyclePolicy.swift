@@ -22,8 +22,12 @@ struct LifecyclePolicy: Sendable, Equatable {
         }
         var rules: [Rule] = []
         for (i, rule) in list.enumerated() {
-            guard let priority = rule["rulePriority"] as? Int, priority >= 1 else { throw Failure(reason: "rules[\(i)].rulePriority must be a positive integer") }
-            guard let selection = rule["selection"] as? [String: Any] else { throw Failure(reason: "rules[\(i)].selection is required") }
+            guard let priority = rule["rulePriority"] as? Int, priority >= 1 else {
+                throw Failure(reason: "rules[\(i)].rulePriority must be a positive integer")
+            }
+            guard let selection = rule["selection"] as? [String: Any] else {
+                throw Failure(reason: "rules[\(i)].selection is required")
+            }
             guard let status = (selection["tagStatus"] as? String).flatMap(TagStatus.init) else {
                 throw Failure(reason: "rules[\(i)].selection.tagStatus must be tagged, untagged or any")
             }
@@ -32,11 +36,15 @@ struct LifecyclePolicy: Sendable, Equatable {
             switch status {
             case .tagged:
                 guard prefixes.isEmpty != patterns.isEmpty else {
-                    throw Failure(reason: "rules[\(i)]: a tagged rule needs exactly one of tagPrefixList and tagPatternList, not empty")
+                    throw Failure(
+                        reason:
+                            "rules[\(i)]: a tagged rule needs exactly one of tagPrefixList and tagPatternList, not empty"
+                    )
                 }
             case .untagged, .any:
                 guard prefixes.isEmpty && patterns.isEmpty else {
-                    throw Failure(reason: "rules[\(i)]: tagPrefixList and tagPatternList are only allowed with tagStatus tagged")
+                    throw Failure(
+                        reason: "rules[\(i)]: tagPrefixList and tagPatternList are only allowed with tagStatus tagged")
                 }
             }
             guard patterns.allSatisfy({ $0.filter { $0 == "*" }.count <= 4 }) else {
@@ -50,16 +58,25 @@ struct LifecyclePolicy: Sendable, Equatable {
             }
             switch countType {
             case .sinceImagePushed:
-                guard selection["countUnit"] as? String == "days" else { throw Failure(reason: "rules[\(i)]: sinceImagePushed needs countUnit days") }
+                guard selection["countUnit"] as? String == "days" else {
+                    throw Failure(reason: "rules[\(i)]: sinceImagePushed needs countUnit days")
+                }
             case .imageCountMoreThan:
-                guard selection["countUnit"] == nil else { throw Failure(reason: "rules[\(i)]: countUnit is not allowed with imageCountMoreThan") }
+                guard selection["countUnit"] == nil else {
+                    throw Failure(reason: "rules[\(i)]: countUnit is not allowed with imageCountMoreThan")
+                }
             }
             guard let action = rule["action"] as? [String: Any], action["type"] as? String == "expire" else {
                 throw Failure(reason: "rules[\(i)].action.type must be expire")
             }
-            rules.append(Rule(priority: priority, tagStatus: status, tagPrefixes: prefixes, tagPatterns: patterns, countType: countType, countNumber: countNumber))
+            rules.append(
+                Rule(
+                    priority: priority, tagStatus: status, tagPrefixes: prefixes, tagPatterns: patterns,
+                    countType: countType, countNumber: countNumber))
         }
-        guard Set(rules.map(\.priority)).count == rules.count else { throw Failure(reason: "rulePriority values must be unique") }
+        guard Set(rules.map(\.priority)).count == rules.count else {
+            throw Failure(reason: "rulePriority values must be unique")
+        }
         let highest = rules.map(\.priority).max()!
         if let any = rules.first(where: { $0.tagStatus == .any }), any.priority != highest {
             throw Failure(reason: "a rule with tagStatus any must have the highest rulePriority")

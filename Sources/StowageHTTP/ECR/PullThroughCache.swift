@@ -2,6 +2,7 @@ import Foundation
 import HashTreeCollections
 import StowageCore
 import StowageStorage
+
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
@@ -26,9 +27,12 @@ struct PullThroughCache: Sendable {
     /// The rule that covers `name`: the longest prefix, else ROOT.
     func rule(for name: RepositoryName, in scope: Scope) -> Rule? {
         let rules = store.state[scope].registry?.pullThroughRules ?? [:]
-        let covering = rules.keys.filter { $0 != "ROOT" && name.rawValue.hasPrefix($0 + "/") }.sorted { $0.count > $1.count }
+        let covering = rules.keys.filter { $0 != "ROOT" && name.rawValue.hasPrefix($0 + "/") }.sorted {
+            $0.count > $1.count
+        }
         guard let prefix = covering.first ?? (rules["ROOT"] != nil ? "ROOT" : nil),
-            let document = rules[prefix].flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) }) as? [String: Any],
+            let document = rules[prefix].flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) })
+                as? [String: Any],
             let url = (document["upstreamRegistryUrl"] as? String).flatMap(URL.init(string:))
         else { return nil }
         return Rule(prefix: prefix, upstreamURL: url, upstreamPrefix: document["upstreamRepositoryPrefix"] as? String)
@@ -48,11 +52,16 @@ struct PullThroughCache: Sendable {
         guard let rule = rule(for: name, in: scope) else { return false }
         if let repository = store.state[scope].repositories[name], repository.image(reference) != nil { return false }
         if store.state[scope].repositories[name] == nil {
-            let settings = templateSettings(for: name, in: store.state[scope].registry, appliedFor: "PULL_THROUGH_CACHE") ?? .init()
-            do { try await store.submit(.createRepository(name: name, settings: settings), scope: scope) } catch RegistryError.repositoryAlreadyExists {}
+            let settings =
+                templateSettings(for: name, in: store.state[scope].registry, appliedFor: "PULL_THROUGH_CACHE")
+                ?? .init()
+            do {
+                try await store.submit(.createRepository(name: name, settings: settings), scope: scope)
+            } catch RegistryError.repositoryAlreadyExists {}
         }
         let upstream = upstreamName(name, rule)
-        let digest = try await fetchManifest(reference.description, upstream: upstream, rule: rule, into: name, scope: scope)
+        let digest = try await fetchManifest(
+            reference.description, upstream: upstream, rule: rule, into: name, scope: scope)
         if case .tag(let tag) = reference {
             try await store.submit(.tagImage(repository: name, tag: tag, digest: digest), scope: scope)
         }
@@ -60,11 +69,18 @@ struct PullThroughCache: Sendable {
     }
 
     /// Fetches a manifest (and, for an index, its children) with every blob; returns its digest.
-    private func fetchManifest(_ reference: String, upstream: String, rule: Rule, into name: RepositoryName, scope: Scope) async throws -> Digest {
-        let (bytes, contentType) = try await get(rule, "/v2/\(upstream)/manifests/\(reference)", accept: ManifestMediaType.all.sorted().joined(separator: ", "))
+    private func fetchManifest(
+        _ reference: String, upstream: String, rule: Rule, into name: RepositoryName, scope: Scope
+    ) async throws -> Digest {
+        let (bytes, contentType) = try await get(
+            rule, "/v2/\(upstream)/manifests/\(reference)",
+            accept: ManifestMediaType.all.sorted().joined(separator: ", "))
         let parsed: (mediaType: String, references: ManifestReferences)
         do { parsed = try ManifestParser.parse(Array(bytes), contentType: contentType) } catch {
-            throw Failure(description: "the upstream's manifest \(reference) is not one this registry stores: \(error.errors.first?.message ?? "")")
+            throw Failure(
+                description:
+                    "the upstream's manifest \(reference) is not one this registry stores: \(error.errors.first?.message ?? "")"
+            )
         }
         let digest = ContentDigester.digest(bytes, Digest(reference)?.algorithm ?? .sha256)
         if let claimed = Digest(reference), claimed != digest {
@@ -84,9 +100,14 @@ struct PullThroughCache: Sendable {
                 defer { Task { await store.unpin(blob.digest) } }
                 try store.content.writeBlob(blob.digest, Array(content))
             }
-            try await store.submit(.putBlob(repository: name, digest: blob.digest, size: Int64(store.content.blobSize(blob.digest) ?? blob.size)), scope: scope)
+            try await store.submit(
+                .putBlob(
+                    repository: name, digest: blob.digest, size: Int64(store.content.blobSize(blob.digest) ?? blob.size)
+                ), scope: scope)
         }
-        let manifest = Manifest(digest: digest, mediaType: parsed.mediaType, content: String(decoding: bytes, as: UTF8.self), references: parsed.references)
+        let manifest = Manifest(
+            digest: digest, mediaType: parsed.mediaType, content: String(decoding: bytes, as: UTF8.self),
+            references: parsed.references)
         try await store.submit(.putManifest(repository: name, manifest: manifest, tag: nil), scope: scope)
         return digest
     }
@@ -102,15 +123,22 @@ struct PullThroughCache: Sendable {
         var request = URLRequest(url: URL(string: base + path)!)
         request.setValue(accept, forHTTPHeaderField: "Accept")
         if let user {
-            request.setValue("Basic " + Data("\(user):\(password ?? "")".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+            request.setValue(
+                "Basic " + Data("\(user):\(password ?? "")".utf8).base64EncodedString(),
+                forHTTPHeaderField: "Authorization")
         }
         let data: Data
         let response: URLResponse
         do { (data, response) = try await URLSession.shared.data(for: request) } catch {
-            throw Failure(description: "the upstream \(rule.upstreamURL.host ?? "") is unreachable: \(error.localizedDescription)")
+            throw Failure(
+                description: "the upstream \(rule.upstreamURL.host ?? "") is unreachable: \(error.localizedDescription)"
+            )
         }
         guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
-            throw Failure(description: "the upstream \(rule.upstreamURL.host ?? "") answered \((response as? HTTPURLResponse)?.statusCode ?? 0) for \(path)")
+            throw Failure(
+                description:
+                    "the upstream \(rule.upstreamURL.host ?? "") answered \((response as? HTTPURLResponse)?.statusCode ?? 0) for \(path)"
+            )
         }
         return (data, http.value(forHTTPHeaderField: "Content-Type"))
     }

@@ -18,9 +18,12 @@ struct Replicator: Sendable {
         var result: [Scope] = []
         for rule in document["rules"] as? [[String: Any]] ?? [] {
             let filters = rule["repositoryFilters"] as? [[String: String]] ?? []
-            guard filters.isEmpty || filters.contains(where: { name.rawValue.hasPrefix($0["filter"] ?? "") }) else { continue }
+            guard filters.isEmpty || filters.contains(where: { name.rawValue.hasPrefix($0["filter"] ?? "") }) else {
+                continue
+            }
             for destination in rule["destinations"] as? [[String: String]] ?? [] {
-                guard let account = destination["registryId"].flatMap(AccountID.init), let region = destination["region"].flatMap(Region.init)
+                guard let account = destination["registryId"].flatMap(AccountID.init),
+                    let region = destination["region"].flatMap(Region.init)
                 else { continue }
                 let target = Scope(account: account, region: region)
                 if target != scope && !result.contains(target) { result.append(target) }
@@ -36,13 +39,18 @@ struct Replicator: Sendable {
         }
     }
 
-    private func copy(_ digest: Digest, tag: Tag?, from name: RepositoryName, in scope: Scope, to destination: Scope) async throws {
+    private func copy(_ digest: Digest, tag: Tag?, from name: RepositoryName, in scope: Scope, to destination: Scope)
+        async throws
+    {
         guard let image = store.state[scope].repositories[name]?.images[digest] else { return }
         if store.state[destination].repositories[name] == nil {
             let settings = replicationTemplateSettings(for: name, in: store.state[destination].registry) ?? .init()
-            do { try await store.submit(.createRepository(name: name, settings: settings), scope: destination) } catch RegistryError.repositoryAlreadyExists {}
+            do {
+                try await store.submit(.createRepository(name: name, settings: settings), scope: destination)
+            } catch RegistryError.repositoryAlreadyExists {}
         }
-        for child in image.manifest.references.manifests where store.state[destination].repositories[name]?.images[child.digest] == nil {
+        for child in image.manifest.references.manifests
+        where store.state[destination].repositories[name]?.images[child.digest] == nil {
             try await copy(child.digest, tag: nil, from: name, in: scope, to: destination)
         }
         let target = store.state[destination].repositories[name]
@@ -55,6 +63,8 @@ struct Replicator: Sendable {
 }
 
 /// A REPLICATION creation template's settings for a replicated repository, if one covers it.
-private func replicationTemplateSettings(for name: RepositoryName, in registry: RegistrySettings?) -> RepositorySettings? {
+private func replicationTemplateSettings(for name: RepositoryName, in registry: RegistrySettings?)
+    -> RepositorySettings?
+{
     templateSettings(for: name, in: registry, appliedFor: "REPLICATION")
 }

@@ -20,7 +20,9 @@ enum ManifestParser {
     /// The largest manifest accepted, as ECR: 4 MiB.
     static let maximumSize = 4 << 20
 
-    static func parse(_ bytes: [UInt8], contentType: String?) throws(OCIError) -> (mediaType: String, references: ManifestReferences) {
+    static func parse(_ bytes: [UInt8], contentType: String?) throws(OCIError) -> (
+        mediaType: String, references: ManifestReferences
+    ) {
         guard String(validating: bytes, as: UTF8.self) != nil,
             let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
         else { throw invalid("the manifest is not a JSON object") }
@@ -42,7 +44,9 @@ enum ManifestParser {
             mediaType = ManifestMediaType.ociManifest
         }
         guard ManifestMediaType.all.contains(mediaType) else {
-            throw invalid("media type \(mediaType) is not a manifest type this registry stores (OCI image manifest or index, Docker v2 manifest or manifest list)")
+            throw invalid(
+                "media type \(mediaType) is not a manifest type this registry stores (OCI image manifest or index, Docker v2 manifest or manifest list)"
+            )
         }
         if let header, let declared, ManifestMediaType.all.contains(header), header != declared {
             throw invalid("Content-Type \(header) does not match the manifest's mediaType \(declared)")
@@ -51,18 +55,22 @@ enum ManifestParser {
         if ManifestMediaType.images.contains(mediaType) {
             guard let config = object["config"] else { throw invalid("an image manifest needs a config descriptor") }
             references.config = try descriptor(config, "config")
-            guard let layers = object["layers"] as? [Any] ?? (mediaType == ManifestMediaType.ociManifest ? [] : nil) else {
+            guard let layers = object["layers"] as? [Any] ?? (mediaType == ManifestMediaType.ociManifest ? [] : nil)
+            else {
                 throw invalid("an image manifest needs a layers array")
             }
             // Foreign (non-distributable) layers live elsewhere; the registry does not hold them.
             for (i, layer) in layers.enumerated() {
                 let d = try descriptor(layer, "layers[\(i)]")
-                let foreign = d.mediaType.contains("foreign") || d.mediaType.contains("nondistributable")
+                let foreign =
+                    d.mediaType.contains("foreign") || d.mediaType.contains("nondistributable")
                     || ((layer as? [String: Any])?["urls"] != nil)
                 if !foreign { references.layers.append(d) }
             }
         } else {
-            guard let manifests = object["manifests"] as? [Any] else { throw invalid("an index needs a manifests array") }
+            guard let manifests = object["manifests"] as? [Any] else {
+                throw invalid("an index needs a manifests array")
+            }
             for (i, m) in manifests.enumerated() { references.manifests.append(try descriptor(m, "manifests[\(i)]")) }
         }
         if let subject = object["subject"] { references.subject = try descriptor(subject, "subject").digest }
@@ -71,7 +79,9 @@ enum ManifestParser {
             references.artifactType = text
         }
         if let annotations = object["annotations"] {
-            guard let map = annotations as? [String: String] else { throw invalid("annotations must map strings to strings") }
+            guard let map = annotations as? [String: String] else {
+                throw invalid("annotations must map strings to strings")
+            }
             references.annotations = map
         }
         return (mediaType, references)
@@ -84,7 +94,8 @@ enum ManifestParser {
             throw invalid("\(field) has no valid digest")
         }
         guard let size = object["size"] as? Int, size >= 0 else { throw invalid("\(field) has no valid size") }
-        return Descriptor(mediaType: mediaType, digest: digest, size: Int64(size), artifactType: object["artifactType"] as? String)
+        return Descriptor(
+            mediaType: mediaType, digest: digest, size: Int64(size), artifactType: object["artifactType"] as? String)
     }
 
     private static func invalid(_ message: String) -> OCIError {

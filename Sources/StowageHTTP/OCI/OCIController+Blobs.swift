@@ -12,7 +12,9 @@ extension OCIController {
         let name = try repositoryName(rawName)
         let digest = try digest(rawDigest)
         guard let size = try repository(name, in: scope).blobSize(digest) else {
-            throw OCIError(.notFound, .blobUnknown, "blob \(digest) is not in repository '\(name)'", detail: ["digest": digest.rawValue])
+            throw OCIError(
+                .notFound, .blobUnknown, "blob \(digest) is not in repository '\(name)'",
+                detail: ["digest": digest.rawValue])
         }
         var headers: HTTPFields = [
             .contentType: "application/octet-stream", .dockerContentDigest: digest.rawValue, .acceptRanges: "bytes",
@@ -28,7 +30,9 @@ extension OCIController {
             status = .partialContent
             headers[.contentRange] = "bytes \(requested.lowerBound)-\(requested.upperBound - 1)/\(size)"
         case .unsatisfiable:
-            var failure = OCIError(.rangeNotSatisfiable, .rangeInvalid, "the range \(request.headers[.range] ?? "") is outside the blob's \(size) bytes")
+            var failure = OCIError(
+                .rangeNotSatisfiable, .rangeInvalid,
+                "the range \(request.headers[.range] ?? "") is outside the blob's \(size) bytes")
             failure.headers[.contentRange] = "bytes */\(size)"
             throw failure
         }
@@ -36,7 +40,9 @@ extension OCIController {
         if request.method == .head { return Response(status: status, headers: headers) }
         let reader: any BlobReader
         do { reader = try store.content.openBlob(digest) } catch {
-            throw OCIError(.notFound, .blobUnknown, "blob \(digest) is linked but its content is missing", detail: ["digest": digest.rawValue])
+            throw OCIError(
+                .notFound, .blobUnknown, "blob \(digest) is linked but its content is missing",
+                detail: ["digest": digest.rawValue])
         }
         let span = range
         let body = ResponseBody(contentLength: span.count) { writer in

@@ -41,7 +41,8 @@ extension OCIController {
 
     /// `GET /v2/<name>/referrers/<digest>?artifactType=`: an OCI index of the manifests whose
     /// `subject` is the digest (empty when there are none, even if the digest is unknown).
-    func referrers(_ request: Request, scope: Scope, name rawName: String, digest rawDigest: String) throws -> Response {
+    func referrers(_ request: Request, scope: Scope, name rawName: String, digest rawDigest: String) throws -> Response
+    {
         let name = try repositoryName(rawName)
         let subject = try digest(rawDigest)
         let artifactType = request.uri.queryParameters["artifactType"].map(String.init)
@@ -62,11 +63,13 @@ extension OCIController {
             Entry(
                 mediaType: image.manifest.mediaType, digest: image.digest.rawValue, size: image.manifest.size,
                 artifactType: image.artifactType,
-                annotations: image.manifest.references.annotations.isEmpty ? nil : image.manifest.references.annotations)
+                annotations: image.manifest.references.annotations.isEmpty ? nil : image.manifest.references.annotations
+            )
         }
         var headers: HTTPFields = [:]
         if artifactType != nil { headers[.ociFiltersApplied] = "artifactType" }
-        return try JSONResponse.make(Index(manifests: entries), headers: headers, contentType: ManifestMediaType.ociIndex)
+        return try JSONResponse.make(
+            Index(manifests: entries), headers: headers, contentType: ManifestMediaType.ociIndex)
     }
 
     func pageSize(_ text: String?) throws(OCIError) -> Int? {

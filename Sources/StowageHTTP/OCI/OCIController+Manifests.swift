@@ -16,19 +16,29 @@ extension OCIController {
     }
 
     /// `GET`/`HEAD /v2/<name>/manifests/<reference>`: the exact bytes that were pushed.
-    func getManifest(_ request: Request, scope: Scope, name rawName: String, reference rawReference: String) async throws -> Response {
+    func getManifest(_ request: Request, scope: Scope, name rawName: String, reference rawReference: String)
+        async throws -> Response
+    {
         let name = try repositoryName(rawName)
         let reference = try reference(rawReference)
         // Under a pull-through cache rule, what is not here yet is fetched from the upstream first.
-        do { try await pullThrough.fetchIfCovered(name, reference, in: scope) } catch let failure as PullThroughCache.Failure {
-            throw OCIError(.notFound, .manifestUnknown, "manifest '\(reference)' could not be fetched through the cache: \(failure)")
+        do { try await pullThrough.fetchIfCovered(name, reference, in: scope) } catch let failure
+            as PullThroughCache.Failure
+        {
+            throw OCIError(
+                .notFound, .manifestUnknown,
+                "manifest '\(reference)' could not be fetched through the cache: \(failure)")
         }
         guard let image = try repository(name, in: scope).image(reference) else {
-            throw OCIError(.notFound, .manifestUnknown, "manifest '\(reference)' is not in repository '\(name)'", detail: ["reference": rawReference])
+            throw OCIError(
+                .notFound, .manifestUnknown, "manifest '\(reference)' is not in repository '\(name)'",
+                detail: ["reference": rawReference])
         }
         let manifest = image.manifest
         if image.archived == true {
-            throw OCIError(.notFound, .manifestUnknown, "manifest '\(reference)' is archived; restore it with ECR UpdateImageStorageClass STANDARD to pull it")
+            throw OCIError(
+                .notFound, .manifestUnknown,
+                "manifest '\(reference)' is archived; restore it with ECR UpdateImageStorageClass STANDARD to pull it")
         }
         if case .tag = reference, !accepts(request.headers[.accept], manifest.mediaType) {
             throw OCIError(
@@ -41,27 +51,36 @@ extension OCIController {
         ]
         if request.method == .head { return Response(status: .ok, headers: headers) }
         pullTimes.record(scope, name, manifest.digest, at: store.clock.now())
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: manifest.content)))
+        return Response(
+            status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: manifest.content)))
     }
 
     /// Whether an `Accept` header admits `mediaType` (no header, or a wildcard, admits all).
     private func accepts(_ header: String?, _ mediaType: String) -> Bool {
         guard let header, !header.isEmpty else { return true }
-        let types = header.split(separator: ",").map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces) }
+        let types = header.split(separator: ",").map {
+            $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces)
+        }
         return types.contains { $0 == mediaType || $0 == "*/*" || $0 == "application/*" || $0 == "application/json" }
     }
 
     /// `PUT /v2/<name>/manifests/<reference>`: checks size, JSON, media type, references and digest.
-    func putManifest(_ request: Request, scope: Scope, name rawName: String, reference rawReference: String) async throws -> Response {
+    func putManifest(_ request: Request, scope: Scope, name rawName: String, reference rawReference: String)
+        async throws -> Response
+    {
         let name = try repositoryName(rawName)
         let reference = try reference(rawReference)
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > ManifestParser.maximumSize {
-            throw OCIError(.contentTooLarge, .sizeInvalid, "the manifest is \(length) bytes; the limit is \(ManifestParser.maximumSize) (4 MiB)")
+            throw OCIError(
+                .contentTooLarge, .sizeInvalid,
+                "the manifest is \(length) bytes; the limit is \(ManifestParser.maximumSize) (4 MiB)")
         }
         var request = request
         let buffer: ByteBuffer
         do { buffer = try await request.collectBody(upTo: ManifestParser.maximumSize) } catch {
-            throw OCIError(.contentTooLarge, .sizeInvalid, "the manifest is larger than the limit of \(ManifestParser.maximumSize) bytes (4 MiB)")
+            throw OCIError(
+                .contentTooLarge, .sizeInvalid,
+                "the manifest is larger than the limit of \(ManifestParser.maximumSize) bytes (4 MiB)")
         }
         _ = try await repositoryForPush(name, in: scope)
         let bytes = Array(buffer.readableBytesView)
@@ -72,7 +91,9 @@ extension OCIController {
         if case .digest(let claimed) = reference, claimed != digest {
             throw OCIError(RegistryError.digestMismatch(nil, claimed: claimed, computed: digest))
         }
-        let manifest = Manifest(digest: digest, mediaType: parsed.mediaType, content: String(decoding: bytes, as: UTF8.self), references: parsed.references)
+        let manifest = Manifest(
+            digest: digest, mediaType: parsed.mediaType, content: String(decoding: bytes, as: UTF8.self),
+            references: parsed.references)
         var tag: Tag? = nil
         if case .tag(let t) = reference { tag = t }
         try await store.submit(.putManifest(repository: name, manifest: manifest, tag: tag), scope: scope)

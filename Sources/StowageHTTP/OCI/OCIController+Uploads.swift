@@ -17,7 +17,8 @@ extension OCIController {
             let digest = try digest(mount)
             if let source = mountSource(for: digest, from: query["from"].map(String.init), into: name, scope: scope) {
                 try await store.submit(.mountBlob(repository: name, digest: digest, from: source), scope: scope)
-                return Self.empty(.created, [.location: "/v2/\(name)/blobs/\(digest)", .dockerContentDigest: digest.rawValue])
+                return Self.empty(
+                    .created, [.location: "/v2/\(name)/blobs/\(digest)", .dockerContentDigest: digest.rawValue])
             }
         } else if let claimed = query["digest"].map(String.init) {
             return try await monolithicUpload(request, scope: scope, name: name, claimed: digest(claimed))
@@ -28,17 +29,23 @@ extension OCIController {
 
     /// Where a mount can take the blob from: `from` when it holds it, else (OCI 1.1, `from` absent)
     /// any repository of the account-region that does.
-    private func mountSource(for digest: Digest, from: String?, into name: RepositoryName, scope: Scope) -> RepositoryName? {
+    private func mountSource(for digest: Digest, from: String?, into name: RepositoryName, scope: Scope)
+        -> RepositoryName?
+    {
         let state = store.state[scope]
         if let from {
-            guard let source = RepositoryName(from), state.repositories[source]?.blobs[digest] != nil else { return nil }
+            guard let source = RepositoryName(from), state.repositories[source]?.blobs[digest] != nil else {
+                return nil
+            }
             return source
         }
         return state.repositories.values.first { $0.blobs[digest] != nil }?.name
     }
 
     /// The whole blob in the POST body, checked against `claimed`, stored and linked at once.
-    private func monolithicUpload(_ request: Request, scope: Scope, name: RepositoryName, claimed: Digest) async throws -> Response {
+    private func monolithicUpload(_ request: Request, scope: Scope, name: RepositoryName, claimed: Digest) async throws
+        -> Response
+    {
         let id = UploadID("mono-" + UUID().uuidString.lowercased())!
         try store.content.createSpool(id)
         var digester = ContentDigester(claimed.algorithm)
@@ -65,11 +72,13 @@ extension OCIController {
             throw error
         }
         await store.unpin(computed)
-        return Self.empty(.created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
+        return Self.empty(
+            .created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
     }
 
     /// `PATCH /v2/<name>/blobs/uploads/<id>`: one more chunk, streamed to the spool.
-    func patchUpload(_ request: Request, scope: Scope, name rawName: String, id rawID: String) async throws -> Response {
+    func patchUpload(_ request: Request, scope: Scope, name rawName: String, id rawID: String) async throws -> Response
+    {
         let (name, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
         if let header = request.headers[.contentRange] {
             guard let (start, end) = parseContentRange(header) else {
@@ -77,13 +86,18 @@ extension OCIController {
             }
             guard start == upload.size else {
                 // Logged as a refusal so the upload's history shows the out-of-order chunk.
-                _ = try? await store.submit(.appendChunk(upload: upload.id, repository: name, offset: start, length: end - start + 1), scope: scope)
-                var failure = OCIError(RegistryError.chunkOutOfOrder(upload.id, expectedOffset: upload.size, offset: start))
+                _ = try? await store.submit(
+                    .appendChunk(upload: upload.id, repository: name, offset: start, length: end - start + 1),
+                    scope: scope)
+                var failure = OCIError(
+                    RegistryError.chunkOutOfOrder(upload.id, expectedOffset: upload.size, offset: start))
                 failure.headers = uploadHeaders(name: name, id: upload.id, size: upload.size)
                 throw failure
             }
             if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length != end - start + 1 {
-                throw OCIError(.badRequest, .blobUploadInvalid, "Content-Range covers \(end - start + 1) bytes but Content-Length is \(length)")
+                throw OCIError(
+                    .badRequest, .blobUploadInvalid,
+                    "Content-Range covers \(end - start + 1) bytes but Content-Length is \(length)")
             }
         }
         let size = try await uploads.append(upload, in: scope, write: BlobUploads.body(request.body))
@@ -91,14 +105,18 @@ extension OCIController {
     }
 
     /// `PUT /v2/<name>/blobs/uploads/<id>?digest=`: an optional last chunk, then the commit.
-    func completeUpload(_ request: Request, scope: Scope, name rawName: String, id rawID: String) async throws -> Response {
+    func completeUpload(_ request: Request, scope: Scope, name rawName: String, id rawID: String) async throws
+        -> Response
+    {
         let (name, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
         guard let raw = request.uri.queryParameters["digest"].map(String.init) else {
             throw OCIError(.badRequest, .digestInvalid, "the digest query parameter is required to complete an upload")
         }
         let claimed = try digest(raw)
-        let (computed, _) = try await uploads.complete(upload, in: scope, claimed: claimed, lastChunk: BlobUploads.body(request.body))
-        return Self.empty(.created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
+        let (computed, _) = try await uploads.complete(
+            upload, in: scope, claimed: claimed, lastChunk: BlobUploads.body(request.body))
+        return Self.empty(
+            .created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
     }
 
     /// `GET /v2/<name>/blobs/uploads/<id>`: where the upload stands.
@@ -117,11 +135,14 @@ extension OCIController {
     // MARK: Helpers
 
     /// The upload if it is in flight in this repository; `BLOB_UPLOAD_UNKNOWN` otherwise, whatever the reason.
-    private func uploadInFlight(scope: Scope, name rawName: String, id rawID: String) throws(OCIError) -> (RepositoryName, Upload) {
+    private func uploadInFlight(scope: Scope, name rawName: String, id rawID: String) throws(OCIError) -> (
+        RepositoryName, Upload
+    ) {
         let name = try repositoryName(rawName)
         _ = try repository(name, in: scope)
         guard let id = UploadID(rawID), let upload = store.state[scope].upload(id, in: name) else {
-            throw OCIError(.notFound, .blobUploadUnknown, "upload '\(rawID)' is not in progress in repository '\(name)'")
+            throw OCIError(
+                .notFound, .blobUploadUnknown, "upload '\(rawID)' is not in progress in repository '\(name)'")
         }
         return (name, upload)
     }

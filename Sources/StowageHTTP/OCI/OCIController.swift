@@ -96,10 +96,13 @@ struct OCIController: Sendable {
         guard configuration.auth == .ecr else { return .default }
         // A download URL from GetDownloadUrlForLayer carries its own grant for one blob.
         let query = request.uri.queryParameters
-        if let grant = query["X-Stowage-Grant"], let signature = query["X-Stowage-Signature"], request.method == .get || request.method == .head,
-            case .blob(let rawName, let rawDigest)? = OCIRoute(path: request.uri.path), let name = RepositoryName(rawName),
+        if let grant = query["X-Stowage-Grant"], let signature = query["X-Stowage-Signature"],
+            request.method == .get || request.method == .head,
+            case .blob(let rawName, let rawDigest)? = OCIRoute(path: request.uri.path),
+            let name = RepositoryName(rawName),
             let digest = Digest(rawDigest),
-            let scope = tokens.verifyDownload(grant: String(grant), signature: String(signature), name: name, digest: digest)
+            let scope = tokens.verifyDownload(
+                grant: String(grant), signature: String(signature), name: name, digest: digest)
         {
             return scope
         }
@@ -110,7 +113,8 @@ struct OCIController: Sendable {
                 switch error {
                 case .expired: "the token has expired; get a new one (tokens last 12 hours)"
                 case .badSignature: "the token was not issued by this registry"
-                case .malformed: "log in with username AWS and a password from GetAuthorizationToken or `stowage login-password`"
+                case .malformed:
+                    "log in with username AWS and a password from GetAuthorizationToken or `stowage login-password`"
                 }
             var failure = OCIError(.unauthorized, .unauthorized, "authentication required: \(why)")
             failure.headers[.wwwAuthenticate] = "Basic realm=\"Stowage\""
@@ -128,7 +132,8 @@ struct OCIController: Sendable {
     /// The repository, or `NAME_UNKNOWN`.
     func repository(_ name: RepositoryName, in scope: Scope) throws(OCIError) -> Repository {
         guard let repository = store.state[scope].repositories[name] else {
-            throw OCIError(.notFound, .nameUnknown, "repository '\(name)' does not exist", detail: ["name": name.rawValue])
+            throw OCIError(
+                .notFound, .nameUnknown, "repository '\(name)' does not exist", detail: ["name": name.rawValue])
         }
         return repository
     }
@@ -152,7 +157,8 @@ struct OCIController: Sendable {
 
     func digest(_ raw: String) throws(OCIError) -> Digest {
         guard let digest = Digest(raw) else {
-            throw OCIError(.badRequest, .digestInvalid, "'\(raw)' is not a valid digest (sha256:<64 hex> or sha512:<128 hex>)")
+            throw OCIError(
+                .badRequest, .digestInvalid, "'\(raw)' is not a valid digest (sha256:<64 hex> or sha512:<128 hex>)")
         }
         return digest
     }

@@ -61,7 +61,9 @@ struct OCIError: HTTPResponseError {
         case .chunkOutOfOrder, .invalidChunkLength:
             self.init(.rangeNotSatisfiable, .blobUploadInvalid, message)
         case .digestMismatch(_, let claimed, let computed):
-            self.init(.badRequest, .digestInvalid, message, detail: ["claimed": claimed.rawValue, "computed": computed.rawValue])
+            self.init(
+                .badRequest, .digestInvalid, message,
+                detail: ["claimed": claimed.rawValue, "computed": computed.rawValue])
         case .sizeMismatch:
             self.init(.badRequest, .sizeInvalid, message)
         case .blobNotFound(_, let digest):
@@ -69,8 +71,16 @@ struct OCIError: HTTPResponseError {
         case .manifestReferencesMissing(_, let blobs, let manifests):
             self.init(.badRequest, .manifestBlobUnknown, message)
             errors =
-                blobs.map { Entry(code: .manifestBlobUnknown, message: "blob unknown to registry", detail: ["digest": $0.rawValue]) }
-                + manifests.map { Entry(code: .manifestUnknown, message: "manifest unknown to registry", detail: ["digest": $0.rawValue]) }
+                blobs.map {
+                    Entry(
+                        code: .manifestBlobUnknown, message: "blob unknown to registry", detail: ["digest": $0.rawValue]
+                    )
+                }
+                + manifests.map {
+                    Entry(
+                        code: .manifestUnknown, message: "manifest unknown to registry", detail: ["digest": $0.rawValue]
+                    )
+                }
         case .manifestNotFound:
             self.init(.notFound, .manifestUnknown, message)
         case .tagNotFound:

@@ -73,7 +73,8 @@ extension String {
         var iterator = utf8.makeIterator()
         while let c = iterator.next() {
             if c == UInt8(ascii: "%") {
-                guard let h = iterator.next(), let l = iterator.next(), let hi = hexValue(h), let lo = hexValue(l) else {
+                guard let h = iterator.next(), let l = iterator.next(), let hi = hexValue(h), let lo = hexValue(l)
+                else {
                     return nil
                 }
                 bytes.append(hi << 4 | lo)

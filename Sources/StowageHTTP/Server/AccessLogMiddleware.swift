@@ -28,7 +28,8 @@ struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         // ECR calls all POST /: name the operation.
-        let operation = request.headers[.amzTarget].map { " " + ($0.split(separator: ".").last.map(String.init) ?? $0) } ?? ""
+        let operation =
+            request.headers[.amzTarget].map { " " + ($0.split(separator: ".").last.map(String.init) ?? $0) } ?? ""
         context.logger.info("\(request.method) \(request.uri)\(operation) \(status) \(Int(ms * 1000))µs")
     }
 }

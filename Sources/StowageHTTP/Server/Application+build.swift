@@ -23,17 +23,23 @@ public func buildApplication(
     let pullThrough = PullThroughCache(store: store)
     let pullTimes = PullTimes()
     OCIController(
-        store: store, uploads: uploads, tokens: tokens, configuration: configuration, scanner: scanner, replicator: replicator,
+        store: store, uploads: uploads, tokens: tokens, configuration: configuration, scanner: scanner,
+        replicator: replicator,
         pullThrough: pullThrough, pullTimes: pullTimes
     )
     .register(on: router)
     let lifecycle = LifecycleEvaluator(store: store)
-    ECRController(store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address, lifecycle: lifecycle,
+    ECRController(
+        store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address,
+        lifecycle: lifecycle,
         scanner: scanner, replicator: replicator, pullThrough: pullThrough, pullTimes: pullTimes
     )
     .register(on: router)
-    AdminController(store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions, lifecycle: lifecycle)
-        .register(on: router)
+    AdminController(
+        store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions,
+        lifecycle: lifecycle
+    )
+    .register(on: router)
     return Application(
         router: router,
         server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),

@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import HashTreeCollections
-
 public import StowageCore
 
 /// How `/v2` authenticates clients.

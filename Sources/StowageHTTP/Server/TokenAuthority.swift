@@ -61,7 +61,8 @@ struct TokenAuthority: Sendable {
     func signDownload(scope: Scope, name: RepositoryName, digest: StowageCore.Digest) -> String {
         let expiry = clock.now().millisecondsSinceEpoch + 3600 * 1000
         let payload = "\(scope.account)/\(scope.region)/\(expiry)"
-        return "X-Stowage-Grant=\(base64URL(Array(payload.utf8)))&X-Stowage-Signature=\(downloadSignature(payload, name: name, digest: digest))"
+        return
+            "X-Stowage-Grant=\(base64URL(Array(payload.utf8)))&X-Stowage-Signature=\(downloadSignature(payload, name: name, digest: digest))"
     }
 
     /// The scope a signed download URL grants for this blob, if its signature holds and it has not expired.
@@ -77,7 +78,9 @@ struct TokenAuthority: Sendable {
     }
 
     private func downloadSignature(_ payload: String, name: RepositoryName, digest: StowageCore.Digest) -> String {
-        base64URL(Array(HMAC<SHA256>.authenticationCode(for: Array("download|\(payload)|\(name)|\(digest)".utf8), using: key)))
+        base64URL(
+            Array(HMAC<SHA256>.authenticationCode(for: Array("download|\(payload)|\(name)|\(digest)".utf8), using: key))
+        )
     }
 
     /// The scope of a request's `Authorization: Basic base64(AWS:<token>)`.

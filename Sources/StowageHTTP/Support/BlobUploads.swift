@@ -34,7 +34,9 @@ struct BlobUploads: Sendable {
             let writer = try store.content.openSpool(upload.id)
             defer { writer.close() }
             let added = try await write(writer, upload.size, &session.digester)
-            try await store.submit(.appendChunk(upload: upload.id, repository: upload.repository, offset: upload.size, length: added), scope: scope)
+            try await store.submit(
+                .appendChunk(upload: upload.id, repository: upload.repository, offset: upload.size, length: added),
+                scope: scope)
             session.size = upload.size + added
             await sessions.release(upload.id, session)
             return session.size
@@ -47,7 +49,9 @@ struct BlobUploads: Sendable {
 
     /// Appends an optional last chunk, then commits the upload as the blob `claimed`: a wrong
     /// digest is refused (and logged) with the upload left usable for a retry.
-    func complete(_ upload: Upload, in scope: Scope, claimed: Digest, lastChunk: ChunkWriter? = nil) async throws -> (Digest, Int64) {
+    func complete(_ upload: Upload, in scope: Scope, claimed: Digest, lastChunk: ChunkWriter? = nil) async throws -> (
+        Digest, Int64
+    ) {
         var session = try await sessions.acquire(upload.id, size: upload.size, algorithm: claimed.algorithm)
         var size = upload.size
         if let lastChunk {
@@ -56,7 +60,9 @@ struct BlobUploads: Sendable {
                 defer { writer.close() }
                 let added = try await lastChunk(writer, size, &session.digester)
                 if added > 0 {
-                    try await store.submit(.appendChunk(upload: upload.id, repository: upload.repository, offset: size, length: added), scope: scope)
+                    try await store.submit(
+                        .appendChunk(upload: upload.id, repository: upload.repository, offset: size, length: added),
+                        scope: scope)
                     size += added
                     session.size = size
                 }
@@ -67,7 +73,8 @@ struct BlobUploads: Sendable {
             }
         }
         let computed = session.digester.finalize()
-        let commit = Command.commitUpload(upload: upload.id, repository: upload.repository, claimed: claimed, computed: computed, size: size)
+        let commit = Command.commitUpload(
+            upload: upload.id, repository: upload.repository, claimed: claimed, computed: computed, size: size)
         guard computed == claimed else {
             await sessions.release(upload.id, session)
             // The reducer refuses it: the refusal is history, and the upload stays usable.

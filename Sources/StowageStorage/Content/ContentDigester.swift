@@ -34,7 +34,9 @@ public struct ContentDigester: Sendable {
     }
 
     /// The digest of `bytes`.
-    public static func digest<C: Collection<UInt8>>(_ bytes: C, _ algorithm: StowageCore.Digest.Algorithm = .sha256) -> StowageCore.Digest {
+    public static func digest<C: Collection<UInt8>>(_ bytes: C, _ algorithm: StowageCore.Digest.Algorithm = .sha256)
+        -> StowageCore.Digest
+    {
         var digester = ContentDigester(algorithm)
         if bytes.withContiguousStorageIfAvailable({ digester.update(UnsafeRawBufferPointer($0)) }) == nil {
             Array(bytes).withUnsafeBytes { digester.update($0) }

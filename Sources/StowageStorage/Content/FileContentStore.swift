@@ -1,7 +1,8 @@
+public import StowageCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-public import StowageCore
 
 /// Spools in `uploads/<id>`, blobs in `blobs/<algorithm>/<first two hex>/<hex>`.
 public struct FileContentStore: ContentStore {

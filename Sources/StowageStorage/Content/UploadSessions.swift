@@ -55,9 +55,12 @@ public actor UploadSessions {
         while session.size < size {
             let want = Int(min(Int64(buffer.count), size - session.size))
             let n = try buffer.withUnsafeMutableBytes { all in
-                try content.readSpool(id, at: session.size, into: UnsafeMutableRawBufferPointer(rebasing: all[0..<want]))
+                try content.readSpool(
+                    id, at: session.size, into: UnsafeMutableRawBufferPointer(rebasing: all[0..<want]))
             }
-            guard n > 0 else { throw ContentNotFound(what: "bytes \(session.size)..<\(size) of the spool of upload \(id)") }
+            guard n > 0 else {
+                throw ContentNotFound(what: "bytes \(session.size)..<\(size) of the spool of upload \(id)")
+            }
             buffer.withUnsafeBytes { session.digester.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             session.size += Int64(n)
         }

@@ -106,7 +106,8 @@ public actor RegistryStore {
             } catch {
                 snapshots.setAside(sequence)
                 report.snapshotsSetAside.append("snapshot \(sequence): \(error)")
-                logger.warning("snapshot \(sequence) does not load (\(error)); set it aside as .broken, trying an older one")
+                logger.warning(
+                    "snapshot \(sequence) does not load (\(error)); set it aside as .broken, trying an older one")
             }
         }
         report.snapshotSequence = base
@@ -136,25 +137,32 @@ public actor RegistryStore {
         for payload in try log.payloads(after: base) {
             let record: LogRecord
             do { record = try StateCodec.decode(LogRecord.self, from: payload) } catch {
-                throw LogError(description: "a log record passed its checksum but does not decode (\(error)); the log was written by an incompatible Stowage")
+                throw LogError(
+                    description:
+                        "a log record passed its checksum but does not decode (\(error)); the log was written by an incompatible Stowage"
+                )
             }
             guard record.sequence > base else { continue }
             guard record.sequence == last + 1 else {
                 throw LogError(
-                    description: "the log jumps from record \(last) to \(record.sequence); records are missing. Restore the data directory from a backup."
+                    description:
+                        "the log jumps from record \(last) to \(record.sequence); records are missing. Restore the data directory from a backup."
                 )
             }
             last = record.sequence
             guard record.refusal == nil else { continue }
             do { try state.apply(record.envelope, points: resolve) } catch {
                 throw LogError(
-                    description: "log record \(record.sequence) (\(record.envelope.command.kind)) was applied once but is refused on replay: \(error). The snapshot and the log disagree.")
+                    description:
+                        "log record \(record.sequence) (\(record.envelope.command.kind)) was applied once but is refused on replay: \(error). The snapshot and the log disagree."
+                )
             }
             report.replayed += 1
             if case .checkpoint = record.envelope.command {
                 cache[record.sequence] = state
                 if !storedPoints.contains(record.sequence) {
-                    try points.write(try SnapshotFormat.encode(state, sequence: record.sequence), sequence: record.sequence)
+                    try points.write(
+                        try SnapshotFormat.encode(state, sequence: record.sequence), sequence: record.sequence)
                 }
             }
         }
@@ -225,13 +233,16 @@ public actor RegistryStore {
         var storesPoint = false
         switch command {
         case .checkpoint: storesPoint = true
-        case .restore(let point, _): storesPoint = point == envelope.sequence  // a rewind to a checkpoint reuses its point
+        // A rewind to a checkpoint reuses the checkpoint's point; an import or a rewind to a sequence stores its own.
+        case .restore(let point, _): storesPoint = point == envelope.sequence
         default: break
         }
         if storesPoint {
             // The exact state after this record, stored before the record is logged.
             do {
-                try points.write(try SnapshotFormat.encode(next, sequence: envelope.sequence, level: configuration.compressionLevel), sequence: envelope.sequence)
+                try points.write(
+                    try SnapshotFormat.encode(next, sequence: envelope.sequence, level: configuration.compressionLevel),
+                    sequence: envelope.sequence)
             } catch {
                 throw StoreUnavailable(description: "cannot store the state of record \(envelope.sequence): \(error)")
             }
@@ -263,7 +274,9 @@ public actor RegistryStore {
     /// A stored point, from memory or from its file.
     private func point(_ sequence: UInt64) -> RegistryState? {
         if let state = pointCache[sequence] { return state }
-        guard let bytes = try? points.read(sequence), let state = try? SnapshotFormat.decode(bytes).state else { return nil }
+        guard let bytes = try? points.read(sequence), let state = try? SnapshotFormat.decode(bytes).state else {
+            return nil
+        }
         pointCache[sequence] = state
         return state
     }
@@ -301,15 +314,22 @@ public actor RegistryStore {
             guard point(checkpoint.sequence) != nil else {
                 throw HistoryError(description: "the state of checkpoint '\(name)' is not stored any more")
             }
-            return try await commit(.restore(point: checkpoint.sequence, cause: .rewind(to: checkpoint.sequence, checkpoint: name)), scope: .default)
+            return try await commit(
+                .restore(point: checkpoint.sequence, cause: .rewind(to: checkpoint.sequence, checkpoint: name)),
+                scope: .default)
         case .sequence(let sequence):
             let target = try state(at: sequence)
             let missing = target.linkedBlobs.filter { content.blobSize($0) == nil }
             guard missing.isEmpty else {
-                throw HistoryError(description: "the registry at record \(sequence) links \(missing.count) blob(s) that were collected since; rewind to a checkpoint (their blobs are kept) or to a later record")
+                throw HistoryError(
+                    description:
+                        "the registry at record \(sequence) links \(missing.count) blob(s) that were collected since; rewind to a checkpoint (their blobs are kept) or to a later record"
+                )
             }
             let own = lastSequence + 1
-            return try await commit(.restore(point: own, cause: .rewind(to: sequence, checkpoint: nil)), scope: .default, extraPoints: [own: target])
+            return try await commit(
+                .restore(point: own, cause: .rewind(to: sequence, checkpoint: nil)), scope: .default,
+                extraPoints: [own: target])
         }
     }
 
@@ -318,7 +338,8 @@ public actor RegistryStore {
     @discardableResult
     public func restore(imported state: RegistryState, bytes: Int64) async throws -> Envelope {
         let own = lastSequence + 1
-        return try await commit(.restore(point: own, cause: .importFile(bytes: bytes)), scope: .default, extraPoints: [own: state])
+        return try await commit(
+            .restore(point: own, cause: .importFile(bytes: bytes)), scope: .default, extraPoints: [own: state])
     }
 
     /// The registry as it was right after record `sequence`: the nearest stored state at or
@@ -330,7 +351,15 @@ public actor RegistryStore {
         if sequence == lastSequence { return head }
         var bases: [(UInt64, () throws -> RegistryState)] = []
         for s in Set(points.sequences()).union(pointCache.keys) where s <= sequence {
-            bases.append((s, { guard let state = self.point(s) else { throw HistoryError(description: "point \(s) is unreadable") }; return state }))
+            bases.append(
+                (
+                    s,
+                    {
+                        guard let state = self.point(s) else {
+                            throw HistoryError(description: "point \(s) is unreadable")
+                        }; return state
+                    }
+                ))
         }
         for s in snapshots.sequences() where s <= sequence {
             bases.append((s, { try SnapshotFormat.decode(try self.snapshots.read(s)).state }))
@@ -344,7 +373,9 @@ public actor RegistryStore {
             return state
         }
         throw HistoryError(
-            description: "record \(sequence) is older than the history kept: the log now starts at record \(log.firstSequence); create a checkpoint to keep a state for longer")
+            description:
+                "record \(sequence) is older than the history kept: the log now starts at record \(log.firstSequence); create a checkpoint to keep a state for longer"
+        )
     }
 
     /// The sequence number of the last record at or before `time`; 0 when none is that old.
@@ -361,7 +392,8 @@ public actor RegistryStore {
 
     /// Every record appended from now on (refused ones at once, applied ones once durable).
     public func subscribe() -> AsyncStream<LogRecord> {
-        let (stream, continuation) = AsyncStream.makeStream(of: LogRecord.self, bufferingPolicy: .bufferingNewest(10_000))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: LogRecord.self, bufferingPolicy: .bufferingNewest(10_000))
         let id = nextSubscriber
         nextSubscriber += 1
         subscribers[id] = continuation
@@ -386,7 +418,8 @@ public actor RegistryStore {
         do {
             try log.append(framed: frame, lastSequence: record.sequence)
         } catch {
-            let failure = StoreUnavailable(description: "writing the log failed (\(error)); writes are refused until Stowage restarts")
+            let failure = StoreUnavailable(
+                description: "writing the log failed (\(error)); writes are refused until Stowage restarts")
             self.failure = failure
             logger.error("\(failure)")
             throw failure
@@ -449,7 +482,8 @@ public actor RegistryStore {
             durabilityWaiters.removeAll { $0.sequence <= target }
             for waiter in ready { waiter.continuation.resume() }
         case .failure(let error):
-            let failure = StoreUnavailable(description: "fsync of the log failed (\(error)); writes are refused until Stowage restarts")
+            let failure = StoreUnavailable(
+                description: "fsync of the log failed (\(error)); writes are refused until Stowage restarts")
             self.failure = failure
             logger.error("\(failure)")
             let waiting = durabilityWaiters

@@ -1,7 +1,8 @@
+public import Logging
+
 #if canImport(Glibc)
     import Glibc
 #endif
-public import Logging
 
 /// Why the log cannot be opened. Every message names the file and what to do next.
 public struct LogError: Error, CustomStringConvertible, Sendable {

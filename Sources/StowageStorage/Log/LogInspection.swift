@@ -10,7 +10,9 @@ public enum LogInspection {
 
     public static func scan(_ bytes: [UInt8]) -> Result {
         let scan = RecordFraming.scan(bytes)
-        var result = Result(records: scan.frames.count, problem: scan.damage.map { "\($0)" + ($0.isTornTail ? " (a torn tail: repaired at start-up)" : "") })
+        var result = Result(
+            records: scan.frames.count,
+            problem: scan.damage.map { "\($0)" + ($0.isTornTail ? " (a torn tail: repaired at start-up)" : "") })
         for frame in scan.frames {
             guard let record = try? StateCodec.decode(LogRecord.self, from: frame.payload) else {
                 result.problem = "record at offset \(frame.offset) passes its checksum but does not decode"

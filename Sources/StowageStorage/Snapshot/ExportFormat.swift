@@ -94,7 +94,9 @@ public enum ExportFormat {
         }
         let version = read(UInt32.self, bytes, 8)
         guard version == Self.version else {
-            throw Failure(description: "export format version \(version) is not one this Stowage reads (it reads version \(Self.version))")
+            throw Failure(
+                description:
+                    "export format version \(version) is not one this Stowage reads (it reads version \(Self.version))")
         }
         let flags = read(UInt32.self, bytes, 12)
         let rawLength = read(UInt64.self, bytes, 16)
@@ -102,14 +104,16 @@ public enum ExportFormat {
             throw Failure(description: "the payload's checksum does not match: the file is damaged or truncated")
         }
         guard rawLength <= UInt64(limit) else {
-            throw Failure(description: "the file claims \(rawLength) bytes of content, more than the import limit of \(limit)")
+            throw Failure(
+                description: "the file claims \(rawLength) bytes of content, more than the import limit of \(limit)")
         }
         let payload: [UInt8]
         do { payload = try Zlib.decompress(Array(bytes[headerSize...]), limit: Int(rawLength)) } catch {
             throw Failure(description: "the payload does not inflate: \(error)")
         }
         guard payload.count == Int(rawLength) else {
-            throw Failure(description: "the payload inflates to \(payload.count) bytes, not the \(rawLength) the header says")
+            throw Failure(
+                description: "the payload inflates to \(payload.count) bytes, not the \(rawLength) the header says")
         }
         var reader = Reader(bytes: payload)
         let stateLength = try reader.integer(UInt64.self, "state length")
@@ -119,13 +123,17 @@ public enum ExportFormat {
             throw Failure(description: "the registry in the file does not decode: \(error)")
         }
         let problems = state._checkInvariants()
-        guard problems.isEmpty else { throw Failure(description: "the registry in the file is inconsistent: \(problems[0])") }
+        guard problems.isEmpty else {
+            throw Failure(description: "the registry in the file is inconsistent: \(problems[0])")
+        }
         let count = try reader.integer(UInt32.self, "blob count")
         var blobs: [Digest: [UInt8]] = [:]
         for i in 0..<count {
             let length = try reader.integer(UInt16.self, "digest length of blob \(i)")
             let text = String(decoding: try reader.take(UInt64(length), "digest of blob \(i)"), as: UTF8.self)
-            guard let digest = Digest(text) else { throw Failure(description: "blob \(i) has an invalid digest '\(text)'") }
+            guard let digest = Digest(text) else {
+                throw Failure(description: "blob \(i) has an invalid digest '\(text)'")
+            }
             let size = try reader.integer(UInt64.self, "size of blob \(digest)")
             let content = Array(try reader.take(size, "bytes of blob \(digest)"))
             guard ContentDigester.digest(content, digest.algorithm) == digest else {
@@ -140,7 +148,10 @@ public enum ExportFormat {
         if includesBlobs {
             let missing = state.linkedBlobs.filter { blobs[$0] == nil }
             guard missing.isEmpty else {
-                throw Failure(description: "the registry links \(missing.count) blob(s) the file does not hold, e.g. \(missing.sorted().first!)")
+                throw Failure(
+                    description:
+                        "the registry links \(missing.count) blob(s) the file does not hold, e.g. \(missing.sorted().first!)"
+                )
             }
         }
         return Contents(state: state, blobs: blobs, includesBlobs: includesBlobs)
@@ -153,7 +164,9 @@ public enum ExportFormat {
         var isAtEnd: Bool { offset == bytes.count }
 
         mutating func take(_ count: UInt64, _ what: String) throws(Failure) -> ArraySlice<UInt8> {
-            guard count <= UInt64(bytes.count - offset) else { throw Failure(description: "the file ends inside the \(what)") }
+            guard count <= UInt64(bytes.count - offset) else {
+                throw Failure(description: "the file ends inside the \(what)")
+            }
             defer { offset += Int(count) }
             return bytes[offset..<(offset + Int(count))]
         }
