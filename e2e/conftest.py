@@ -100,3 +100,19 @@ def start_server():
     yield start
     for server in servers:
         server.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server per test module, with a data directory and ECR auth (modules override it as needed)."""
+    server = Server("--data-dir", str(tmp_path_factory.mktemp("server") / "data"))
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def registry(server):
+    """A /v2 client logged in to the module's server."""
+    from registry import Registry
+
+    return Registry(server).login()

@@ -13,9 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import Server
 from images import layer_files, make_layout, read_layout
-from registry import Registry
 
 
 def run(*args, env=None, input=None, timeout=300, check=True):
@@ -27,18 +25,6 @@ def run(*args, env=None, input=None, timeout=300, check=True):
 
 def require(tool):
     assert shutil.which(tool), f"{tool} is not installed: `make test` installs it (scripts/install-test-deps.sh)"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    server = Server("--data-dir", str(tmp_path_factory.mktemp("clients") / "data"))
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-def registry(server):
-    return Registry(server).login()
 
 
 @pytest.fixture

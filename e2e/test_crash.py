@@ -7,7 +7,6 @@ resolves to a manifest whose blobs can all be read back with the right digest.
 """
 
 import json
-import os
 import random
 import signal
 import threading

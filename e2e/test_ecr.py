@@ -1,10 +1,8 @@
 """The ECR JSON API through boto3 and the aws CLI, against a real server, over the same state as /v2."""
 
 import base64
-import hashlib
 import json
 import os
-import subprocess
 import uuid
 
 import boto3

@@ -4,7 +4,6 @@ pull-time exclusions, signing. Each is state: logged, exported, and scoped per a
 import json
 
 import pytest
-from botocore.exceptions import ClientError
 from test_ecr import client, error_code
 
 

@@ -66,8 +66,8 @@ public struct RepositorySettings: Hashable, Sendable, Codable {
     }
 }
 
-/// Matches `text` against `pattern`, where `*` stands for any run of characters.
-func wildcard(_ pattern: String, matches text: String) -> Bool {
+/// Matches `text` against `pattern`, where `*` stands for any run of characters (ECR's wildcard filters).
+public func wildcard(_ pattern: String, matches text: String) -> Bool {
     let p = Array(pattern.utf8)
     let t = Array(text.utf8)
     var (pi, ti) = (0, 0)

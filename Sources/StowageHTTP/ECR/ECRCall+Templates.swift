@@ -150,7 +150,7 @@ extension ECRCall {
         var statuses: [[String: Any]] = []
         for rule in rules {
             let filters = rule["repositoryFilters"] as? [[String: String]] ?? []
-            guard filters.isEmpty || filters.contains(where: { wildcardMatch($0["filter"] ?? "", name.rawValue) })
+            guard filters.isEmpty || filters.contains(where: { wildcard($0["filter"] ?? "", matches: name.rawValue) })
             else { continue }
             var status: [String: Any] = [
                 "signingProfileArn": rule["signingProfileArn"] ?? "", "status": signed ? "COMPLETE" : "FAILED",
@@ -165,12 +165,6 @@ extension ECRCall {
         var id = imageId
         id["imageDigest"] = image.digest.rawValue
         return ["registryId": registryId, "repositoryName": name.rawValue, "imageId": id, "signingStatuses": statuses]
-    }
-
-    private func wildcardMatch(_ pattern: String, _ text: String) -> Bool {
-        let regex =
-            "^" + NSRegularExpression.escapedPattern(for: pattern).replacingOccurrences(of: "\\*", with: ".*") + "$"
-        return text.range(of: regex, options: .regularExpression) != nil
     }
 }
 

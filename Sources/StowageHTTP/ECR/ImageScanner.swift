@@ -40,9 +40,3 @@ struct ImageScanner: Sendable {
         try? await scan(digest, in: name, scope: scope)
     }
 }
-
-/// `*` wildcard matching of repository names.
-private func wildcard(_ pattern: String, matches text: String) -> Bool {
-    let regex = "^" + NSRegularExpression.escapedPattern(for: pattern).replacingOccurrences(of: "\\*", with: ".*") + "$"
-    return text.range(of: regex, options: .regularExpression) != nil
-}

@@ -64,23 +64,23 @@ public enum ExportFormat {
         let json = try StateCodec.encode(Exported(scopes: exportable(state).scopes))
         var payload: [UInt8] = []
         payload.reserveCapacity(json.count + (blobs?.values.reduce(0) { $0 + $1.count + 80 } ?? 0) + 16)
-        append(UInt64(json.count), to: &payload)
+        LittleEndian.append(UInt64(json.count), to: &payload)
         payload += json
         let sorted = (blobs ?? [:]).sorted { $0.key < $1.key }
-        append(UInt32(sorted.count), to: &payload)
+        LittleEndian.append(UInt32(sorted.count), to: &payload)
         for (digest, bytes) in sorted {
-            append(UInt16(digest.rawValue.utf8.count), to: &payload)
+            LittleEndian.append(UInt16(digest.rawValue.utf8.count), to: &payload)
             payload += Array(digest.rawValue.utf8)
-            append(UInt64(bytes.count), to: &payload)
+            LittleEndian.append(UInt64(bytes.count), to: &payload)
             payload += bytes
         }
         let compressed = Zlib.compress(payload, level: 6)
         var file = magic
-        append(version, to: &file)
-        append(UInt32(blobs == nil ? 0 : 1), to: &file)
-        append(UInt64(payload.count), to: &file)
-        append(compressed.withUnsafeBytes { Zlib.crc32($0) }, to: &file)
-        append(file.withUnsafeBytes { Zlib.crc32($0) }, to: &file)
+        LittleEndian.append(version, to: &file)
+        LittleEndian.append(UInt32(blobs == nil ? 0 : 1), to: &file)
+        LittleEndian.append(UInt64(payload.count), to: &file)
+        LittleEndian.append(compressed.withUnsafeBytes { Zlib.crc32($0) }, to: &file)
+        LittleEndian.append(file.withUnsafeBytes { Zlib.crc32($0) }, to: &file)
         return file + compressed
     }
 
@@ -89,18 +89,19 @@ public enum ExportFormat {
         guard bytes.count >= headerSize, Array(bytes[0..<8]) == magic else {
             throw Failure(description: "not a Stowage export file: it does not start with STOWEXPT")
         }
-        guard bytes[0..<28].withUnsafeBytes({ Zlib.crc32($0) }) == read(UInt32.self, bytes, 28) else {
+        guard bytes[0..<28].withUnsafeBytes({ Zlib.crc32($0) }) == LittleEndian.read(UInt32.self, bytes, 28) else {
             throw Failure(description: "the header's checksum does not match: the file is damaged")
         }
-        let version = read(UInt32.self, bytes, 8)
+        let version = LittleEndian.read(UInt32.self, bytes, 8)
         guard version == Self.version else {
             throw Failure(
                 description:
                     "export format version \(version) is not one this Stowage reads (it reads version \(Self.version))")
         }
-        let flags = read(UInt32.self, bytes, 12)
-        let rawLength = read(UInt64.self, bytes, 16)
-        guard bytes[headerSize...].withUnsafeBytes({ Zlib.crc32($0) }) == read(UInt32.self, bytes, 24) else {
+        let flags = LittleEndian.read(UInt32.self, bytes, 12)
+        let rawLength = LittleEndian.read(UInt64.self, bytes, 16)
+        guard bytes[headerSize...].withUnsafeBytes({ Zlib.crc32($0) }) == LittleEndian.read(UInt32.self, bytes, 24)
+        else {
             throw Failure(description: "the payload's checksum does not match: the file is damaged or truncated")
         }
         guard rawLength <= UInt64(limit) else {
@@ -179,13 +180,4 @@ public enum ExportFormat {
         }
     }
 
-    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    private static func read<T: FixedWidthInteger>(_: T.Type, _ bytes: [UInt8], _ offset: Int) -> T {
-        var value: T = 0
-        for i in (0..<MemoryLayout<T>.size).reversed() { value = value << 8 | T(bytes[offset + i]) }
-        return value
-    }
 }

@@ -34,12 +34,12 @@ public enum SnapshotFormat {
         let payload = Zlib.compress(json, level: level)
         var bytes = magic
         bytes.reserveCapacity(headerSize + payload.count)
-        append(version, to: &bytes)
-        append(UInt32(0), to: &bytes)
-        append(sequence, to: &bytes)
-        append(UInt64(json.count), to: &bytes)
-        append(payload.withUnsafeBytes { Zlib.crc32($0) }, to: &bytes)
-        append(bytes.withUnsafeBytes { Zlib.crc32($0) }, to: &bytes)
+        LittleEndian.append(version, to: &bytes)
+        LittleEndian.append(UInt32(0), to: &bytes)
+        LittleEndian.append(sequence, to: &bytes)
+        LittleEndian.append(UInt64(json.count), to: &bytes)
+        LittleEndian.append(payload.withUnsafeBytes { Zlib.crc32($0) }, to: &bytes)
+        LittleEndian.append(bytes.withUnsafeBytes { Zlib.crc32($0) }, to: &bytes)
         bytes.append(contentsOf: payload)
         return bytes
     }
@@ -58,17 +58,20 @@ public enum SnapshotFormat {
             throw Failure(description: "not a Stowage snapshot (bad magic)")
         }
         let headerCRC = bytes[0..<36].withUnsafeBytes { Zlib.crc32($0) }
-        guard headerCRC == read(UInt32.self, bytes, 36) else { throw Failure(description: "header checksum mismatch") }
-        let version = read(UInt32.self, bytes, 8)
+        guard headerCRC == LittleEndian.read(UInt32.self, bytes, 36) else {
+            throw Failure(description: "header checksum mismatch")
+        }
+        let version = LittleEndian.read(UInt32.self, bytes, 8)
         guard version == Self.version else {
             throw Failure(description: "snapshot format version \(version); this Stowage reads version \(Self.version)")
         }
         let payloadCRC = bytes[headerSize...].withUnsafeBytes { Zlib.crc32($0) }
-        guard payloadCRC == read(UInt32.self, bytes, 32) else {
+        guard payloadCRC == LittleEndian.read(UInt32.self, bytes, 32) else {
             throw Failure(description: "payload checksum mismatch")
         }
         return Header(
-            version: version, sequence: read(UInt64.self, bytes, 16), rawLength: read(UInt64.self, bytes, 24),
+            version: version, sequence: LittleEndian.read(UInt64.self, bytes, 16),
+            rawLength: LittleEndian.read(UInt64.self, bytes, 24),
             compressedLength: bytes.count - headerSize)
     }
 
@@ -81,15 +84,6 @@ public enum SnapshotFormat {
         return (header.sequence, try StateCodec.decode(RegistryState.self, from: json))
     }
 
-    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    private static func read<T: FixedWidthInteger>(_: T.Type, _ bytes: [UInt8], _ offset: Int) -> T {
-        var value: T = 0
-        for i in (0..<MemoryLayout<T>.size).reversed() { value = value << 8 | T(bytes[offset + i]) }
-        return value
-    }
 }
 
 /// The JSON coding of states, records and exports: sorted keys and unescaped slashes, so the
