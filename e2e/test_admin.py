@@ -265,3 +265,18 @@ def test_an_admin_token_protects_the_admin_api(start_server):
     assert server.json("GET", "/_admin/health", headers={"Authorization": "Bearer wrong"})[0] == 401
     assert server.json("GET", "/_admin/health", headers={"Authorization": "Bearer s3cret"})[0] == 200
     assert server.request("GET", "/v2/")[0] == 200
+
+
+def test_an_oci_archive_written_by_skopeo_imports_and_pulls_back(server, registry, tmp_path):
+    import shutil
+    import subprocess
+    assert shutil.which("skopeo"), "skopeo is installed by make test"
+    image = make_layout(tmp_path / "layout", tag="v1", seed="skopeo archive")
+    archive = tmp_path / "app.tar"
+    subprocess.run(["skopeo", "copy", f"oci:{tmp_path}/layout:v1", f"oci-archive:{archive}:v1"], check=True, capture_output=True)
+    status, body = server.json("POST", "/_admin/import?format=oci-layout&repository=archived/app", archive.read_bytes())
+    assert status == 201, body
+    assert body["tags"] == ["v1"]
+    pulled = registry.request("GET", "/v2/archived/app/manifests/v1")
+    assert pulled.status == 200 and json.loads(pulled.body)["layers"][0]["digest"] == image["layer_digest"]
+    assert registry.request("GET", f"/v2/archived/app/blobs/{image['layer_digest']}").body == image["layer"]
