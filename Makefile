@@ -35,9 +35,11 @@ test-e2e:
 deps:
 	bash scripts/install-test-deps.sh
 
-## bench: benchmarks (not yet built: see the open issue)
-bench:
-	@echo "make bench: the benchmark suite is not written yet"
+## bench: Stowage side by side with docker-registry and moto (BENCH_ARGS=--quick for about 2 minutes)
+bench: build
+	bash scripts/install-bench-deps.sh
+	$(SWIFT) build -c release --product stowage-bench
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .build
