@@ -280,3 +280,25 @@ def test_an_oci_archive_written_by_skopeo_imports_and_pulls_back(server, registr
     pulled = registry.request("GET", "/v2/archived/app/manifests/v1")
     assert pulled.status == 200 and json.loads(pulled.body)["layers"][0]["digest"] == image["layer_digest"]
     assert registry.request("GET", f"/v2/archived/app/blobs/{image['layer_digest']}").body == image["layer"]
+
+
+def test_an_admin_port_moves_the_admin_api_off_the_main_listener(tmp_path):
+    import http.client
+    import re
+
+    from conftest import Server
+    server = Server("--ephemeral", "--auth", "none", "--admin-port", "0")
+    try:
+        deadline = time.monotonic() + 20
+        while not any("Admin API on" in line for line in server.output) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        admin_port = int(re.search(r"Admin API on http://127\.0\.0\.1:(\d+)/_admin", "".join(server.output)).group(1))
+        assert server.request("GET", "/_admin/health")[0] == 404  # not on the main listener
+        assert server.request("GET", "/v2/")[0] == 200
+        connection = http.client.HTTPConnection("127.0.0.1", admin_port, timeout=10)
+        connection.request("POST", "/_admin/repositories", body=json.dumps({"name": "admin/port"}))
+        assert connection.getresponse().status == 201
+        assert Registry(server).request("GET", "/v2/_catalog").json()["repositories"] == ["admin/port"]
+        assert server.terminate() == 0
+    finally:
+        server.kill()

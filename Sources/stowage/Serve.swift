@@ -2,16 +2,18 @@ public import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import StowageCore
 import StowageHTTP
 import StowageStorage
+import UnixSignals
 
 /// `stowage serve`: run the registry.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the registry server.",
         discussion:
-            "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_ADMIN_TOKEN, STOWAGE_MAX_IMPORT_BYTES, STOWAGE_ACCOUNTS (KEY=ACCOUNT,...), STOWAGE_LOG_LEVEL. A flag wins over the variable."
+            "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_ADMIN_TOKEN, STOWAGE_ADMIN_PORT, STOWAGE_MAX_IMPORT_BYTES, STOWAGE_ACCOUNTS (KEY=ACCOUNT,...), STOWAGE_LOG_LEVEL. A flag wins over the variable."
     )
 
     @Option(help: "Address to listen on.")
@@ -46,6 +48,13 @@ struct Serve: AsyncParsableCommand {
 
     var adminToken: String? { adminTokenOption ?? env("STOWAGE_ADMIN_TOKEN") }
 
+    @Option(
+        name: .customLong("admin-port"),
+        help: "Serve /_admin on this port (0: a free one) instead of the main listener.")
+    var adminPortOption: Int?
+
+    var adminPort: Int? { adminPortOption ?? env("STOWAGE_ADMIN_PORT").flatMap { Int($0) } }
+
     @Option(help: "The largest file POST /_admin/import accepts, in bytes.")
     var maxImportBytes: Int = env("STOWAGE_MAX_IMPORT_BYTES").flatMap { Int($0) } ?? 1 << 30
 
@@ -61,6 +70,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        if let adminPort, !(0...65535).contains(adminPort) { throw ValidationError("--admin-port must be 0...65535") }
         for entry in accountsForKeys {
             let parts = entry.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, AccountID(String(parts[1])) != nil else {
@@ -98,7 +108,8 @@ struct Serve: AsyncParsableCommand {
                     let parts = entry.split(separator: "=", maxSplits: 1)
                     return (String(parts[0]), AccountID(String(parts[1]))!)
                 }
-            ) { _, last in last })
+            ) { _, last in last },
+            adminPort: adminPort)
         let host = self.host
         let auth = self.auth
         let secret: [UInt8]
@@ -107,18 +118,26 @@ struct Serve: AsyncParsableCommand {
                 Data("stowage: cannot read or create the token secret in \(dataDir): \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let app = buildApplication(configuration: configuration, store: store, secret: secret, logger: logger) { port in
-            var lines = ["Stowage serving on http://\(host):\(port)"]
-            switch auth {
-            case .ecr:
-                lines.append(
-                    "log in: stowage login-password | docker login --username AWS --password-stdin \(host):\(port)")
-            case .none:
-                lines.append("authentication is off (--auth none): push and pull without logging in")
-            }
-            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-        }
-        try await app.runService()
+        let applications = buildApplications(
+            configuration: configuration, store: store, secret: secret, logger: logger,
+            onServerRunning: { port in
+                var lines = ["Stowage serving on http://\(host):\(port)"]
+                switch auth {
+                case .ecr:
+                    lines.append(
+                        "log in: stowage login-password | docker login --username AWS --password-stdin \(host):\(port)")
+                case .none:
+                    lines.append("authentication is off (--auth none): push and pull without logging in")
+                }
+                FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+            },
+            onAdminRunning: { port in
+                FileHandle.standardOutput.write(Data("Admin API on http://\(host):\(port)/_admin\n".utf8))
+            })
+        let services = ServiceGroup(
+            configuration: .init(
+                services: applications.map { $0 }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
         await store.quiesce()
         logger.info("stopped")
     }

@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var garbageCollectionInterval: Duration
     /// When set, `/_admin` requires `Authorization: Bearer <adminToken>`.
     public var adminToken: String?
+    /// When set, `/_admin` is served on this port (0: a free one) instead of the main listener.
+    public var adminPort: Int?
     /// The largest file `POST /_admin/import` accepts.
     public var maxImportBytes: Int
     /// The account each AWS access key acts in on the ECR API (a 12-digit key is its own account).
@@ -30,8 +32,9 @@ public struct ServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = 5000, auth: AuthMode = .ecr, createOnPush: Bool = false,
         garbageCollectionInterval: Duration = .seconds(5), adminToken: String? = nil, maxImportBytes: Int = 1 << 30,
-        accounts: [String: AccountID] = [:]
+        accounts: [String: AccountID] = [:], adminPort: Int? = nil
     ) {
+        self.adminPort = adminPort
         self.accounts = accounts
         self.adminToken = adminToken
         self.maxImportBytes = maxImportBytes
