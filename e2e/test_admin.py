@@ -302,3 +302,9 @@ def test_an_admin_port_moves_the_admin_api_off_the_main_listener(tmp_path):
         assert server.terminate() == 0
     finally:
         server.kill()
+
+
+@pytest.mark.parametrize("advance", ["99999999999999999999h", "1e400d", "-99999999999999999999d", "9999999999999999s"])
+def test_absurd_clock_moves_are_refused_without_crashing(server, advance):
+    assert server.json("POST", "/_admin/clock", {"advance": advance})[0] == 400
+    assert server.json("GET", "/_admin/health")[0] == 200

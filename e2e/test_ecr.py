@@ -415,3 +415,16 @@ def test_lifecycle_policies_expire_images_as_the_clock_moves_and_previews_show_i
     ecr.put_lifecycle_policy(repositoryName=repo, lifecyclePolicyText=strict)
     assert [d["imageTags"] for d in ecr.describe_images(repositoryName=repo)["imageDetails"]] == [["prod-2"]]
     assert server.json("POST", "/_admin/lifecycle")[1] == {"expired": []}
+
+
+def test_huge_numbers_and_tokens_do_not_crash_the_server(ecr, repo, server):
+    upload = ecr.initiate_layer_upload(repositoryName=repo)["uploadId"]
+    assert error_code(ecr.upload_layer_part, repositoryName=repo, uploadId=upload, partFirstByte=0,
+                      partLastByte=9223372036854775807, layerPartBlob=b"abc") == "InvalidLayerPartException"
+    image, _ = push_image(ecr, repo, "v1", "tokens")
+    ecr.start_image_scan(repositoryName=repo, imageId={"imageTag": "v1"})
+    import base64 as b64
+    token = b64.b64encode(b"after:9223372036854775807").decode()
+    result = ecr.describe_image_scan_findings(repositoryName=repo, imageId={"imageTag": "v1"}, nextToken=token)
+    assert result["imageScanFindings"]["findings"] == []
+    assert server.request("GET", "/v2/")[0] in (200, 401)

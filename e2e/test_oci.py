@@ -385,3 +385,21 @@ def test_malformed_requests_are_4xx_with_an_oci_error_and_no_internal_paths(regi
     body = r.body.decode(errors="replace")
     assert "errors" in json.loads(body)
     assert "/tmp" not in body and "/work" not in body and ".swift" not in body
+
+
+@pytest.mark.parametrize("query", ["n=9223372036854775807&last=b", "n=9223372036854775807", "n=99999999999999999999999"])
+def test_huge_page_sizes_do_not_crash_the_server(registry, repo, server, query):
+    manifest, _ = registry.push_image(repo, "b")
+    registry.push_manifest(repo, "c", manifest)
+    r = registry.request("GET", f"/v2/{repo}/tags/list?{query}")
+    assert r.status in (200, 400)
+    assert registry.request("GET", f"/v2/_catalog?{query}").status in (200, 400)
+    assert registry.request("GET", "/v2/").status == 200  # still alive
+
+
+@pytest.mark.parametrize("content_range", ["0-9223372036854775807", "9223372036854775806-9223372036854775807", "0-99999999999999999999"])
+def test_huge_content_ranges_are_refused_without_crashing(registry, repo, content_range):
+    location = registry.start_upload(repo).headers["Location"]
+    r = registry.request("PATCH", location, body=b"abc", headers={"Content-Range": content_range})
+    assert 400 <= r.status < 500
+    assert registry.request("GET", "/v2/").status == 200

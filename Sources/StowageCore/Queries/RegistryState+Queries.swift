@@ -34,7 +34,8 @@ public struct Page<Element: Sendable>: Sendable {
 /// Returns up to `limit` of `sorted` after `last`, in order.
 public func page<T: Comparable & Sendable>(_ sorted: [T], after last: T?, limit: Int?) -> Page<T> {
     let start = last.map { l in sorted.partitioningIndex { $0 > l } } ?? 0
-    let end = limit.map { min(sorted.count, start + max(0, $0)) } ?? sorted.count
+    // `start + limit` could overflow for a huge limit from a URL: compare with what remains instead.
+    let end = limit.map { start + min(sorted.count - start, max(0, $0)) } ?? sorted.count
     return Page(items: Array(sorted[start..<end]), hasMore: end < sorted.count)
 }
 

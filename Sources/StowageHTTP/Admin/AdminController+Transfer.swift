@@ -64,7 +64,10 @@ extension AdminController {
             return try await importLayout(request, bytes)
         }
         let contents: ExportFormat.Contents
-        do { contents = try ExportFormat.decode(bytes, limit: configuration.maxImportBytes * 4) } catch {
+        do {
+            contents = try ExportFormat.decode(
+                bytes, limit: configuration.maxImportBytes.multipliedReportingOverflow(by: 4).partialValue)
+        } catch {
             throw AdminError(.badRequest, "InvalidImport", "the import was refused and nothing changed: \(error)")
         }
         if !contents.includesBlobs {

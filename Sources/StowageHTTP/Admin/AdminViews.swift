@@ -162,7 +162,11 @@ func parseDuration(_ text: String) -> Int64? {
         case "d": scale = 86_400_000
         default: return nil
         }
-        total += Int64(value * scale)
+        // Refuse what does not fit in milliseconds rather than trap on the conversion.
+        let milliseconds = value * scale
+        guard milliseconds.isFinite, abs(milliseconds) < 1e15 else { return nil }
+        total += Int64(milliseconds)
+        guard abs(total) < 1_000_000_000_000_000 else { return nil }
     }
     return sign * total
 }

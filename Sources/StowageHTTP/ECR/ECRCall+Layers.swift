@@ -51,7 +51,7 @@ extension ECRCall {
                 .appendChunk(upload: upload.id, repository: name, offset: first, length: Int64(bytes.count)))
             throw refusal("The part starts at byte \(first), but the upload stands at byte \(upload.size)")
         }
-        guard last >= first, last - first + 1 == Int64(bytes.count), !bytes.isEmpty else {
+        guard last >= first, last - first == Int64(bytes.count) - 1, !bytes.isEmpty else {
             throw refusal(
                 "partFirstByte \(first) and partLastByte \(last) do not describe the \(bytes.count) bytes sent")
         }

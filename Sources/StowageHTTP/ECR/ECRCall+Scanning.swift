@@ -51,8 +51,8 @@ extension ECRCall {
             )
         }
         let (limit, after) = try input.page(max: 1000)
-        let start = after.flatMap(Int.init) ?? 0
-        let end = min(scan.findings.count, start + limit)
+        let start = min(after.flatMap(Int.init) ?? 0, scan.findings.count)
+        let end = start + min(scan.findings.count - start, limit)
         var id = imageId
         id["imageDigest"] = image.digest.rawValue
         var output: [String: Any] = [

@@ -87,17 +87,20 @@ extension OCIController {
             guard start == upload.size else {
                 // Logged as a refusal so the upload's history shows the out-of-order chunk.
                 _ = try? await store.submit(
-                    .appendChunk(upload: upload.id, repository: name, offset: start, length: end - start + 1),
+                    .appendChunk(
+                        upload: upload.id, repository: name, offset: start,
+                        length: (end - start).addingReportingOverflow(1).partialValue),
                     scope: scope)
                 var failure = OCIError(
                     RegistryError.chunkOutOfOrder(upload.id, expectedOffset: upload.size, offset: start))
                 failure.headers = uploadHeaders(name: name, id: upload.id, size: upload.size)
                 throw failure
             }
-            if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length != end - start + 1 {
+            // Compared as `end - start`: `end - start + 1` overflows for a range ending at Int64.max.
+            if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length - 1 != end - start {
                 throw OCIError(
                     .badRequest, .blobUploadInvalid,
-                    "Content-Range covers \(end - start + 1) bytes but Content-Length is \(length)")
+                    "Content-Range \(start)-\(end) does not cover the \(length) bytes of Content-Length")
             }
         }
         let size = try await uploads.append(upload, in: scope, write: BlobUploads.body(request.body))
