@@ -14,7 +14,6 @@ struct AdminController: Sendable {
     let configuration: ServerConfiguration
     let address: ServerAddress
     let tokens: TokenAuthority
-    let sessions: UploadSessions
     let lifecycle: LifecycleEvaluator
 
     /// Every route this controller serves, as `METHOD path`; `admin-api.md` must document each.

@@ -40,7 +40,7 @@ public func buildApplications(
     )
     .register(on: router)
     let admin = AdminController(
-        store: store, configuration: configuration, address: address, tokens: tokens, sessions: sessions,
+        store: store, configuration: configuration, address: address, tokens: tokens,
         lifecycle: lifecycle
     )
     let adminRouter: Router<BasicRequestContext>
