@@ -105,7 +105,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StowageHTTPTests",
-            dependencies: ["StowageCore", "StowageHTTP"],
+            dependencies: ["StowageCore", "StowageHTTP", "StowageTestSupport"],
             swiftSettings: upcoming
         ),
     ],

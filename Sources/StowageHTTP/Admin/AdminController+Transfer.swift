@@ -176,7 +176,7 @@ struct OCILayout {
     }
 
     func plan() throws -> Plan {
-        guard let index = try? JSONSerialization.jsonObject(with: Data(files["index.json"]!)) as? [String: Any],
+        guard let index = try? JSON.parse(files["index.json"]!) as? [String: Any],
             let entries = index["manifests"] as? [[String: Any]]
         else { throw Failure(description: "index.json is not an image index") }
         var blobs: [Digest: [UInt8]] = [:]

@@ -11,14 +11,10 @@ extension ECRCall {
     }
 
     /// Canonical JSON of a validated document, as stored.
-    func canonical(_ object: Any) -> String {
-        String(
-            decoding: (try? JSONSerialization.data(
-                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(), as: UTF8.self)
-    }
+    func canonical(_ object: Any) -> String { JSON.string(object) }
 
     func parsed(_ text: String?) -> Any? {
-        text.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
+        text.flatMap { try? JSON.parse($0.utf8) }
     }
 
     static func validation(_ message: String) -> ECRError { ECRError(.validation, message) }

@@ -181,7 +181,7 @@ extension ECRCall {
     /// A JSON policy document of at most `limit` characters.
     func policyText(_ key: String, limit: Int) throws(ECRError) -> String {
         let text = try input.string(key, required: true, length: 1...limit)!
-        guard (try? JSONSerialization.jsonObject(with: Data(text.utf8))) is [String: Any] else {
+        guard (try? JSON.parse(text.utf8)) is [String: Any] else {
             throw ECRError(
                 .invalidParameter,
                 "Invalid parameter at '\(key)' failed to satisfy constraint: 'Invalid repository policy provided'")

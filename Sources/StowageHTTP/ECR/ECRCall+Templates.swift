@@ -183,7 +183,7 @@ func templateSettings(for name: RepositoryName, in registry: RegistrySettings?, 
         $0.count > $1.count
     }
     guard let prefix = covering.first ?? (templates["ROOT"] != nil ? "ROOT" : nil),
-        let document = templates[prefix].flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) })
+        let document = templates[prefix].flatMap({ try? JSON.parse($0.utf8) })
             as? [String: Any],
         (document["appliedFor"] as? [String])?.contains(appliedFor) == true
     else { return nil }

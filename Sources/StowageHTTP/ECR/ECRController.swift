@@ -100,10 +100,17 @@ struct ECRController: Sendable {
 
     /// The caller's account and region from the SigV4 credential scope.
     func identity(_ request: Request) -> Scope {
-        guard let header = request.headers[.authorization], let range = header.range(of: "Credential=") else {
-            return .default
-        }
-        let credential = header[range.upperBound...].prefix { $0 != "," && $0 != " " }
+        guard let header = request.headers[.authorization] else { return .default }
+        // Byte search: Foundation's `range(of:)` costs a locale-aware comparison per call.
+        let bytes = Array(header.utf8)
+        let marker = Array("Credential=".utf8)
+        guard bytes.count >= marker.count,
+            let start = (0...(bytes.count - marker.count)).first(where: {
+                bytes[$0..<($0 + marker.count)].elementsEqual(marker)
+            })
+        else { return .default }
+        let value = bytes[(start + marker.count)...].prefix { $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: " ") }
+        let credential = String(decoding: value, as: UTF8.self)
         let parts = credential.split(separator: "/")
         let key = parts.first.map(String.init) ?? ""
         let region = parts.count >= 3 ? Region(String(parts[2])) ?? .default : .default

@@ -134,12 +134,10 @@ struct ECRError: HTTPResponseError {
 /// Responses in the AWS JSON 1.1 protocol.
 enum ECRResponse {
     static func make(_ body: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
-        let data =
-            (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes]))
-            ?? Data("{}".utf8)
+        let data = JSON.serialize(body)
         return Response(
             status: status,
-            headers: [.contentType: "application/x-amz-json-1.1", .amznRequestID: UUID().uuidString.lowercased()],
+            headers: [.contentType: "application/x-amz-json-1.1", .amznRequestID: randomUUID()],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -11,7 +11,7 @@ struct ECRInput {
             object = [:]
             return
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+        guard let object = JSON.object(bytes) else {
             throw ECRError(.serialization, "the request body is not a JSON object")
         }
         self.object = object

@@ -12,7 +12,7 @@ struct ImageScanner: Sendable {
     /// A repository's effective scan frequency and the registry filters that decided it.
     func frequency(of repository: Repository, in scope: Scope) -> (frequency: String, filters: [[String: String]]) {
         let document =
-            (store.state[scope].registry?.scanning).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) }
+            (store.state[scope].registry?.scanning).flatMap { try? JSON.parse($0.utf8) }
             as? [String: Any]
         for rule in document?["rules"] as? [[String: Any]] ?? [] {
             let filters = rule["repositoryFilters"] as? [[String: String]] ?? []

@@ -14,7 +14,7 @@ struct LifecyclePolicy: Sendable, Equatable {
     var rules: [Rule]
 
     init(_ text: String) throws(Failure) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+        guard let object = try? JSON.parse(text.utf8) as? [String: Any] else {
             throw Failure(reason: "the policy is not a JSON object")
         }
         guard let list = object["rules"] as? [[String: Any]], !list.isEmpty else {

@@ -31,7 +31,7 @@ struct PullThroughCache: Sendable {
             $0.count > $1.count
         }
         guard let prefix = covering.first ?? (rules["ROOT"] != nil ? "ROOT" : nil),
-            let document = rules[prefix].flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) })
+            let document = rules[prefix].flatMap({ try? JSON.parse($0.utf8) })
                 as? [String: Any],
             let url = (document["upstreamRegistryUrl"] as? String).flatMap(URL.init(string:))
         else { return nil }

@@ -13,7 +13,7 @@ struct Replicator: Sendable {
     /// The destinations whose rules cover `name` in `scope`'s replication configuration.
     func destinations(for name: RepositoryName, in scope: Scope) -> [Scope] {
         guard let text = store.state[scope].registry?.replication,
-            let document = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+            let document = try? JSON.parse(text.utf8) as? [String: Any]
         else { return [] }
         var result: [Scope] = []
         for rule in document["rules"] as? [[String: Any]] ?? [] {

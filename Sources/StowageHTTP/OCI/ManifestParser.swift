@@ -24,7 +24,7 @@ enum ManifestParser {
         mediaType: String, references: ManifestReferences
     ) {
         guard String(validating: bytes, as: UTF8.self) != nil,
-            let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+            let object = try? JSON.parse(bytes) as? [String: Any]
         else { throw invalid("the manifest is not a JSON object") }
         if let version = object["schemaVersion"] {
             guard (version as? Int) == 2 else {

@@ -46,7 +46,7 @@ extension OCIController {
     private func monolithicUpload(_ request: Request, scope: Scope, name: RepositoryName, claimed: Digest) async throws
         -> Response
     {
-        let id = UploadID("mono-" + UUID().uuidString.lowercased())!
+        let id = UploadID("mono-" + randomUUID())!
         try store.content.createSpool(id)
         var digester = ContentDigester(claimed.algorithm)
         let size: Int64

@@ -15,7 +15,7 @@ struct BlobUploads: Sendable {
 
     /// Starts an upload: an empty spool, then the logged command.
     func begin(_ name: RepositoryName, in scope: Scope) async throws -> UploadID {
-        let id = UploadID(UUID().uuidString.lowercased())!
+        let id = UploadID(randomUUID())!
         try store.content.createSpool(id)
         do {
             try await store.submit(.startUpload(id: id, repository: name), scope: scope)

@@ -1,0 +1,127 @@
+import Foundation
+import StowageTestSupport
+import Testing
+
+@testable import StowageHTTP
+
+struct JSONTests {
+    /// A random JSON tree of native values, strings full of what needs escaping.
+    static func tree(_ random: inout SeededGenerator, depth: Int = 0) -> Any {
+        switch Int.random(in: 0..<(depth > 4 ? 5 : 8), using: &random) {
+        // Within ±2^53: Foundation's parser, the oracle here, reads larger integers through Double.
+        case 0: return Int.random(in: -(1 << 53)...(1 << 53), using: &random) >> Int.random(in: 0..<53, using: &random)
+        case 1:
+            return Double.random(in: -1e300...1e300, using: &random)
+                / Double(Int.random(in: 1...1_000_000, using: &random))
+        case 2: return Bool.random(using: &random)
+        case 3: return NSNull()
+        case 4:
+            let alphabet: [String] = [
+                "a", "Z", "\"", "\\", "/", "\n", "\t", "\u{01}", "\u{1F}", "é", "€", "𝄞", "😀", " ", "\u{7F}",
+            ]
+            return (0..<Int.random(in: 0...12, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
+                .joined()
+        case 5, 6:
+            var object: [String: Any] = [:]
+            for n in 0..<Int.random(in: 0...5, using: &random) {
+                object["k\(n)\(["", "é", "\"", "A"].randomElement(using: &random)!)"] = tree(&random, depth: depth + 1)
+            }
+            return object
+        default:
+            return (0..<Int.random(in: 0...5, using: &random)).map { _ in tree(&random, depth: depth + 1) }
+        }
+    }
+
+    /// Structural equality of two trees, one of which may come from JSONSerialization (NSNumber).
+    static func same(_ a: Any, _ b: Any) -> Bool {
+        switch a {
+        case let text as String: return (b as? String) == text
+        case let flag as Bool: return (b as? Bool) == flag
+        case let number as Int: return (b as? Int) == number
+        case let number as Double: return (b as? Double) == number
+        case is NSNull: return b is NSNull
+        case let object as [String: Any]:
+            guard let other = b as? [String: Any], other.count == object.count else { return false }
+            return object.allSatisfy { key, value in other[key].map { same(value, $0) } ?? false }
+        case let list as [Any]:
+            guard let other = b as? [Any], other.count == list.count else { return false }
+            return zip(list, other).allSatisfy { same($0, $1) }
+        default: return false
+        }
+    }
+
+    @Test func writerOutputReadsBackTheSameInBothParsers() throws {
+        var random = SeededGenerator(seed: 7)
+        for _ in 0..<2_000 {
+            let value = Self.tree(&random)
+            let bytes = JSON.serialize(value)
+            #expect(Self.same(value, try JSON.parse(bytes)), "\(String(decoding: bytes, as: UTF8.self))")
+            let foundation = try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed)
+            #expect(Self.same(value, foundation), "\(String(decoding: bytes, as: UTF8.self))")
+            // And what Foundation writes, this parser reads.
+            if value is [String: Any] || value is [Any] {
+                let written = try JSONSerialization.data(withJSONObject: value)
+                #expect(Self.same(value, try JSON.parse(written)))
+            }
+        }
+    }
+
+    @Test func keysAreSortedAndOutputIsCompact() {
+        let bytes = JSON.serialize(
+            ["b": [1, 2.5, true, NSNull()], "a": "x/y\u{1}", "C": [String: Any]()] as [String: Any])
+        #expect(String(decoding: bytes, as: UTF8.self) == #"{"C":{},"a":"x/y\u0001","b":[1,2.5,true,null]}"#)
+    }
+
+    @Test func escapesAndSurrogatePairsDecode() throws {
+        let text = try JSON.parse(Array(#""\"\\\/\b\f\n\r\t\u00e9\u20ac\ud834\udd1e""#.utf8)) as? String
+        #expect(text == "\"\\/\u{08}\u{0C}\n\r\t\u{E9}€𝄞")
+        #expect(try JSON.parse(Array(" [ 1 , -0.5e2 , 0 , 123456789012345678901234567890 ] ".utf8)) as? [Double] == nil)
+        let numbers = try JSON.parse(Array("[1,-0.5e2,0,123456789012345678901234567890]".utf8)) as! [Any]
+        #expect(numbers[0] as? Int == 1 && numbers[1] as? Double == -50 && numbers[2] as? Int == 0)
+        #expect(numbers[3] as? Double == 1.2345678901234568e29)
+        #expect(try JSON.parse(JSON.serialize([Int.min, Int.max])) as? [Int] == [Int.min, Int.max])
+    }
+
+    @Test(arguments: [
+        "", " ", "{", "}", "[1,]", #"{"a":1,}"#, "01", "-01", "1.", ".5", "-", "1e", "1e+", "+1", "tru", "nul", "True",
+        "[1] 2", "{} {}", #""\x""#, "\"a\u{01}b\"", #""\ud800""#, #""\udc00""#, #""\ud800\u0041""#, #""\u12""#, "'a'",
+        "{'a':1}", #"{"a" 1}"#, #"{1:2}"#, "[1 2]", "1e400", "-1e400", "NaN", "Infinity", "// c\n1", "\"abc",
+        String(repeating: "[", count: 300) + String(repeating: "]", count: 300),
+        String(repeating: "{\"a\":", count: 300) + "1" + String(repeating: "}", count: 300),
+        String(repeating: "[", count: 100_000),
+    ])
+    func malformedInputIsRefused(text: String) {
+        #expect(throws: JSON.SyntaxError.self) { try JSON.parse(Array(text.utf8)) }
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0x5C, 0x6E, 0xED, 0xA0, 0x80, 0x22]] {
+            #expect(throws: JSON.SyntaxError.self) { try JSON.parse(bytes) }
+        }
+    }
+
+    @Test func nestingUpToTheLimitIsRead() throws {
+        let depth = JSON.maximumDepth
+        let text = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+        _ = try JSON.parse(Array(text.utf8))
+    }
+
+    /// Random damage to valid documents never traps; what is accepted reads back the same.
+    @Test func damagedDocumentsNeverTrap() throws {
+        var random = SeededGenerator(seed: 11)
+        for _ in 0..<3_000 {
+            var bytes = JSON.serialize(Self.tree(&random))
+            for _ in 0..<Int.random(in: 1...3, using: &random) where !bytes.isEmpty {
+                let at = Int.random(in: 0..<bytes.count, using: &random)
+                switch Int.random(in: 0..<3, using: &random) {
+                case 0: bytes[at] = UInt8.random(in: 0...255, using: &random)
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(Array("{}[],:\"\\0-e.".utf8).randomElement(using: &random)!, at: at)
+                }
+            }
+            if let value = try? JSON.parse(bytes) {
+                #expect(Self.same(value, try JSON.parse(JSON.serialize(value))))
+            }
+        }
+    }
+}
