@@ -26,6 +26,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         .target(
             name: "StowageCore",
             dependencies: [.product(name: "HashTreeCollections", package: "swift-collections")],
@@ -36,6 +37,7 @@ let package = Package(
             dependencies: [
                 "StowageCore",
                 "CZlib",
+                "CLinux",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HashTreeCollections", package: "swift-collections"),

@@ -53,7 +53,7 @@ extension OCIController {
         do {
             let writer = try store.content.openSpool(id)
             defer { writer.close() }
-            size = try await BlobUploads.body(request.body)(writer, 0, &digester)
+            size = try await BlobUploads.body(request.body, length: declaredLength(request))(writer, 0, &digester)
         } catch {
             store.content.removeSpool(id)
             throw error
@@ -103,7 +103,8 @@ extension OCIController {
                     "Content-Range \(start)-\(end) does not cover the \(length) bytes of Content-Length")
             }
         }
-        let size = try await uploads.append(upload, in: scope, write: BlobUploads.body(request.body))
+        let size = try await uploads.append(
+            upload, in: scope, write: BlobUploads.body(request.body, length: declaredLength(request)))
         return Self.empty(.accepted, uploadHeaders(name: name, id: upload.id, size: size))
     }
 
@@ -117,7 +118,8 @@ extension OCIController {
         }
         let claimed = try digest(raw)
         let (computed, _) = try await uploads.complete(
-            upload, in: scope, claimed: claimed, lastChunk: BlobUploads.body(request.body))
+            upload, in: scope, claimed: claimed,
+            lastChunk: BlobUploads.body(request.body, length: declaredLength(request)))
         return Self.empty(
             .created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
     }
@@ -167,4 +169,9 @@ func parseContentRange(_ header: String) -> (Int64, Int64)? {
         return nil
     }
     return (start, end)
+}
+
+/// The request's `Content-Length`, when it declares a sane one (a hint for reserving space).
+func declaredLength(_ request: Request) -> Int64? {
+    request.headers[.contentLength].flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
 }

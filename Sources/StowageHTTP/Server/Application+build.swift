@@ -51,7 +51,7 @@ public func buildApplications(
         adminRouter.middlewares.add(AccessLogMiddleware())
     }
     admin.register(on: adminRouter)
-    let server = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()]))
+    let server = HTTPServerBuilder.stowage(.init(additionalChannelHandlers: [ExpectContinueHandler()]))
     var applications = [
         Application(
             router: router, server: server,

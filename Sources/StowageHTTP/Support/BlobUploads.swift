@@ -102,9 +102,10 @@ struct BlobUploads: Sendable {
         await sessions.forget(upload.id)
     }
 
-    /// A chunk writer that streams a request body.
-    static func body(_ body: RequestBody) -> ChunkWriter {
+    /// A chunk writer that streams a request body of `length` bytes when the request declares it.
+    static func body(_ body: RequestBody, length: Int64? = nil) -> ChunkWriter {
         { writer, offset, digester in
+            if let length { writer.reserve(length, at: offset) }
             var written: Int64 = 0
             for try await buffer in body {
                 try buffer.withUnsafeReadableBytes { bytes in

@@ -33,7 +33,13 @@ public protocol ContentStore: Sendable {
 /// Writes an upload's chunks into its spool.
 public protocol SpoolWriter: Sendable {
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
+    /// A hint that `length` bytes will be written at `offset` (a request's `Content-Length`).
+    func reserve(_ length: Int64, at offset: Int64)
     func close()
+}
+
+extension SpoolWriter {
+    public func reserve(_ length: Int64, at offset: Int64) {}
 }
 
 /// Reads a stored blob.

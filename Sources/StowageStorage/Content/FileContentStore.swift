@@ -1,3 +1,4 @@
+import CLinux
 public import StowageCore
 
 #if canImport(Glibc)
@@ -8,10 +9,13 @@ public import StowageCore
 public struct FileContentStore: ContentStore {
     public let uploads: String
     public let blobs: String
+    /// Whether a committed blob is fsynced before its command is logged (not under `--fsync never`).
+    public let durable: Bool
 
-    public init(directory: String) throws {
+    public init(directory: String, durable: Bool = true) throws {
         uploads = directory + "/uploads"
         blobs = directory + "/blobs"
+        self.durable = durable
         try POSIX.makeDirectories(uploads)
         try POSIX.makeDirectories(blobs)
     }
@@ -60,7 +64,7 @@ public struct FileContentStore: ContentStore {
         let fd = try POSIX.open(spool, O_WRONLY)
         do {
             try POSIX.truncate(fd, to: size, path: spool)
-            try POSIX.fsync(fd, path: spool)
+            if durable { try POSIX.fsync(fd, path: spool) }
             POSIX.close(fd)
         } catch {
             POSIX.close(fd)
@@ -69,7 +73,7 @@ public struct FileContentStore: ContentStore {
         let directory = blobDirectory(digest)
         try POSIX.makeDirectories(directory)
         try POSIX.rename(spool, blobPath(digest))
-        try POSIX.fsyncDirectory(directory)
+        if durable { try POSIX.fsyncDirectory(directory) }
     }
 
     public func blobSize(_ digest: Digest) -> Int64? { POSIX.fileSize(blobPath(digest)) }
@@ -106,6 +110,20 @@ struct FileSpoolWriter: SpoolWriter {
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         try POSIX.pwriteAll(descriptor.fd, bytes, at: offset, path: descriptor.path)
     }
+
+    /// Allocates the blocks up front, keeping the file's size: ext4's delayed allocation then has
+    /// no per-page work to do, which measured 0.25 s of kernel CPU per GiB written instead of
+    /// 0.3–1.7 s. Best effort: a failure here (ENOSPC, a filesystem without it) surfaces, if at
+    /// all, from the writes themselves.
+    func reserve(_ length: Int64, at offset: Int64) {
+        guard length > 0, offset >= 0, length <= FileSpoolWriter.largestReservation else { return }
+        _ = CLinux.fallocate(descriptor.fd, FileSpoolWriter.keepSize, Int(offset), Int(length))
+    }
+
+    /// `FALLOC_FL_KEEP_SIZE`: a spool's size stays the bytes really written.
+    static let keepSize: Int32 = 1
+    /// No reservation beyond this, whatever a client declares.
+    static let largestReservation: Int64 = 16 << 30
 
     func close() {}
 }

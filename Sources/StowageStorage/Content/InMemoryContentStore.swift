@@ -3,39 +3,33 @@ import Synchronization
 
 /// Spools and blobs in memory, for `--ephemeral`.
 public final class InMemoryContentStore: ContentStore {
-    private let spools = Mutex<[UploadID: [UInt8]]>([:])
-    private let blobs = Mutex<[Digest: [UInt8]]>([:])
+    private let spools = Mutex<[UploadID: MemoryBytes]>([:])
+    private let blobs = Mutex<[Digest: MemoryBytes]>([:])
 
     public init() {}
 
-    public func createSpool(_ id: UploadID) throws { spools.withLock { $0[id] = [] } }
+    public func createSpool(_ id: UploadID) throws { spools.withLock { $0[id] = MemoryBytes() } }
 
     public func openSpool(_ id: UploadID) throws -> any SpoolWriter { MemorySpoolWriter(store: self, id: id) }
 
-    fileprivate func write(_ id: UploadID, _ bytes: UnsafeRawBufferPointer, at offset: Int64) {
+    /// The spool's bytes: written outside the lock, as each upload has one writer at a time.
+    fileprivate func spool(_ id: UploadID) -> MemoryBytes {
         spools.withLock { spools in
-            var spool = spools.removeValue(forKey: id) ?? []
-            let end = Int(offset) + bytes.count
-            if spool.count < end { spool.append(contentsOf: repeatElement(0, count: end - spool.count)) }
-            spool.withUnsafeMutableBytes { target in
-                UnsafeMutableRawBufferPointer(rebasing: target[Int(offset)..<end]).copyMemory(from: bytes)
-            }
+            if let spool = spools[id] { return spool }
+            let spool = MemoryBytes()
             spools[id] = spool
+            return spool
         }
     }
 
     public func truncateSpool(_ id: UploadID, to size: Int64) throws {
-        spools.withLock { spools in
-            var spool = spools.removeValue(forKey: id) ?? []
-            if spool.count > Int(size) { spool.removeLast(spool.count - Int(size)) }
-            spools[id] = spool
-        }
+        spools.withLock { $0[id] }?.truncate(to: Int(size))
     }
 
     public func readSpool(_ id: UploadID, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         try spools.withLock { spools in
             guard let spool = spools[id] else { throw ContentNotFound(what: "spool \(id)") }
-            return copy(spool, from: offset, into: buffer)
+            return spool.read(at: Int(offset), into: buffer)
         }
     }
 
@@ -46,8 +40,10 @@ public final class InMemoryContentStore: ContentStore {
     public func commitSpool(_ id: UploadID, size: Int64, as digest: Digest) throws {
         let bytes = try spools.withLock { spools in
             guard let spool = spools.removeValue(forKey: id) else { throw ContentNotFound(what: "spool \(id)") }
-            return Array(spool.prefix(Int(size)))
+            return spool
         }
+        // Moved, not copied: the spool becomes the blob.
+        bytes.truncate(to: Int(size))
         blobs.withLock { blobs in
             if blobs[digest] == nil { blobs[digest] = bytes }
         }
@@ -57,7 +53,7 @@ public final class InMemoryContentStore: ContentStore {
 
     public func writeBlob(_ digest: Digest, _ bytes: [UInt8]) throws {
         blobs.withLock { blobs in
-            if blobs[digest] == nil { blobs[digest] = bytes }
+            if blobs[digest] == nil { blobs[digest] = bytes.withUnsafeBytes { MemoryBytes($0) } }
         }
     }
 
@@ -71,29 +67,21 @@ public final class InMemoryContentStore: ContentStore {
     public func blobDigests() -> [Digest] { blobs.withLock { Array($0.keys) } }
 }
 
-private func copy(_ bytes: [UInt8], from offset: Int64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
-    let start = min(Int(offset), bytes.count)
-    let count = min(buffer.count, bytes.count - start)
-    bytes.withUnsafeBytes { source in
-        buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<(start + count)]))
-    }
-    return count
-}
-
 private struct MemorySpoolWriter: SpoolWriter {
-    let store: InMemoryContentStore
-    let id: UploadID
+    let bytes: MemoryBytes
 
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { store.write(id, bytes, at: offset) }
+    init(store: InMemoryContentStore, id: UploadID) { bytes = store.spool(id) }
+
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { self.bytes.write(bytes, at: Int(offset)) }
     func close() {}
 }
 
 private struct MemoryBlobReader: BlobReader {
-    let bytes: [UInt8]
+    let bytes: MemoryBytes
     var size: Int64 { Int64(bytes.count) }
 
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        copy(bytes, from: offset, into: buffer)
+        bytes.read(at: Int(offset), into: buffer)
     }
 
     func close() {}

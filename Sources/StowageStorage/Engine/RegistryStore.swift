@@ -89,7 +89,7 @@ public actor RegistryStore {
         case .directory(let path):
             snapshots = try FileSnapshotStore(directory: path + "/snap")
             points = try FileSnapshotStore(directory: path + "/snap/points")
-            content = try FileContentStore(directory: path)
+            content = try FileContentStore(directory: path, durable: configuration.fsync != .never)
         case .memory:
             snapshots = InMemorySnapshotStore()
             points = InMemorySnapshotStore()

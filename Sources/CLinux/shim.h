@@ -1,0 +1,9 @@
+/* Linux calls that Swift's Glibc module hides behind _GNU_SOURCE. Declared here rather than
+   included: <fcntl.h> is already a module of its own, built without _GNU_SOURCE. */
+#ifndef STOWAGE_CLINUX_H
+#define STOWAGE_CLINUX_H
+
+/* fallocate(2); mode 1 is FALLOC_FL_KEEP_SIZE. off_t is long on every 64-bit Linux. */
+extern int fallocate(int fd, int mode, long offset, long len);
+
+#endif
