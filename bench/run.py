@@ -117,6 +117,15 @@ class Client:
         status, _, _ = self.call("PUT", f"/v2/{repo}/manifests/{tag}", body=manifest,
                                  headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
         assert status == 201, status
+        return manifest
+
+
+def location_url(port, location):
+    return location if location.startswith("http") else f"http://127.0.0.1:{port}{location}"
+
+
+def with_query(url, query):
+    return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
 class Bench:
@@ -125,23 +134,34 @@ class Bench:
         self.rows = []
         self.work = Path(tempfile.mkdtemp(prefix="stowage-bench-"))
         self.servers = {}
+        self.binary = ROOT / ".build" / "release" / "stowage"
+        self.tool = ROOT / ".build" / "release" / "stowage-bench"
+
+    def start_stowage(self, name, data_dir, ready="/v2/"):
+        port = free_port()
+        self.servers[name] = Server(name, [str(self.binary), "serve", "--port", str(port), "--data-dir", str(data_dir),
+                                           "--auth", "none", "--create-on-push", "--log-level", "warning"], port, ready)
+        return self.servers[name]
+
+    def start_registry(self, name, storage):
+        port = free_port()
+        config = self.work / f"{name}.yml"
+        config.write_text(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n{storage}  delete:\n"
+                          f"    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n")
+        self.servers[name] = Server(name, ["docker-registry", "serve", str(config)], port, "/v2/")
+        return self.servers[name]
 
     def start(self):
-        binary = ROOT / ".build" / "release" / "stowage"
-        port = free_port()
-        self.servers["stowage"] = Server("stowage", [str(binary), "serve", "--port", str(port), "--data-dir", str(self.work / "stowage"),
-                                                     "--auth", "none", "--create-on-push", "--log-level", "warning"], port, "/v2/")
-        port = free_port()
-        config = self.work / "registry.yml"
-        config.write_text(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
-                          f"    rootdirectory: {self.work / 'registry'}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n")
-        self.servers["registry"] = Server("registry", ["docker-registry", "serve", str(config)], port, "/v2/")
+        self.start_stowage("stowage", self.work / "stowage")
+        self.start_registry("registry", f"  filesystem:\n    rootdirectory: {self.work / 'registry'}\n")
+        self.start_registry("registry-mem", "  inmemory:\n")
         port = free_port()
         self.servers["moto"] = Server("moto", ["moto_server", "-p", str(port)], port, "/moto-api/")
 
     def stop(self):
         for server in self.servers.values():
             server.stop()
+        self.servers.clear()
         shutil.rmtree(self.work, ignore_errors=True)
 
     def wanted(self, name):
@@ -153,156 +173,301 @@ class Bench:
         units = work()
         return time.perf_counter() - start, s.cpu() - cpu, units
 
-    def compare(self, name, unit, work, peer="registry", higher_is_better=True, per=None):
-        """Runs `work(server)` against Stowage and a peer; records throughput and CPU per unit."""
+    def compare(self, name, unit, work, peer="registry", per=None, servers=None):
+        """Runs `work(server)` against Stowage and a peer; records throughput and server CPU per unit."""
         if not self.wanted(name):
             return
         results = {}
-        for server in ("stowage", peer):
-            wall, cpu, units = self.measure(server, lambda: work(server))
-            results[server] = (wall, cpu, units)
-        (sw, sc, su), (pw, pc, pu) = results["stowage"], results[peer]
+        for server in servers or ("stowage", peer):
+            results[server] = self.measure(server, lambda: work(server))
+        (sw, sc, su), (pw, pc, pu) = results[servers[0] if servers else "stowage"], results[servers[1] if servers else peer]
         rate = lambda u, w: u / w if w else 0.0
-        self.add(f"{name}: {unit}/s", rate(su, sw), rate(pu, pw), peer)
-        self.add(f"{name}: server CPU ms per {per or unit}", 1000 * sc / su if su else 0, 1000 * pc / pu if pu else 0, peer, lower=True)
+        label = peer if not servers else servers[1]
+        self.add(f"{name}: {unit}/s", rate(su, sw), rate(pu, pw), label)
+        self.add(f"{name}: server CPU ms per {per or unit}", 1000 * sc / su if su else 0, 1000 * pc / pu if pu else 0,
+                 label, lower=True)
 
     def add(self, metric, stowage, peer, peer_name="", lower=False):
         ratio = (peer / stowage if lower else stowage / peer) if stowage and peer else None
         self.rows.append({"metric": metric, "stowage": stowage, "peer": peer, "peer_name": peer_name, "ratio": ratio,
                           "better": "lower" if lower else "higher"})
-        print(f"  {metric}: stowage {stowage:.3f}  {peer_name} {peer:.3f}" + (f"  ({ratio:.2f}x)" if ratio else ""), flush=True)
+        print(f"  {metric}: stowage {stowage:.3f}  {peer_name} {peer if peer is not None else 0:.3f}"
+              + (f"  ({ratio:.2f}x)" if ratio else ""), flush=True)
 
     # Work
 
-    def blobs(self):
-        sizes = [(MIB, 20), (64 * MIB, 2)] + ([(1 << 30, 1)] if not self.args.quick else [])
-        for size, count in sizes:
-            data = [os.urandom(size) for _ in range(count)] if size <= 64 * MIB else [os.urandom(size)]
-            label = f"{size // MIB} MiB" if size < (1 << 30) else "1 GiB"
+    def curl(self, args):
+        """Runs curl with one `-w` line per transfer; returns the (status, bytes) of each."""
+        out = subprocess.run(["curl", "-s", "-H", "Expect:", "-w", "%{http_code} %{size_download}\n"] + args,
+                             capture_output=True, text=True, check=True).stdout
+        return [tuple(int(x) for x in line.split()) for line in out.splitlines() if line.strip()]
 
-            def push(server):
-                client = Client(self.servers[server].port)
-                for blob in data:
-                    client.push_blob(f"bench/{server}", blob)
-                return sum(len(b) for b in data) / MIB
-            self.compare(f"push {label} (POST+PUT)", "MiB", push, per="MiB")
+    def blob_files(self, label, size, count):
+        """`count` files of random bytes (two sets: POST+PUT and single POST), with their digests."""
+        sets = []
+        for kind in ("put", "post"):
+            files = []
+            for i in range(count):
+                path = self.work / f"blob-{label}-{kind}-{i}"
+                digest = hashlib.sha256()
+                with open(path, "wb") as f:
+                    left = size
+                    while left:
+                        piece = os.urandom(min(left, 64 * MIB))
+                        digest.update(piece)
+                        f.write(piece)
+                        left -= len(piece)
+                files.append((path, "sha256:" + digest.hexdigest()))
+            sets.append(files)
+        return sets
+
+    def blobs(self):
+        sizes = [("1 MiB", MIB, 32), ("64 MiB", 64 * MIB, 4)] + ([("1 GiB", 1 << 30, 1)] if not self.args.quick else [])
+        for label, size, count in sizes:
+            names = [f"push {label} (POST+PUT)", f"push {label} (single POST ?digest=)", f"pull {label}"]
+            if not any(self.wanted(n) for n in names):
+                continue
+            put_files, post_files = self.blob_files(label.replace(" ", ""), size, count)
+            mib = size * count / MIB
+
+            def push_put(server):
+                port = self.servers[server].port
+                client = Client(port)
+                args = []
+                for path, digest in put_files:
+                    status, headers, _ = client.call("POST", f"/v2/blobs/{server}/blobs/uploads/")
+                    assert status == 202, status
+                    args += ["-T", str(path), "-o", "/dev/null",
+                             with_query(location_url(port, headers["Location"]), f"digest={digest}")]
+                assert all(status == 201 for status, _ in self.curl(args))
+                return mib
+
+            def push_post(server):
+                port = self.servers[server].port
+                args = ["-X", "POST"]
+                for path, digest in post_files:
+                    # No trailing slash: curl -T appends the file's name to a URL that ends in one.
+                    args += ["-T", str(path), "-o", "/dev/null",
+                             f"http://127.0.0.1:{port}/v2/blobs/{server}/blobs/uploads?digest={digest}"]
+                assert all(status == 201 for status, _ in self.curl(args))
+                return mib
 
             def pull(server):
-                client = Client(self.servers[server].port)
-                for blob in data:
-                    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
-                    status, _, body = client.call("GET", f"/v2/bench/{server}/blobs/{digest}")
-                    assert status == 200 and len(body) == len(blob)
-                return sum(len(b) for b in data) / MIB
-            self.compare(f"pull {label}", "MiB", pull, per="MiB")
+                port = self.servers[server].port
+                args = []
+                for _, digest in put_files:
+                    args += ["-o", "/dev/null", f"http://127.0.0.1:{port}/v2/blobs/{server}/blobs/{digest}"]
+                assert all(status == 200 and n == size for status, n in self.curl(args))
+                return mib
+
+            self.compare(names[0], "MiB", push_put, per="MiB")
+            if not self.wanted(names[0]):
+                for server in ("stowage", "registry"):
+                    push_put(server)  # the pulls need them
+            if self.wanted(names[1]):
+                # docker-registry 2.8 answers 404 BLOB_UPLOAD_INVALID: the spec's single POST is optional.
+                wall, cpu, units = self.measure("stowage", lambda: push_post("stowage"))
+                self.add(f"{names[1]}: MiB/s", units / wall, None, "registry: unsupported")
+                self.add(f"{names[1]}: server CPU ms per MiB", 1000 * cpu / units, None, "registry: unsupported")
+            self.compare(names[2], "MiB", pull, per="MiB")
+            for path, _ in put_files + post_files:
+                path.unlink()
+
         total = (64 if self.args.quick else 256) * MIB
+        names = [f"chunked push {total // MIB} MiB in 8 MiB PATCHes", "1 MiB Range GETs"]
+        if not any(self.wanted(n) for n in names):
+            return
         chunked = os.urandom(total)
+        digest = "sha256:" + hashlib.sha256(chunked).hexdigest()
 
         def push_chunked(server):
-            Client(self.servers[server].port).push_chunked(f"bench/{server}", chunked, 8 * MIB)
+            Client(self.servers[server].port).push_chunked(f"chunked/{server}", chunked, 8 * MIB)
             return total / MIB
-        self.compare(f"chunked push {total // MIB} MiB in 8 MiB PATCHes", "MiB", push_chunked, per="MiB")
+        self.compare(names[0], "MiB", push_chunked, per="MiB")
+        if not self.wanted(names[0]):
+            for server in ("stowage", "registry"):
+                push_chunked(server)
 
         def ranges(server):
             client = Client(self.servers[server].port)
-            digest = "sha256:" + hashlib.sha256(chunked).hexdigest()
-            for i in range(50):
+            for i in range(100):
                 start = (i * 7 * MIB) % (total - MIB)
-                status, _, body = client.call("GET", f"/v2/bench/{server}/blobs/{digest}", headers={"Range": f"bytes={start}-{start + MIB - 1}"})
+                status, _, body = client.call("GET", f"/v2/chunked/{server}/blobs/{digest}",
+                                              headers={"Range": f"bytes={start}-{start + MIB - 1}"})
                 assert status == 206 and len(body) == MIB
-            return 50
-        self.compare("1 MiB Range GETs", "requests", ranges, per="request")
+            return 100
+        self.compare(names[1], "requests", ranges, per="request")
+
+    def load(self, server, method, path, connections, seconds, body_file=None):
+        """Requests answered 2xx in `seconds` on `connections` keep-alive connections."""
+        port = self.servers[server].port
+        accept = "Accept: application/vnd.oci.image.manifest.v1+json"
+        if method == "GET" and shutil.which("wrk"):
+            out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", accept,
+                                  f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True).stdout
+            done = [line for line in out.splitlines() if "requests in" in line]
+            errors = [line for line in out.splitlines() if "Non-2xx" in line]
+            assert not errors, errors
+            return int(done[0].split()[0]) if done else 0
+        args = [str(self.tool), "load", "--port", str(port), "--method", method, "--path", path, "--connections",
+                str(connections), "--seconds", str(seconds), "--header", accept]
+        if body_file:
+            args += ["--header", "Content-Type: application/vnd.oci.image.manifest.v1+json", "--body-file", str(body_file)]
+        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()
+        assert out[3] == "0", f"{out[3]} failed requests"
+        return int(out[1])
 
     def small_requests(self):
-        seconds = 3 if self.args.quick else 10
-        for server in ("stowage", "registry"):
+        seconds = 3 if self.args.quick else 8
+        servers = ("stowage", "registry-mem")
+        config_bytes, layer_bytes = b'{"os":"linux"}', b"small layer"
+        manifest = None
+        for server in servers:
             client = Client(self.servers[server].port)
-            config = client.push_blob(f"small/{server}", b'{"os":"linux"}')
-            layer = client.push_blob(f"small/{server}", b"small layer")
+            config = client.push_blob(f"small/{server}", config_bytes)
+            layer = client.push_blob(f"small/{server}", layer_bytes)
+            client.push_blob(f"put/{server}", config_bytes)
+            client.push_blob(f"put/{server}", layer_bytes)
             for t in range(1000):
-                client.push_manifest(f"small/{server}", f"t{t:04d}", (config, 14), [(layer, 11)])
+                manifest = client.push_manifest(f"small/{server}", f"t{t:04d}", (config, len(config_bytes)), [(layer, len(layer_bytes))])
+        body_file = self.work / "manifest.json"
+        body_file.write_bytes(manifest)
+        layer = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
         for connections in (8, 64):
-            for label, method, path in [("HEAD blob", "HEAD", "blobs/" + "sha256:" + hashlib.sha256(b"small layer").hexdigest()),
-                                        ("GET manifest by tag", "GET", "manifests/t0500"), ("tags list of 1000 tags", "GET", "tags/list")]:
-                def load(server):
-                    port = self.servers[server].port
-                    if method == "GET" and shutil.which("wrk"):
-                        # wrk for GETs: a Python client would be the bottleneck.
-                        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s",
-                                              "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
-                                              f"http://127.0.0.1:{port}/v2/small/{server}/{path}"],
-                                             capture_output=True, text=True).stdout
-                        done = [line for line in out.splitlines() if "requests in" in line]
-                        return int(done[0].split()[0]) if done else 0
-                    count = [0]
-                    lock = threading.Lock()
-                    deadline = time.monotonic() + seconds
+            for label, method, path in [("HEAD blob", "HEAD", f"/v2/small/{{server}}/blobs/{layer}"),
+                                        ("GET manifest by tag", "GET", "/v2/small/{server}/manifests/t0500"),
+                                        ("tags list of 1000 tags", "GET", "/v2/small/{server}/tags/list"),
+                                        ("PUT manifest", "PUT", "/v2/put/{server}/manifests/p{n}")]:
+                def work(server):
+                    return self.load(server, method, path.replace("{server}", server), connections, seconds,
+                                     body_file if method == "PUT" else None)
+                self.compare(f"{label}, {connections} connections", "requests", work, per="request", servers=servers)
 
-                    def worker():
-                        client = Client(port)
-                        n = 0
-                        while time.monotonic() < deadline:
-                            status, _, _ = client.call(method, f"/v2/small/{server}/{path}",
-                                                       headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
-                            assert status == 200, status
-                            n += 1
-                        with lock:
-                            count[0] += n
-                    with ThreadPoolExecutor(connections) as pool:
-                        for _ in range(connections):
-                            pool.submit(worker)
-                    return count[0]
-                self.compare(f"{label}, {connections} connections", "requests", load, per="request")
+    def push_tiny(self, server, count, prefix, workers=4):
+        def one(i):
+            client = Client(self.servers[server].port)
+            repo = f"{prefix}/{server}{i % 10}"
+            config = json.dumps({"n": i}).encode()
+            layer = f"layer {i}".encode()
+            client.push_manifest(repo, f"v{i}", (client.push_blob(repo, config), len(config)),
+                                 [(client.push_blob(repo, layer), len(layer))])
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(one, range(count)))
+        return count
 
     def tiny_images(self):
         count = 200 if self.args.quick else 1000
+        self.compare(f"{count} tiny images, 10 repositories, 4 workers", "images",
+                     lambda server: self.push_tiny(server, count, "tiny"), per="image")
 
-        def push(server):
+        def pull_manifests(server):
             def one(i):
                 client = Client(self.servers[server].port)
-                repo = f"tiny/{server}{i % 10}"
-                config = client.push_blob(repo, json.dumps({"n": i}).encode())
-                layer = client.push_blob(repo, f"layer {i}".encode())
-                client.push_manifest(repo, f"v{i}", (config, len(json.dumps({"n": i}))), [(layer, len(f"layer {i}"))])
+                status, _, _ = client.call("GET", f"/v2/tiny/{server}{i % 10}/manifests/v{i}",
+                                           headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+                assert status == 200, status
             with ThreadPoolExecutor(4) as pool:
                 list(pool.map(one, range(count)))
             return count
-        self.compare(f"{count} tiny images, 10 repositories, 4 workers", "images", push, per="image")
+        self.compare(f"GET each of the {count} tiny images' manifests, 4 workers", "manifests", pull_manifests, per="manifest")
 
     def ecr(self):
         import boto3
-        calls = 100 if self.args.quick else 400
-
-        def loop(server):
+        calls = 100 if self.args.quick else 300
+        operations = ["CreateRepository", "PutImage", "BatchGetImage", "DescribeImages"]
+        clients = {}
+        for server in ("stowage", "moto"):
             ecr = boto3.client("ecr", endpoint_url=f"http://127.0.0.1:{self.servers[server].port}", region_name="us-east-1",
                                aws_access_key_id="bench", aws_secret_access_key="bench")
-            prefix = f"ecr{time.monotonic_ns()}"
-            for i in range(calls // 4):
-                ecr.create_repository(repositoryName=f"{prefix}/r{i}")
+            ecr.create_repository(repositoryName="ecr/images")
             manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                                   "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + "0" * 64, "size": 0}, "layers": []})
+                                   "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                              "digest": "sha256:" + hashlib.sha256(b"").hexdigest(), "size": 0}, "layers": []})
             if server == "stowage":  # Stowage checks that the config blob exists, as ECR does
-                Client(self.servers[server].port).push_blob(f"{prefix}/r0", b"", "sha256:" + hashlib.sha256(b"").hexdigest())
-                manifest = manifest.replace("0" * 64, hashlib.sha256(b"").hexdigest())
-            for i in range(calls // 4):
-                ecr.put_image(repositoryName=f"{prefix}/r0", imageManifest=manifest.replace('"layers"', f'"n{i}":{i},"layers"'), imageTag=f"v{i}")
-            for i in range(calls // 4):
-                ecr.batch_get_image(repositoryName=f"{prefix}/r0", imageIds=[{"imageTag": f"v{i}"}])
-            for i in range(calls // 4):
-                ecr.describe_images(repositoryName=f"{prefix}/r0", maxResults=10)
-            return calls
-        self.compare("ECR JSON (CreateRepository, PutImage, BatchGetImage, DescribeImages)", "calls", loop, peer="moto", per="call")
+                Client(self.servers[server].port).push_blob("ecr/images", b"")
+            clients[server] = (ecr, manifest)
+        totals = {server: [0.0, 0.0, 0] for server in clients}
+
+        def loop(operation):
+            def run(server):
+                ecr, manifest = clients[server]
+                started = time.perf_counter()
+                cpu = self.servers[server].cpu()
+                for i in range(calls):
+                    if operation == "CreateRepository":
+                        ecr.create_repository(repositoryName=f"ecr/r{i}")
+                    elif operation == "PutImage":
+                        ecr.put_image(repositoryName="ecr/images", imageTag=f"v{i}",
+                                      imageManifest=manifest.replace('"layers"', f'"n{i}":{i},"layers"'))
+                    elif operation == "BatchGetImage":
+                        ecr.batch_get_image(repositoryName="ecr/images", imageIds=[{"imageTag": f"v{i % 50}"}])
+                    else:
+                        ecr.describe_images(repositoryName="ecr/images", maxResults=10)
+                totals[server][0] += time.perf_counter() - started
+                totals[server][1] += self.servers[server].cpu() - cpu
+                totals[server][2] += calls
+                return calls
+            return run
+        for operation in operations:
+            self.compare(f"ECR {operation}, boto3", "calls", loop(operation), peer="moto", per="call")
+        if all(totals[s][2] for s in totals):
+            (sw, sc, sn), (mw, mc, mn) = totals["stowage"], totals["moto"]
+            self.add("ECR JSON, all four operations: calls/s", sn / sw, mn / mw, "moto")
+            self.add("ECR JSON, all four operations: server CPU ms per call", 1000 * sc / sn, 1000 * mc / mn, "moto", lower=True)
+
+    def scale(self):
+        """Stowage alone: the cost of a push as the registry grows, restarts, cold start."""
+        large = 10_000 if self.args.quick else 100_000
+        if self.wanted("push at") or self.wanted("stored"):
+            results = {}
+            for stored in (100, large):
+                directory = self.work / f"seeded-{stored}"
+                subprocess.run([str(self.tool), "seed", "--dir", str(directory), "--images", str(stored)], check=True)
+                name = f"seeded-{stored}"
+                self.start_stowage(name, directory)
+                self.push_tiny(name, 50, "warm")
+                results[stored] = self.measure(name, lambda: self.push_tiny(name, 300, "scale"))
+                self.servers.pop(name).stop()
+            (lw, lc, ln), (sw, sc, sn) = results[large], results[100]
+            self.add(f"tiny-image push with {large:,} images stored (vs 100): images/s", ln / lw, sn / sw, "at 100 images")
+            self.add(f"tiny-image push with {large:,} images stored (vs 100): server CPU ms per image", 1000 * lc / ln,
+                     1000 * sc / sn, "at 100 images", lower=True)
+        if self.wanted("start"):
+            def ready_seconds(args, port, path="/v2/"):
+                started = time.perf_counter()
+                server = Server("timed", args, port, path)
+                elapsed = time.perf_counter() - started
+                rss = server.rss_mib()
+                server.stop()
+                return elapsed, rss
+            port = free_port()
+            stowage_cold, _ = ready_seconds([str(self.binary), "serve", "--port", str(port), "--data-dir",
+                                             str(self.work / "cold"), "--auth", "none"], port)
+            port = free_port()
+            config = self.work / "cold-registry.yml"
+            config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {self.work / 'cold-r'}\n"
+                              f"http:\n  addr: 127.0.0.1:{port}\n")
+            registry_cold, _ = ready_seconds(["docker-registry", "serve", str(config)], port)
+            self.add("cold start to the first answer (ms)", 1000 * stowage_cold, 1000 * registry_cold, "registry", lower=True)
+            for commands in ([10_000, 100_000] if self.args.quick else [10_000, 1_000_000]):
+                directory = self.work / f"churn-{commands}"
+                subprocess.run([str(self.tool), "seed", "--dir", str(directory), "--churn", str(commands)], check=True)
+                port = free_port()
+                elapsed, rss = ready_seconds([str(self.binary), "serve", "--port", str(port), "--data-dir", str(directory),
+                                              "--auth", "none"], port)
+                self.add(f"restart with {commands:,} logged commands to the first answer (s)", elapsed, None)
+                self.add(f"resident memory after restart with {commands:,} logged commands (MiB)", rss, None)
+                shutil.rmtree(directory, ignore_errors=True)
 
     def engine(self):
         if not self.wanted("engine"):
             return
-        output = subprocess.run([str(ROOT / ".build" / "release" / "stowage-bench")] + (["--quick"] if self.args.quick else []),
+        output = subprocess.run([str(self.tool), "--no-restart"] + (["--quick"] if self.args.quick else []),
                                 capture_output=True, text=True, timeout=1800).stdout
         for line in output.splitlines():
             if "|" in line and not line.startswith(("metric", "---")):
                 metric, value = [part.strip() for part in line.split("|")]
-                self.rows.append({"metric": f"engine: {metric}", "stowage": float(value), "peer": None, "peer_name": "", "ratio": None, "better": ""})
-                print(f"  engine: {metric}: {value}", flush=True)
+                self.add(f"engine: {metric}", float(value), None)
 
     def run(self):
         self.start()
@@ -311,9 +476,11 @@ class Bench:
                 print(f"== {phase.__name__}", flush=True)
                 phase()
             rss = {name: server.rss_mib() for name, server in self.servers.items()}
+            self.add("resident memory at the end of the work above (MiB)", rss["stowage"], rss["registry"], "registry", lower=True)
+            print("== scale", flush=True)
+            self.scale()
         finally:
             self.stop()
-        self.add("resident memory at the end (MiB)", rss["stowage"], rss["registry"], "registry", lower=True)
         print("== engine", flush=True)
         self.engine()
 

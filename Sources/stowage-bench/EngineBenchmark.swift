@@ -7,7 +7,16 @@ import StowageStorage
 @main
 struct EngineBenchmark {
     static func main() async throws {
-        let arguments = CommandLine.arguments.dropFirst()
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        switch arguments.first {
+        case "load":
+            try LoadGenerator(arguments: arguments).run()
+            return
+        case "seed":
+            try await seed(arguments)
+            return
+        default: break
+        }
         let quick = arguments.contains("--quick")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-bench-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -19,8 +28,11 @@ struct EngineBenchmark {
             try await resetAndRewind(images: size)
         }
         try await fixture(images: 100)
-        for count in quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000] {
-            try await restart(scratch: scratch + "/restart-\(count)", commands: count)
+        // `make bench` measures restarts at the server instead (time to the first answer).
+        if !arguments.contains("--no-restart") {
+            for count in quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000] {
+                try await restart(scratch: scratch + "/restart-\(count)", commands: count)
+            }
         }
     }
 
@@ -167,32 +179,58 @@ struct EngineBenchmark {
     /// Restart time (snapshot + log tail) after `commands` logged commands of steady churn:
     /// uploads in 3 records each and manifests that move a tag, on a registry of bounded size.
     static func restart(scratch: String, commands: Int) async throws {
-        do {
-            let store = try open(scratch)
-            for repository in repositories {
-                try await store.submit(.createRepository(name: repository, settings: .init()))
-            }
-            var n = 0
-            var written = repositories.count
-            while written < commands {
-                let repository = repositories[n % repositories.count]
-                let id = UploadID("u\(n)")!
-                let d = digest(n % 5_000, "c")
-                try await store.submit(.startUpload(id: id, repository: repository))
-                try await store.submit(.appendChunk(upload: id, repository: repository, offset: 0, length: 1024))
-                try await store.submit(
-                    .commitUpload(upload: id, repository: repository, claimed: d, computed: d, size: 1024))
-                for command in image(n % 5_000) { try await store.submit(command) }
-                written += 5
-                n += 1
-            }
-            await store.quiesce()
-        }
+        try await churn(scratch, commands: commands)
         var store: RegistryStore?
         let elapsed = try await seconds { store = try open(scratch) }
         let r = store!.recovery
         print(
             "restart after \(commands) commands (s; snapshot at \(r.snapshotSequence), \(r.replayed) replayed) | \(String(format: "%.3f", elapsed))"
         )
+    }
+
+    /// Logs `commands` commands of steady churn into a data directory: uploads in 3 records each
+    /// and manifests that move a tag, on a registry of bounded size.
+    static func churn(_ directory: String, commands: Int) async throws {
+        let store = try open(directory)
+        for repository in repositories {
+            try await store.submit(.createRepository(name: repository, settings: .init()))
+        }
+        var n = 0
+        var written = repositories.count
+        while written < commands {
+            let repository = repositories[n % repositories.count]
+            let id = UploadID("u\(n)")!
+            let d = digest(n % 5_000, "c")
+            try await store.submit(.startUpload(id: id, repository: repository))
+            try await store.submit(.appendChunk(upload: id, repository: repository, offset: 0, length: 1024))
+            try await store.submit(
+                .commitUpload(upload: id, repository: repository, claimed: d, computed: d, size: 1024))
+            for command in image(n % 5_000) { try await store.submit(command) }
+            written += 5
+            n += 1
+        }
+        await store.quiesce()
+    }
+
+    /// `stowage-bench seed --dir D (--images N | --churn N)`: a data directory for `stowage serve`
+    /// holding N images (state only: their blobs are linked, not stored), or N churn commands.
+    static func seed(_ arguments: [String]) async throws {
+        func value(_ flag: String) -> String? {
+            arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+        }
+        guard let directory = value("--dir") else {
+            throw LoadGenerator.Usage("usage: stowage-bench seed --dir D (--images N | --churn N)")
+        }
+        if let commands = value("--churn").flatMap(Int.init) {
+            try await churn(directory, commands: commands)
+            return
+        }
+        let images = value("--images").flatMap(Int.init) ?? 0
+        let store = try open(directory)
+        for repository in repositories {
+            try await store.submit(.createRepository(name: repository, settings: .init()))
+        }
+        for n in 0..<images { for command in image(n) { try await store.submit(command) } }
+        await store.quiesce()
     }
 }
