@@ -37,8 +37,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "When writes are made durable: always (fsync before acknowledging), batch, never.")
     var fsync: FsyncPolicy = env("STOWAGE_FSYNC").flatMap { FsyncPolicy(rawValue: $0) } ?? .always
 
-    @Option(help: "Write a snapshot every this many log records.")
-    var snapshotEvery: UInt64 = env("STOWAGE_SNAPSHOT_EVERY").flatMap { UInt64($0) } ?? 10_000
+    @Option(
+        help: """
+            Write a snapshot every this many log records. Unset: every 10000, spaced further apart \
+            as the registry grows so that snapshots cost at most 5 µs per record.
+            """)
+    var snapshotEvery: UInt64? = env("STOWAGE_SNAPSHOT_EVERY").flatMap { UInt64($0) }
 
     @Option(help: "Seconds between looks for unreferenced blobs to remove (only after deletes or resets).")
     var gcInterval: Double = env("STOWAGE_GC_INTERVAL").flatMap { Double($0) } ?? 5
@@ -78,7 +82,9 @@ struct Serve: AsyncParsableCommand {
             }
         }
         guard gcInterval > 0 else { throw ValidationError("--gc-interval must be positive") }
-        guard snapshotEvery > 0 else { throw ValidationError("--snapshot-every must be at least 1") }
+        guard snapshotEvery.map({ $0 > 0 }) ?? true else {
+            throw ValidationError("--snapshot-every must be at least 1")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
 
@@ -89,7 +95,9 @@ struct Serve: AsyncParsableCommand {
         let store: RegistryStore
         do {
             store = try RegistryStore(
-                configuration: EngineConfiguration(location: location, fsync: fsync, snapshotEvery: snapshotEvery),
+                configuration: EngineConfiguration(
+                    location: location, fsync: fsync, snapshotEvery: snapshotEvery ?? 10_000,
+                    snapshotBudget: snapshotEvery == nil ? 5e-6 : nil),
                 logger: logger)
         } catch {
             FileHandle.standardError.write(Data("stowage: cannot open the registry in \(dataDir):\n\(error)\n".utf8))

@@ -26,6 +26,33 @@ struct SnapshotTests {
         }
     }
 
+    /// With a budget, a snapshot that took longer spaces the next ones further apart (capped);
+    /// without one, they come exactly every `snapshotEvery` records.
+    @Test func snapshotSpacingFollowsTheBudget() async throws {
+        for budget: Double? in [nil, 1e-12] {
+            let directory = TemporaryDirectory()
+            let store = try RegistryStore(
+                configuration: EngineConfiguration(
+                    location: .directory(directory.path), fsync: .never, snapshotEvery: 10, snapshotBudget: budget),
+                clock: ManualClock())
+            _ = try await EngineFixture.drive(store, seed: 5, count: 20)
+            _ = try await store.compact()
+            let interval = await store.snapshotInterval
+            let before = POSIX.list(directory.path + "/snap").filter { $0.hasSuffix(".snap") }
+            _ = try await EngineFixture.drive(store, seed: 6, count: 60)
+            await store.quiesce()
+            let after = POSIX.list(directory.path + "/snap").filter { $0.hasSuffix(".snap") }
+            if budget == nil {
+                #expect(interval == 10)
+                #expect(after != before, "60 records with a snapshot every 10 write new snapshots")
+            } else {
+                // Any snapshot takes more than a picosecond per record: spaced at the cap.
+                #expect(interval == 1_000_000)
+                #expect(after == before, "no snapshot before the spacing is reached")
+            }
+        }
+    }
+
     @Test func aDamagedNewestSnapshotFallsBackToTheOlderOneWithNothingLost() async throws {
         let directory = TemporaryDirectory()
         let expected: RegistryState

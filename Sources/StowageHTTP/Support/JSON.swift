@@ -295,6 +295,14 @@ extension JSON {
                     write(object[key]!)
                 }
                 output.append(UInt8(ascii: "}"))
+            case let strings as [String]:
+                // Before `[Any]`: casting to it would box every element.
+                output.append(UInt8(ascii: "["))
+                for (n, element) in strings.enumerated() {
+                    if n > 0 { output.append(UInt8(ascii: ",")) }
+                    write(string: element)
+                }
+                output.append(UInt8(ascii: "]"))
             case let list as [Any]:
                 output.append(UInt8(ascii: "["))
                 for (n, element) in list.enumerated() {
@@ -315,20 +323,27 @@ extension JSON {
 
         mutating func write(string: String) {
             output.append(UInt8(ascii: "\""))
-            for byte in string.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-                case UInt8(ascii: "\\"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-                case 0x0A: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-                case 0x0D: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-                case 0x09: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-                case 0..<0x20:
-                    let hex = Array("0123456789abcdef".utf8)
-                    output.append(contentsOf: Array(#"\u00"#.utf8))
-                    output.append(hex[Int(byte >> 4)])
-                    output.append(hex[Int(byte & 0xF)])
-                default: output.append(byte)
+            var string = string
+            string.withUTF8 { utf8 in
+                var clean = 0  // the start of the run of bytes that need no escape
+                for (index, byte) in utf8.enumerated()
+                where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean..<index]))
+                    clean = index + 1
+                    switch byte {
+                    case UInt8(ascii: "\""): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+                    case UInt8(ascii: "\\"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+                    case 0x0A: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                    case 0x0D: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                    case 0x09: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                    default:
+                        let hex = Array("0123456789abcdef".utf8)
+                        output.append(contentsOf: Array(#"\u00"#.utf8))
+                        output.append(hex[Int(byte >> 4)])
+                        output.append(hex[Int(byte & 0xF)])
+                    }
                 }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean...]))
             }
             output.append(UInt8(ascii: "\""))
         }

@@ -11,7 +11,14 @@ enum JSONResponse {
         _ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:],
         contentType: String = "application/json"
     ) throws -> Response {
-        let bytes = try StateCodec.encode(value)
+        make(bytes: try StateCodec.encode(value), status: status, headers: headers, contentType: contentType)
+    }
+
+    /// A response of JSON already written.
+    static func make(
+        bytes: [UInt8], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:],
+        contentType: String = "application/json"
+    ) -> Response {
         var headers = headers
         headers[.contentType] = contentType
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))

@@ -22,6 +22,10 @@ public struct EngineConfiguration: Sendable {
     public var fsync: FsyncPolicy
     /// Write a snapshot after this many log records.
     public var snapshotEvery: UInt64
+    /// When set, snapshots are spaced further apart than `snapshotEvery` as they grow slower, so
+    /// that each record carries at most this many seconds of snapshot time (the cost of a command
+    /// stays flat as the registry grows). `nil`: exactly every `snapshotEvery` records.
+    public var snapshotBudget: Double?
     /// How many snapshots to keep (at least 2); the log is kept since the oldest.
     public var snapshotsKept: Int
     /// zlib level for snapshots.
@@ -29,11 +33,12 @@ public struct EngineConfiguration: Sendable {
 
     public init(
         location: StorageLocation, fsync: FsyncPolicy = .always, snapshotEvery: UInt64 = 10_000,
-        snapshotsKept: Int = 2, compressionLevel: Int32 = 1
+        snapshotBudget: Double? = nil, snapshotsKept: Int = 2, compressionLevel: Int32 = 1
     ) {
         self.location = location
         self.fsync = fsync
         self.snapshotEvery = snapshotEvery
+        self.snapshotBudget = snapshotBudget
         self.snapshotsKept = max(2, snapshotsKept)
         self.compressionLevel = compressionLevel
     }

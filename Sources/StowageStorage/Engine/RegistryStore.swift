@@ -59,6 +59,8 @@ public actor RegistryStore {
     private nonisolated let syncQueue = DispatchQueue(label: "stowage.fsync")
 
     private var recordsSinceSnapshot: UInt64 = 0
+    /// How long the last snapshot took to encode and write, which sets the spacing of the next.
+    private var lastSnapshotSeconds = 0.0
     private var snapshotTask: Task<SnapshotInfo, any Error>?
     private var pinnedBlobs: [Digest: Int] = [:]
     /// Set when an applied command may have left a stored blob unreferenced.
@@ -73,6 +75,8 @@ public actor RegistryStore {
     public struct SnapshotInfo: Sendable {
         public var sequence: UInt64
         public var bytes: Int
+        /// How long encoding, compressing and writing it took.
+        public var seconds: Double = 0
     }
 
     /// Opens (or creates) the registry and recovers its state: the newest snapshot that loads,
@@ -98,10 +102,15 @@ public actor RegistryStore {
         // The newest snapshot that loads.
         var state = RegistryState()
         var base: UInt64 = 0
+        var loadSeconds = 0.0
         for sequence in snapshots.sequences() {
             do {
+                let started = ContinuousClock.now
                 let decoded = try SnapshotFormat.decode(try snapshots.read(sequence))
                 (base, state) = (decoded.sequence, decoded.state)
+                // Until this process writes one, reading one is the measure of a snapshot's cost.
+                let elapsed = ContinuousClock.now - started
+                loadSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 break
             } catch {
                 snapshots.setAside(sequence)
@@ -171,6 +180,7 @@ public actor RegistryStore {
         lastSequence = last
         durableSequence = last
         recordsSinceSnapshot = last - base
+        lastSnapshotSeconds = loadSeconds
         published = Mutex(Published(state: state, sequence: last))
         // Spools: cut back to what the log acknowledged; remove those of no upload.
         let inFlight = Dictionary(state.uploadsInFlight.map { ($0.upload.id.rawValue, $0.upload) }) { a, _ in a }
@@ -404,8 +414,21 @@ public actor RegistryStore {
     private func unsubscribe(_ id: Int) { subscribers[id] = nil }
 
     private func snapshotIfDue() {
-        if recordsSinceSnapshot >= configuration.snapshotEvery && snapshotTask == nil { _ = startSnapshot() }
+        if recordsSinceSnapshot >= snapshotInterval && snapshotTask == nil { _ = startSnapshot() }
     }
+
+    /// Records between snapshots: `snapshotEvery`, or with a `snapshotBudget` more when
+    /// snapshots grow expensive, so that a snapshot's cost (it encodes the whole state) spread over
+    /// the records since the last one stays within the budget however large the registry grows.
+    /// Restart replays at most this many records, so it is capped.
+    public var snapshotInterval: UInt64 {
+        guard let budget = configuration.snapshotBudget, budget > 0 else { return configuration.snapshotEvery }
+        let spread = UInt64(min(lastSnapshotSeconds / budget, Double(Self.snapshotSpacingLimit)))
+        return max(configuration.snapshotEvery, spread)
+    }
+
+    /// Never more than this many records between snapshots.
+    public static let snapshotSpacingLimit: UInt64 = 1_000_000
 
     private func append(_ record: LogRecord) throws {
         let payload: [UInt8]
@@ -534,7 +557,8 @@ public actor RegistryStore {
             }
             self.snapshotTask = nil
             if case .failure(let error) = result { self.logger.error("snapshot at \(sequence) failed: \(error)") }
-            if self.recordsSinceSnapshot >= self.configuration.snapshotEvery { _ = self.startSnapshot() }
+            if case .success(let info) = result { self.lastSnapshotSeconds = info.seconds }
+            if self.recordsSinceSnapshot >= self.snapshotInterval { _ = self.startSnapshot() }
             return try result.get()
         }
         snapshotTask = task
@@ -544,13 +568,17 @@ public actor RegistryStore {
     private func writeSnapshot(_ state: RegistryState, sequence: UInt64) async throws -> SnapshotInfo {
         let snapshots = self.snapshots
         let level = configuration.compressionLevel
+        let started = ContinuousClock.now
         let size = try await Task.detached {
             let bytes = try SnapshotFormat.encode(state, sequence: sequence, level: level)
             try snapshots.write(bytes, sequence: sequence)
             return bytes.count
         }.value
+        let elapsed = ContinuousClock.now - started
         try pruneSnapshots()
-        return SnapshotInfo(sequence: sequence, bytes: size)
+        return SnapshotInfo(
+            sequence: sequence, bytes: size,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 
     private func pruneSnapshots() throws {

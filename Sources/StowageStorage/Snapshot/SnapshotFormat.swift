@@ -89,10 +89,10 @@ public enum SnapshotFormat {
 /// The JSON coding of states, records and exports: sorted keys and unescaped slashes, so the
 /// same value always gives the same bytes.
 public enum StateCodec {
+    /// Compact JSON, keys sorted: what `JSONEncoder` with `[.sortedKeys, .withoutEscapingSlashes]`
+    /// writes, from `CanonicalJSONEncoder`.
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(value))
+        try CanonicalJSONEncoder().encode(value)
     }
 
     public static func decode<T: Decodable, Bytes: Collection<UInt8>>(_ type: T.Type, from bytes: Bytes) throws -> T {
