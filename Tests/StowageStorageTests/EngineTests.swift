@@ -13,6 +13,30 @@ struct EngineTests {
         kind == "memory" ? .memory : .directory(directory.path)
     }
 
+    /// Commands submitted together wait for one fsync; what was applied before a refusal is
+    /// durable and visible when the refusal is thrown, and survives a restart.
+    @Test func commandsSubmittedTogetherAreAllDurableOrStopAtTheRefusal() async throws {
+        let directory = TemporaryDirectory()
+        let store = try EngineFixture.open(.directory(directory.path), fsync: .always)
+        let a = RepositoryName("batch/a")!
+        let b = RepositoryName("batch/b")!
+        let envelopes = try await store.submit([
+            .createRepository(name: a, settings: .init()), .createRepository(name: b, settings: .init()),
+        ])
+        #expect(envelopes.map(\.sequence) == [1, 2])
+        #expect(store.sequence == 2)
+        let c = RepositoryName("batch/c")!
+        await #expect(throws: RegistryError.repositoryAlreadyExists(a)) {
+            try await store.submit([
+                .createRepository(name: c, settings: .init()), .createRepository(name: a, settings: .init()),
+            ])
+        }
+        #expect(store.state[.default].repositories[c] != nil, "applied before the refusal, and published")
+        #expect(store.sequence == 4)
+        let reopened = try EngineFixture.open(.directory(directory.path))
+        #expect(reopened.state == store.state)
+    }
+
     @Test func concurrentWritersShareFsyncsAndEveryAcknowledgedWriteIsThere() async throws {
         let directory = TemporaryDirectory()
         let store = try EngineFixture.open(.directory(directory.path), fsync: .always)

@@ -54,15 +54,16 @@ struct BlobUploads: Sendable {
     ) {
         var session = try await sessions.acquire(upload.id, size: upload.size, algorithm: claimed.algorithm)
         var size = upload.size
+        // The last chunk's command is logged together with the commit: one fsync, not two.
+        var pending: [Command] = []
         if let lastChunk {
             do {
                 let writer = try store.content.openSpool(upload.id)
                 defer { writer.close() }
                 let added = try await lastChunk(writer, size, &session.digester)
                 if added > 0 {
-                    try await store.submit(
-                        .appendChunk(upload: upload.id, repository: upload.repository, offset: size, length: added),
-                        scope: scope)
+                    pending.append(
+                        .appendChunk(upload: upload.id, repository: upload.repository, offset: size, length: added))
                     size += added
                     session.size = size
                 }
@@ -77,14 +78,20 @@ struct BlobUploads: Sendable {
             upload: upload.id, repository: upload.repository, claimed: claimed, computed: computed, size: size)
         guard computed == claimed else {
             await sessions.release(upload.id, session)
-            // The reducer refuses it: the refusal is history, and the upload stays usable.
-            try await store.submit(commit, scope: scope)
+            // The reducer refuses the commit: the refusal is history, and the upload (with the
+            // chunk) stays usable for a retry.
+            do { _ = try await store.submit(pending + [commit], scope: scope) } catch RegistryError.digestMismatch {
+            } catch {
+                try? store.content.truncateSpool(upload.id, to: upload.size)
+                await sessions.forget(upload.id)
+                throw error
+            }
             throw RegistryError.digestMismatch(upload.id, claimed: claimed, computed: computed)
         }
         await store.pin(computed)
         do {
             try store.content.commitSpool(upload.id, size: size, as: computed)
-            try await store.submit(commit, scope: scope)
+            _ = try await store.submit(pending + [commit], scope: scope)
         } catch {
             await store.unpin(computed)
             await sessions.forget(upload.id)

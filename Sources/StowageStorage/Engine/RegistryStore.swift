@@ -219,10 +219,26 @@ public actor RegistryStore {
         try await commit(command, scope: scope)
     }
 
+    /// Submits commands in order with one wait for durability, after the last (one fsync where
+    /// separate submits would take one each). Stops at the first refusal, which it throws once
+    /// the commands before it are durable.
+    public func submit(_ commands: [Command], scope: Scope = .default) async throws -> [Envelope] {
+        var envelopes: [Envelope] = []
+        do {
+            for (index, command) in commands.enumerated() {
+                envelopes.append(try await commit(command, scope: scope, durable: index == commands.count - 1))
+            }
+        } catch {
+            if let last = envelopes.last, configuration.fsync == .always { try await waitUntilDurable(last.sequence) }
+            throw error
+        }
+        return envelopes
+    }
+
     /// The one write path: stamp, check (with the stored points a restore may name), store the
     /// point a checkpoint or restore makes, append, make durable, publish.
     private func commit(
-        _ command: Command, scope: Scope, extraPoints: [UInt64: RegistryState] = [:]
+        _ command: Command, scope: Scope, extraPoints: [UInt64: RegistryState] = [:], durable: Bool = true
     ) async throws -> Envelope {
         if let failure { throw failure }
         let envelope = Envelope(sequence: lastSequence + 1, time: clock.now(), scope: scope, command: command)
@@ -266,7 +282,8 @@ public actor RegistryStore {
         }
         switch configuration.fsync {
         case .always:
-            try await waitUntilDurable(envelope.sequence)
+            // Not durable yet: the caller's next command waits for both (published then too).
+            if durable { try await waitUntilDurable(envelope.sequence) }
         case .batch:
             publish(next, through: envelope.sequence)
             scheduleBatchSync()
