@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the peers `make bench` compares against: the reference registry, wrk, moto, boto3.
+# Installs the peers `make bench` compares against (the reference registry, moto) and its clients (wrk, curl, boto3).
 set -euo pipefail
 missing=()
-for package in docker-registry wrk; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
+for package in docker-registry wrk curl; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
