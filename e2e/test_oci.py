@@ -403,3 +403,45 @@ def test_huge_content_ranges_are_refused_without_crashing(registry, repo, conten
     r = registry.request("PATCH", location, body=b"abc", headers={"Content-Range": content_range})
     assert 400 <= r.status < 500
     assert registry.request("GET", "/v2/").status == 200
+
+
+def open_descriptors(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_large_blobs_go_out_whole_and_by_range_on_one_connection_and_leave_no_descriptor_open(server, registry, repo):
+    """Bodies from 64 KiB on are sent with sendfile(2): every byte must still be the blob's."""
+    import http.client
+    import socket
+    import time
+
+    data = os.urandom(3 * (1 << 20) + 17)
+    d = registry.push_blob(repo, data)
+    before = open_descriptors(server.pid)
+    host, port = registry.authority.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    headers = registry.auth_header()
+    reads = [(None, 0, len(data)), ("bytes=0-", 0, len(data)), ("bytes=1000-2000000", 1000, 2000001),
+             ("bytes=-70000", len(data) - 70000, len(data)), ("bytes=5-9", 5, 10), ("bytes=3000000-", 3000000, len(data)),
+             (None, 0, len(data))]
+    for header, start, end in reads:
+        connection.request("GET", f"/v2/{repo}/blobs/{d}", headers=dict(headers, **({"Range": header} if header else {})))
+        r = connection.getresponse()
+        body = r.read()
+        assert r.status == (206 if header else 200), (header, r.status)
+        assert int(r.headers["Content-Length"]) == end - start and body == data[start:end], header
+        connection.request("HEAD", f"/v2/{repo}/blobs/{d}", headers=headers)
+        head = connection.getresponse()
+        assert head.status == 200 and head.read() == b"" and int(head.headers["Content-Length"]) == len(data)
+    connection.close()
+    # A client that hangs up mid-body: the server neither crashes nor keeps the file open.
+    for _ in range(5):
+        with socket.create_connection((host, int(port))) as raw:
+            auth = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            raw.sendall(f"GET /v2/{repo}/blobs/{d} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n".encode())
+            raw.recv(1000)
+    deadline = time.monotonic() + 10
+    while open_descriptors(server.pid) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert open_descriptors(server.pid) <= before
+    assert registry.request("GET", f"/v2/{repo}/blobs/{d}").body == data

@@ -45,6 +45,21 @@ extension OCIController {
                 detail: ["digest": digest.rawValue])
         }
         let span = range
+        if span.count >= Self.sendfileThreshold, let sendfile = SendfileHandler.current,
+            let descriptor = reader.fileDescriptor
+        {
+            // `reader` stays open until the marker is made; the region holds a duplicate.
+            let body = ResponseBody(contentLength: span.count) { writer in
+                let marker = try sendfile.marker(descriptor: descriptor, range: span)
+                reader.close()
+                do { try await writer.write(marker) } catch {
+                    sendfile.cancel(marker)
+                    throw error
+                }
+                try await writer.finish(nil)
+            }
+            return Response(status: status, headers: headers, body: body)
+        }
         let body = ResponseBody(contentLength: span.count) { writer in
             var offset = span.lowerBound
             let chunk = 1 << 20
@@ -63,6 +78,10 @@ extension OCIController {
         }
         return Response(status: status, headers: headers, body: body)
     }
+
+    /// Bodies from this size on go out with `sendfile(2)`; smaller ones are cheaper to copy than
+    /// the duplicate descriptor and the region a sendfile costs.
+    static let sendfileThreshold: Int64 = 64 << 10
 
     /// `DELETE /v2/<name>/blobs/<digest>`: removes this repository's link to the blob.
     func deleteBlob(scope: Scope, name rawName: String, digest rawDigest: String) async throws -> Response {

@@ -47,7 +47,13 @@ public protocol BlobReader: Sendable {
     var size: Int64 { get }
     /// Reads up to `buffer.count` bytes at `offset`; fewer only at the end.
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    /// The open file behind the blob, valid while the reader is, for `sendfile(2)`; nil in memory.
+    var fileDescriptor: Int32? { get }
     func close()
+}
+
+extension BlobReader {
+    public var fileDescriptor: Int32? { nil }
 }
 
 /// A blob or spool the store does not hold.

@@ -136,5 +136,7 @@ struct FileBlobReader: BlobReader {
         try POSIX.preadFully(descriptor.fd, into: buffer, at: offset, path: descriptor.path)
     }
 
+    var fileDescriptor: Int32? { descriptor.fd }
+
     func close() {}
 }
