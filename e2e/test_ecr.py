@@ -183,6 +183,33 @@ def test_put_image_and_its_modeled_errors(ecr, repo):
     assert error_code(ecr.put_image, repositoryName="missing/repo", imageManifest=manifest) == "RepositoryNotFoundException"
 
 
+def test_describe_images_pages_in_digest_order_through_filters_and_sees_every_change(ecr, repo):
+    pushed = {seed: push_image(ecr, repo, seed, seed)[0]["imageId"]["imageDigest"] for seed in "abcdef"}
+    # Many tags on one image come back sorted, whatever order they were pushed in.
+    manifest = ecr.batch_get_image(repositoryName=repo, imageIds=[{"imageTag": "a"}])["images"][0]["imageManifest"]
+    for tag in ("z9", "m5", "b2", "a1"):
+        ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=tag)
+    ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "c"}, {"imageTag": "e"}])  # 4 left
+
+    def pages(size, **kwargs):
+        result = ecr.get_paginator("describe_images").paginate(repositoryName=repo, PaginationConfig={"PageSize": size}, **kwargs)
+        return [[d["imageDigest"] for d in page["imageDetails"]] for page in result]
+    everything = sorted(pushed[s] for s in "abdf")
+    assert pages(3) == [everything[:3], everything[3:]]
+    assert pages(1) == [[d] for d in everything]
+    assert pages(4) == [everything]
+    tagged_a = next(d for d in ecr.describe_images(repositoryName=repo)["imageDetails"] if d["imageDigest"] == pushed["a"])
+    assert tagged_a["imageTags"] == ["a", "a1", "b2", "m5", "z9"]
+    # Untag two images: the filters page over what is left of each kind.
+    ecr.batch_delete_image(repositoryName=repo, imageIds=[{"imageTag": "b"}])  # b had one tag: gone
+    ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag="d")  # d moves to image a; image d is untagged
+    untagged = pages(1, filter={"tagStatus": "UNTAGGED"})
+    tagged = pages(1, filter={"tagStatus": "TAGGED"})
+    assert untagged == [[pushed["d"]]]
+    assert sorted(sum(tagged, [])) == sorted([pushed["a"], pushed["f"]]) and len(tagged) == 2
+    assert sum(pages(2), []) == sorted([pushed["a"], pushed["d"], pushed["f"]])
+
+
 def test_batch_get_describe_list_and_batch_delete(ecr, repo):
     images = {tag: push_image(ecr, repo, tag, tag) for tag in ("a", "b", "c")}
     untagged_manifest = image_manifest(json.dumps({"seed": "a"}).encode(), [b"layer a"])

@@ -1,4 +1,5 @@
 import Foundation
+import HashTreeCollections
 import StowageCore
 import StowageTestSupport
 import Testing
@@ -28,6 +29,26 @@ struct CanonicalJSONTests {
             #expect(try CanonicalJSONEncoder().encode(record) == Self.foundation(record))
         }
         #expect(try CanonicalJSONEncoder().encode(state) == Self.foundation(state))
+    }
+
+    @Test func anImagesTagsAreWrittenSortedWhateverOrderTheyArrivedIn() throws {
+        let config = StowageCore.Descriptor(
+            mediaType: "application/vnd.oci.image.config.v1+json", digest: ContentDigester.digest(Array("c".utf8)),
+            size: 1)
+        let manifest = Manifest(
+            digest: ContentDigester.digest(Array("m".utf8)), mediaType: "application/vnd.oci.image.manifest.v1+json",
+            content: "{}", references: ManifestReferences(config: config))
+        let names = ["v10", "latest", "a", "v2", "zeta", "b-1"]
+        var forwards = Image(manifest: manifest, pushedAt: Timestamp(millisecondsSinceEpoch: 1))
+        var backwards = forwards
+        for name in names { forwards.tags.insert(Tag(name)!) }
+        for name in names.reversed() { backwards.tags.insert(Tag(name)!) }
+        let bytes = try CanonicalJSONEncoder().encode(forwards)
+        #expect(bytes == (try CanonicalJSONEncoder().encode(backwards)))
+        #expect(bytes == (try Self.foundation(forwards)))
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#""tags":["a","b-1","latest","v10","v2","zeta"]"#))
+        let decoded = try JSONDecoder().decode(Image.self, from: Data(bytes))
+        #expect(decoded == forwards && decoded.sortedTags == names.map { Tag($0)! }.sorted())
     }
 
     @Test func theGoldenStateIsWrittenAsFoundationWritesIt() throws {

@@ -178,7 +178,7 @@ extension RegistryState {
             guard let digest = try repository(name, in: scope).tags[tag] else { throw .tagNotFound(name, tag) }
             modifyRepository(name, in: scope) { repository in
                 repository.tags[tag] = nil
-                repository.images[digest]!.tags.removeSorted(tag)
+                repository.images[digest]!.tags.remove(tag)
                 if prune && repository.images[digest]!.tags.isEmpty { repository.removeImage(digest) }
             }
 
@@ -283,8 +283,8 @@ extension Repository {
     mutating func point(_ tag: Tag, at digest: Digest) {
         let previous = tags.updateValue(digest, forKey: tag)
         guard previous != digest else { return }
-        if let previous { images[previous]!.tags.removeSorted(tag) }
-        images[digest]!.tags.insertSorted(tag)
+        if let previous { images[previous]!.tags.remove(tag) }
+        images[digest]!.tags.insert(tag)
     }
 
     /// Removes an image, its tags and its entry in the referrers index.
@@ -312,7 +312,7 @@ extension Array where Element: Comparable {
     }
 
     /// The first index whose element satisfies `predicate`, which must be false then true along the array.
-    func partitioningIndex(where predicate: (Element) -> Bool) -> Int {
+    public func partitioningIndex(where predicate: (Element) -> Bool) -> Int {
         var low = startIndex
         var high = endIndex
         while low < high {

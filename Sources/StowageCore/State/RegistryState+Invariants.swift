@@ -36,9 +36,6 @@ extension Repository {
         }
         for (digest, image) in images {
             if image.digest != digest { problems.append("image \(digest) keyed under another digest") }
-            if image.tags != image.tags.sorted() || Set(image.tags).count != image.tags.count {
-                problems.append("image \(digest) tags not sorted and unique")
-            }
             for tag in image.tags where tags[tag] != digest {
                 problems.append("image \(digest) lists tag \(tag) that points elsewhere")
             }

@@ -119,7 +119,7 @@ extension StateView.RepositoryView {
         .map { image in
             StateView.ImageView(
                 digest: image.digest.rawValue, mediaType: image.manifest.mediaType, size: image.manifest.size,
-                pushedAt: RFC3339.format(image.pushedAt), tags: image.tags.map(\.rawValue),
+                pushedAt: RFC3339.format(image.pushedAt), tags: image.sortedTags.map(\.rawValue),
                 subject: image.manifest.references.subject?.rawValue, artifactType: image.artifactType)
         }
         tags = Dictionary(uniqueKeysWithValues: repository.tags.map { ($0.key.rawValue, $0.value.rawValue) })

@@ -178,7 +178,7 @@ extension ECRCall {
                 deleted.append(
                     contentsOf: image.tags.isEmpty
                         ? [["imageDigest": image.digest.rawValue]]
-                        : image.tags.map { ["imageDigest": image.digest.rawValue, "imageTag": $0.rawValue] })
+                        : image.sortedTags.map { ["imageDigest": image.digest.rawValue, "imageTag": $0.rawValue] })
             }
         }
         return ["imageIds": deleted, "failures": failures]
@@ -192,7 +192,7 @@ extension ECRCall {
             "imagePushedAt": epochSeconds(image.pushedAt), "imageManifestMediaType": image.manifest.mediaType,
             "imageStatus": image.archived == true ? "ARCHIVED" : "ACTIVE",
         ]
-        if !image.tags.isEmpty { detail["imageTags"] = image.tags.map(\.rawValue) }
+        if !image.tags.isEmpty { detail["imageTags"] = image.sortedTags.map(\.rawValue) }
         if let config = references.config { detail["artifactMediaType"] = config.mediaType }
         if let subject = references.subject { detail["subjectManifestDigest"] = subject.rawValue }
         if let pulled = controller.pullTimes.last(scope, name, image.digest) {
@@ -239,13 +239,25 @@ extension ECRCall {
         }
         let status = try tagStatusFilter()
         let (limit, after) = try input.page(max: 1000)
-        let digests = repository.images.values.filter { status == "ANY" || (status == "TAGGED") == !$0.tags.isEmpty }
-            .map(\.digest).sorted()
-        let selected = page(digests, after: after.flatMap(Digest.init), limit: limit)
-        var output: [String: Any] = [
-            "imageDetails": selected.items.map { imageDetail(repository.images[$0]!, in: name) }
-        ]
-        if selected.hasMore, let last = selected.items.last { output["nextToken"] = nextToken(after: last.rawValue) }
+        // Walk the digests in order from the token on, taking what the filter lets through.
+        let digests = controller.imageListings.sorted(repository.images, of: name, in: scope)
+        let start = after.flatMap(Digest.init).map { last in digests.partitioningIndex { $0 > last } } ?? 0
+        var details: [[String: Any]] = []
+        var index = start
+        var last: Digest?
+        while index < digests.count, details.count < limit {
+            let image = repository.images[digests[index]]!
+            if status == "ANY" || (status == "TAGGED") == !image.tags.isEmpty {
+                details.append(imageDetail(image, in: name))
+                last = image.digest
+            }
+            index += 1
+        }
+        let hasMore = digests[index...].contains { digest in
+            status == "ANY" || (status == "TAGGED") == !repository.images[digest]!.tags.isEmpty
+        }
+        var output: [String: Any] = ["imageDetails": details]
+        if hasMore, let last { output["nextToken"] = nextToken(after: last.rawValue) }
         return output
     }
 
@@ -262,7 +274,7 @@ extension ECRCall {
                     entries.append((image.digest.rawValue, ["imageDigest": image.digest.rawValue]))
                 }
             } else if status != "UNTAGGED" {
-                for tag in image.tags {
+                for tag in image.sortedTags {
                     entries.append(
                         (
                             image.digest.rawValue + "|" + tag.rawValue,

@@ -65,7 +65,7 @@ extension ECRCall {
                     "imageDigest": digest.rawValue, "imagePushedAt": epochSeconds(image.pushedAt),
                     "action": ["type": "EXPIRE"], "appliedRulePriority": priorities[digest]!,
                 ]
-                if !image.tags.isEmpty { result["imageTags"] = image.tags.map(\.rawValue) }
+                if !image.tags.isEmpty { result["imageTags"] = image.sortedTags.map(\.rawValue) }
                 return result
             },
             "summary": ["expiringImageTotalCount": expirations.count],

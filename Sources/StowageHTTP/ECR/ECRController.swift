@@ -23,6 +23,8 @@ struct ECRController: Sendable {
     let replicator: Replicator
     let pullThrough: PullThroughCache
     let pullTimes: PullTimes
+    /// Each repository's image digests in order, for `DescribeImages`.
+    let imageListings = SortedKeys<Digest, Image>()
 
     static let targetPrefix = "AmazonEC2ContainerRegistry_V20150921."
 

@@ -21,7 +21,7 @@ struct OCIController: Sendable {
     let replicator: Replicator
     let pullThrough: PullThroughCache
     let pullTimes: PullTimes
-    let tagListings = TagListings()
+    let tagListings = SortedKeys<Tag, Digest>()
 
     func register(on router: Router<BasicRequestContext>) {
         for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] {
