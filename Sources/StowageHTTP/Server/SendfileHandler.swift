@@ -33,6 +33,8 @@ final class SendfileHandler: ChannelOutboundHandler, RemovableChannelHandler, Se
     private struct Pending {
         var next: UInt64 = 0
         var regions: [UInt64: FileRegion] = [:]
+        /// Set once the connection's pipeline is gone: no region registered after that could be sent.
+        var closed = false
     }
     private let pending = Mutex(Pending())
 
@@ -44,10 +46,15 @@ final class SendfileHandler: ChannelOutboundHandler, RemovableChannelHandler, Se
         let region = FileRegion(
             fileHandle: NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: copy),
             readerIndex: Int(range.lowerBound), endIndex: Int(range.upperBound))
-        let id = pending.withLock { pending in
+        let id = pending.withLock { pending -> UInt64? in
+            guard !pending.closed else { return nil }
             pending.next += 1
             pending.regions[pending.next] = region
             return pending.next
+        }
+        guard let id else {
+            try? region.fileHandle.close()
+            throw ChannelError.ioOnClosedChannel
         }
         var buffer = ByteBuffer()
         buffer.writeInteger(Self.secret.0)
@@ -79,7 +86,10 @@ final class SendfileHandler: ChannelOutboundHandler, RemovableChannelHandler, Se
 
     func handlerRemoved(context: ChannelHandlerContext) {
         let left = pending.withLock { pending in
-            defer { pending.regions.removeAll() }
+            defer {
+                pending.regions.removeAll()
+                pending.closed = true
+            }
             return Array(pending.regions.values)
         }
         for region in left { try? region.fileHandle.close() }
