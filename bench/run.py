@@ -128,31 +128,6 @@ def with_query(url, query):
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
-def warm_memory(gib):
-    """Touches `gib` GiB of free memory once, then frees it.
-
-    On a fresh virtual machine the first write to each page of guest memory faults into the
-    hypervisor: measured here, writing 256 MiB into new page-cache pages cost 0.6 s of kernel CPU,
-    and 0.04 s once those pages had been touched before. Without this, the first server to write
-    big blobs pays for the machine's cold memory and the comparison measures the hypervisor.
-    """
-    available = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            available = int(line.split()[1]) << 10
-    size = min(gib << 30, max(0, available - (4 << 30)))
-    if size <= 0:
-        return 0.0
-    started = time.perf_counter()
-    import mmap
-    region = mmap.mmap(-1, size)
-    page = mmap.PAGESIZE
-    for offset in range(0, size, page):
-        region[offset] = 1
-    region.close()
-    return time.perf_counter() - started
-
-
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -198,8 +173,8 @@ class Bench:
         return not self.args.only or any(word in name for word in self.args.only.split(","))
 
     def measure(self, server, work):
-        # Written-back before, not during: otherwise a server pays for the last one's dirty pages
-        # (measured: a 1 GiB push right after another server's ran at a third of its speed).
+        """Runs `work` against `server`: (wall seconds, server CPU seconds, units of work)."""
+        # Written-back before, not during: otherwise a server pays for the last one's dirty pages.
         os.sync()
         s = self.servers[server]
         cpu, start = s.cpu(), time.perf_counter()
@@ -524,10 +499,6 @@ class Bench:
                 self.add(f"engine: {metric}", float(value), None)
 
     def run(self):
-        if self.args.warm:
-            gib = self.args.warm if self.args.warm > 0 else (3 if self.args.quick else 10)
-            print(f"== warming {gib} GiB of memory", flush=True)
-            print(f"  {warm_memory(gib):.1f} s", flush=True)
         self.start()
         try:
             for phase in (self.blobs, self.small_requests, self.tiny_images, self.ecr):
@@ -556,8 +527,6 @@ def main():
     parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter loads (about 2 minutes)")
     parser.add_argument("--only", help="comma-separated words: run only the metrics whose name contains one")
     parser.add_argument("--json", help="also write the results as JSON to this path")
-    parser.add_argument("--warm", type=int, default=-1, metavar="GIB",
-                        help="touch this many GiB of memory first (default 10, --quick 3; 0: none), see warm_memory")
     args = parser.parse_args()
     bench = Bench(args)
     started = time.monotonic()
