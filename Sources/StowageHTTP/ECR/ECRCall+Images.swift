@@ -217,6 +217,11 @@ extension ECRCall {
         return status
     }
 
+    /// Whether a `tagStatus` filter (`TAGGED`, `UNTAGGED` or `ANY`) lets `image` through.
+    static func tagStatus(_ status: String, admits image: Image) -> Bool {
+        status == "ANY" || (status == "TAGGED") == !image.tags.isEmpty
+    }
+
     func describeImages() throws -> [String: Any] {
         let name = try input.repositoryName()
         let repository = try repository(name)
@@ -239,25 +244,15 @@ extension ECRCall {
         }
         let status = try tagStatusFilter()
         let (limit, after) = try input.page(max: 1000)
-        // Walk the digests in order from the token on, taking what the filter lets through.
+        // The digests in order from the token on, filtered lazily: one more than a page tells
+        // whether another follows.
         let digests = controller.imageListings.sorted(repository.images, of: name, in: scope)
         let start = after.flatMap(Digest.init).map { last in digests.partitioningIndex { $0 > last } } ?? 0
-        var details: [[String: Any]] = []
-        var index = start
-        var last: Digest?
-        while index < digests.count, details.count < limit {
-            let image = repository.images[digests[index]]!
-            if status == "ANY" || (status == "TAGGED") == !image.tags.isEmpty {
-                details.append(imageDetail(image, in: name))
-                last = image.digest
-            }
-            index += 1
-        }
-        let hasMore = digests[index...].contains { digest in
-            status == "ANY" || (status == "TAGGED") == !repository.images[digest]!.tags.isEmpty
-        }
-        var output: [String: Any] = ["imageDetails": details]
-        if hasMore, let last { output["nextToken"] = nextToken(after: last.rawValue) }
+        let images = Array(
+            digests[start...].lazy.map { repository.images[$0]! }.filter { Self.tagStatus(status, admits: $0) }
+                .prefix(limit + 1))
+        var output: [String: Any] = ["imageDetails": images.prefix(limit).map { imageDetail($0, in: name) }]
+        if images.count > limit { output["nextToken"] = nextToken(after: images[limit - 1].digest.rawValue) }
         return output
     }
 

@@ -50,9 +50,8 @@ extension ECRCall {
         }
         let (limit, after) = try input.page(max: 100)
         let matching = expirations.filter { expiration in
-            let image = repository.images[expiration.digest]!
-            return (wanted?.contains(expiration.digest) ?? true)
-                && (status == "ANY" || (status == "TAGGED") == !image.tags.isEmpty)
+            (wanted?.contains(expiration.digest) ?? true)
+                && Self.tagStatus(status, admits: repository.images[expiration.digest]!)
         }
         let selected = page(matching.map(\.digest), after: after.flatMap(Digest.init), limit: limit)
         let priorities = Dictionary(expirations.map { ($0.digest, $0.rulePriority) }) { a, _ in a }
