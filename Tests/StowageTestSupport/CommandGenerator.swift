@@ -64,7 +64,8 @@ public struct CommandGenerator: Sendable {
                 scope,
                 chance(0.5)
                     ? .setScanOnPush(repository: name, scanOnPush: chance(0.5))
-                    : .setLifecyclePolicy(repository: name, policy: chance(0.7) ? "{\"rules\":[]}" : nil)
+                    : .setLifecyclePolicy(
+                        repository: name, policy: chance(0.7) ? LifecyclePolicy(stored: "{\"rules\":[]}") : nil)
             )
         case 16..<17:
             return (
@@ -128,7 +129,11 @@ public struct CommandGenerator: Sendable {
                 return (scope, .expireImages(repository: name, digests: unique([digest, second])))
             }
             if chance(0.1) {
-                return (scope, .setLifecyclePreview(repository: name, policy: chance(0.5) ? "{\"rules\":[]}" : nil))
+                return (
+                    scope,
+                    .setLifecyclePreview(
+                        repository: name, policy: chance(0.5) ? LifecyclePolicy(stored: "{\"rules\":[]}") : nil)
+                )
             }
             return (scope, .deleteManifest(repository: name, digest: digest))
         case 94..<95:

@@ -38,7 +38,7 @@ public enum GoldenFixture {
         return [
             (.default, .createRepository(name: app, settings: settings)),
             (.default, .setRepositoryPolicy(repository: app, policy: #"{"Version":"2012-10-17","Statement":[]}"#)),
-            (.default, .setLifecyclePolicy(repository: app, policy: #"{"rules":[]}"#)),
+            (.default, .setLifecyclePolicy(repository: app, policy: LifecyclePolicy(stored: #"{"rules":[]}"#))),
             (.default, .putBlob(repository: app, digest: config, size: 120)),
             (.default, .startUpload(id: UploadID("upload-1")!, repository: app)),
             (.default, .appendChunk(upload: UploadID("upload-1")!, repository: app, offset: 0, length: 4096)),

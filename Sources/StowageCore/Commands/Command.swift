@@ -7,9 +7,10 @@ public enum Command: Hashable, Sendable, Codable {
     case setTagMutability(repository: RepositoryName, mutability: TagMutability, exclusions: [String])
     case setScanOnPush(repository: RepositoryName, scanOnPush: Bool)
     case setRepositoryPolicy(repository: RepositoryName, policy: String?)
-    case setLifecyclePolicy(repository: RepositoryName, policy: String?)
-    case setLifecyclePreview(repository: RepositoryName, policy: String?)
-    case tagRepository(repository: RepositoryName, tags: [ResourceTag])
+    case setLifecyclePolicy(repository: RepositoryName, policy: LifecyclePolicy?)
+    case setLifecyclePreview(repository: RepositoryName, policy: LifecyclePolicy?)
+    /// Adds or replaces resource tags; with a `limit`, refused when the repository would have more.
+    case tagRepository(repository: RepositoryName, tags: [ResourceTag], limit: Int? = nil)
     case untagRepository(repository: RepositoryName, keys: [String])
 
     /// Changes a registry-level setting of the envelope's account-region.
@@ -18,19 +19,29 @@ public enum Command: Hashable, Sendable, Codable {
     // Blob uploads
     case startUpload(id: UploadID, repository: RepositoryName)
     case appendChunk(upload: UploadID, repository: RepositoryName, offset: Int64, length: Int64)
-    case commitUpload(upload: UploadID, repository: RepositoryName, claimed: Digest, computed: Digest, size: Int64)
+    /// Makes the upload's bytes the blob `computed`, linked in the repository; refused when
+    /// `claimed` is not `computed`. With `layerRules`, also refused as ECR's `CompleteLayerUpload` is.
+    case commitUpload(
+        upload: UploadID, repository: RepositoryName, claimed: Digest, computed: Digest, size: Int64,
+        layerRules: LayerUploadRules? = nil)
     case cancelUpload(upload: UploadID, repository: RepositoryName)
     /// A blob whose bytes arrived whole and were verified and stored at the edge.
     case putBlob(repository: RepositoryName, digest: Digest, size: Int64)
-    case mountBlob(repository: RepositoryName, digest: Digest, from: RepositoryName)
+    /// Links a blob another repository of the account-region has: `from`, or (with `nil`) the
+    /// first repository by name that has it.
+    case mountBlob(repository: RepositoryName, digest: Digest, from: RepositoryName?)
     case deleteBlobLink(repository: RepositoryName, digest: Digest)
 
     // Images
-    case putManifest(repository: RepositoryName, manifest: Manifest, tag: Tag?)
+    /// Stores an image (if new) and points the tag at it. With `refuseIfPresent` (ECR `PutImage`),
+    /// refused when the image is there already and the tag, if any, already points at it.
+    case putManifest(repository: RepositoryName, manifest: Manifest, tag: Tag?, refuseIfPresent: Bool? = nil)
     case tagImage(repository: RepositoryName, tag: Tag, digest: Digest)
     /// Removes a tag; with `pruneUntaggedImage`, also the image when no tag is left on it (ECR's rule).
     case untagImage(repository: RepositoryName, tag: Tag, pruneUntaggedImage: Bool)
-    case deleteManifest(repository: RepositoryName, digest: Digest)
+    /// Removes an image and its tags. With `refuseIfReferenced` (ECR), refused while an index of
+    /// the repository names it.
+    case deleteManifest(repository: RepositoryName, digest: Digest, refuseIfReferenced: Bool? = nil)
     /// Moves an image to ECR's ARCHIVE storage class, or back to STANDARD.
     case setImageArchived(repository: RepositoryName, digest: Digest, archived: Bool)
     /// Records a completed scan of an image, with its findings.
@@ -45,6 +56,14 @@ public enum Command: Hashable, Sendable, Codable {
     /// or an imported one stored under this command's own sequence number). Checkpoints are kept;
     /// uploads in flight are cancelled, since their bytes belong to the present.
     case restore(point: UInt64, cause: RestoreCause)
+}
+
+/// The rules ECR's `CompleteLayerUpload` adds to a commit: an upload must hold bytes, every part
+/// but the last must be at least `minimumPartSize`, and the layer must not be linked already.
+public struct LayerUploadRules: Hashable, Sendable, Codable {
+    public var minimumPartSize: Int64
+
+    public init(minimumPartSize: Int64) { self.minimumPartSize = minimumPartSize }
 }
 
 /// Why the registry was restored to a stored state.
@@ -117,11 +136,12 @@ extension Command {
         switch self {
         case .createRepository(let name, _), .deleteRepository(let name, _): name
         case .setTagMutability(let r, _, _), .setScanOnPush(let r, _), .setRepositoryPolicy(let r, _),
-            .setLifecyclePolicy(let r, _), .setLifecyclePreview(let r, _), .tagRepository(let r, _),
+            .setLifecyclePolicy(let r, _), .setLifecyclePreview(let r, _), .tagRepository(let r, _, _),
             .untagRepository(let r, _),
-            .startUpload(_, let r), .appendChunk(_, let r, _, _), .commitUpload(_, let r, _, _, _),
+            .startUpload(_, let r), .appendChunk(_, let r, _, _), .commitUpload(_, let r, _, _, _, _),
             .cancelUpload(_, let r), .putBlob(let r, _, _), .mountBlob(let r, _, _), .deleteBlobLink(let r, _),
-            .putManifest(let r, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _), .deleteManifest(let r, _),
+            .putManifest(let r, _, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _),
+            .deleteManifest(let r, _, _),
             .expireImages(let r, _), .recordImageScan(let r, _, _), .setImageArchived(let r, _, _):
             r
         case .reset, .checkpoint, .restore, .changeRegistrySettings: nil
@@ -131,7 +151,7 @@ extension Command {
     /// The upload the command acts on, if any.
     public var upload: UploadID? {
         switch self {
-        case .startUpload(let id, _), .appendChunk(let id, _, _, _), .commitUpload(let id, _, _, _, _),
+        case .startUpload(let id, _), .appendChunk(let id, _, _, _), .commitUpload(let id, _, _, _, _, _),
             .cancelUpload(let id, _):
             id
         default: nil

@@ -64,3 +64,20 @@ public struct Manifest: Hashable, Sendable, Codable {
     /// The size of the manifest in bytes.
     public var size: Int64 { Int64(content.utf8.count) }
 }
+
+/// The manifest media types the registry stores.
+public enum ManifestMediaType {
+    public static let ociManifest = "application/vnd.oci.image.manifest.v1+json"
+    public static let ociIndex = "application/vnd.oci.image.index.v1+json"
+    public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+    public static let dockerList = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+    public static let images: Set<String> = [ociManifest, dockerManifest]
+    public static let indexes: Set<String> = [ociIndex, dockerList]
+    public static let all = images.union(indexes)
+}
+
+extension Manifest {
+    /// Whether this is an image manifest (not an index): what can be scanned and archived.
+    public var isImageManifest: Bool { ManifestMediaType.images.contains(mediaType) }
+}

@@ -36,14 +36,14 @@ public struct RepositorySettings: Hashable, Sendable, Codable {
     public var scanOnPush: Bool
     public var encryption: EncryptionConfiguration
     public var policy: String?
-    public var lifecyclePolicy: String?
-    /// The policy text of the last lifecycle preview started (ECR's StartLifecyclePolicyPreview).
-    public var lifecyclePreview: String?
+    public var lifecyclePolicy: LifecyclePolicy?
+    /// The policy of the last lifecycle preview started (ECR's StartLifecyclePolicyPreview).
+    public var lifecyclePreview: LifecyclePolicy?
     public var resourceTags: [ResourceTag]
 
     public init(
         tagMutability: TagMutability = .mutable, mutabilityExclusions: [String] = [], scanOnPush: Bool = false,
-        encryption: EncryptionConfiguration = .init(), policy: String? = nil, lifecyclePolicy: String? = nil,
+        encryption: EncryptionConfiguration = .init(), policy: String? = nil, lifecyclePolicy: LifecyclePolicy? = nil,
         resourceTags: [ResourceTag] = []
     ) {
         self.tagMutability = tagMutability

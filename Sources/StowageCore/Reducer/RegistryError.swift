@@ -27,6 +27,24 @@ public enum RegistryError: Error, Hashable, Sendable, Codable, CustomStringConve
     case settingNotFound(String)
     /// A registry setting to add is already there.
     case settingAlreadyExists(String)
+    /// The image (with the tag, if one is given) is already in the repository (ECR `PutImage`).
+    case imageAlreadyExists(RepositoryName, Digest, tag: Tag?)
+    /// The blob an upload would commit is already linked in the repository (ECR `CompleteLayerUpload`).
+    case layerAlreadyExists(RepositoryName, Digest)
+    /// An upload was completed without a byte in it.
+    case emptyUpload(UploadID)
+    /// A part other than the last was smaller than the repository's minimum part size.
+    case partTooSmall(UploadID, size: Int64, minimum: Int64)
+    /// A repository would have more resource tags than allowed.
+    case tooManyResourceTags(RepositoryName, limit: Int)
+    /// A registry-level list would grow past its limit.
+    case limitExceeded(String, limit: Int)
+    /// The image is a child of an index in the repository, and may not be deleted while it is.
+    case imageReferencedByIndex(RepositoryName, Digest, parents: [Digest])
+    case templateNotFound(prefix: String)
+    case templateAlreadyExists(prefix: String)
+    case pullThroughRuleNotFound(prefix: String)
+    case pullThroughRuleAlreadyExists(prefix: String)
 
     public var description: String {
         switch self {
@@ -54,6 +72,21 @@ public enum RegistryError: Error, Hashable, Sendable, Codable, CustomStringConve
         case .pointUnavailable(let point): "the state after record \(point) is not stored any more"
         case .settingNotFound(let what): "\(what) is not registered"
         case .settingAlreadyExists(let what): "\(what) is already registered"
+        case .imageAlreadyExists(let r, let d, let tag):
+            "image \(d)\(tag.map { " with tag '\($0)'" } ?? "") is already in repository '\(r)'"
+        case .layerAlreadyExists(let r, let d): "layer \(d) is already in repository '\(r)'"
+        case .emptyUpload(let u): "upload '\(u)' holds no bytes"
+        case .partTooSmall(let u, let size, let minimum):
+            "upload '\(u)' has a part of \(size) bytes before its last; every part but the last must be at least \(minimum)"
+        case .tooManyResourceTags(let r, let limit): "repository '\(r)' may have at most \(limit) resource tags"
+        case .limitExceeded(let what, let limit): "at most \(limit) \(what) can be registered"
+        case .imageReferencedByIndex(let r, let d, let parents):
+            "image \(d) in repository '\(r)' is referenced by the index(es) \(parents.map(\.rawValue).joined(separator: ", "))"
+        case .templateNotFound(let prefix): "there is no repository creation template with prefix '\(prefix)'"
+        case .templateAlreadyExists(let prefix): "a repository creation template with prefix '\(prefix)' already exists"
+        case .pullThroughRuleNotFound(let prefix): "there is no pull-through cache rule with prefix '\(prefix)'"
+        case .pullThroughRuleAlreadyExists(let prefix):
+            "a pull-through cache rule with prefix '\(prefix)' already exists"
         }
     }
 }

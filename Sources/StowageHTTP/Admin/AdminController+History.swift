@@ -148,7 +148,7 @@ extension AdminController {
             case .appendChunk(_, _, let offset, let length):
                 event.event = "chunk"
                 (event.offset, event.length) = (offset, length)
-            case .commitUpload(_, _, let claimed, let computed, let size):
+            case .commitUpload(_, _, let claimed, let computed, let size, _):
                 event.event = "commit"
                 (event.claimed, event.computed, event.size) = (claimed.rawValue, computed.rawValue, size)
                 if record.refusal == nil {

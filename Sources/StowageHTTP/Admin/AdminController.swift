@@ -14,7 +14,7 @@ struct AdminController: Sendable {
     let configuration: ServerConfiguration
     let address: ServerAddress
     let tokens: TokenAuthority
-    let lifecycle: LifecycleEvaluator
+    let ingest: Ingest
 
     /// Every route this controller serves, as `METHOD path`; `admin-api.md` must document each.
     static let routes = [
@@ -298,7 +298,7 @@ struct AdminController: Sendable {
             throw AdminError(.badRequest, "InvalidRequest", "give exactly one of \"set\" and \"advance\"")
         }
         // Time moved: lifecycle rules see the new time at once.
-        await lifecycle.run()
+        try await store.applyLifecyclePolicies()
         return try clock()
     }
 
@@ -311,7 +311,7 @@ struct AdminController: Sendable {
             var digest: String
             var rulePriority: Int
         }
-        let expired = await lifecycle.run().flatMap { result in
+        let expired = try await store.applyLifecyclePolicies().flatMap { result in
             result.expirations.map {
                 Entry(
                     account: result.scope.account.rawValue, region: result.scope.region.rawValue,

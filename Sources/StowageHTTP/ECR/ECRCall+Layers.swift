@@ -3,130 +3,164 @@ import HashTreeCollections
 import StowageCore
 import StowageStorage
 
+/// The layer API: the same uploads as `/v2` (``Ingest``), in parts.
 extension ECRCall {
+    static let layerOperations: [ECRAction: Operation] = [
+        .initiateLayerUpload: { try await $0.initiateLayerUpload() },
+        .uploadLayerPart: { try await $0.uploadLayerPart() },
+        .completeLayerUpload: { try await $0.completeLayerUpload() },
+        .batchCheckLayerAvailability: { try $0.batchCheckLayerAvailability() },
+        .getDownloadUrlForLayer: { try $0.getDownloadUrlForLayer() },
+    ]
+
     /// The part size ECR suggests; every part but the last must be at least `minimumPart`.
     static let partSize: Int64 = 10 << 20
     static let minimumPart: Int64 = 5 << 20
 
-    /// The upload in flight in the repository, or `UploadNotFoundException`.
-    func uploadInFlight(_ name: RepositoryName) throws -> Upload {
-        let text = try input.string("uploadId", required: true)!
-        guard let id = UploadID(text), let upload = store.state[scope].upload(id, in: name) else {
-            throw ECRError(
-                .uploadNotFound, "The upload with id '\(text)' does not exist in the repository with name '\(name)'")
-        }
-        return upload
+    /// The upload id of the request, or `UploadNotFoundException`.
+    func uploadID(in name: RepositoryName) throws -> UploadID {
+        let text = try input.text("uploadId")
+        guard let id = UploadID(text) else { throw uploadNotFound(text, in: name) }
+        return id
     }
 
-    func initiateLayerUpload() async throws -> [String: Any] {
+    func uploadNotFound(_ id: String, in name: RepositoryName) -> ECRError {
+        ECRError(.uploadNotFound, "The upload with id '\(id)' does not exist in the repository with name '\(name)'")
+    }
+
+    struct UploadOutput: Encodable {
+        var registryId: String
+        var repositoryName: String
+        var uploadId: String
+        var lastByteReceived: Int64?
+        var layerDigest: String?
+    }
+
+    func initiateLayerUpload() async throws -> some Encodable {
+        struct Output: Encodable {
+            var uploadId: String
+            var partSize: Int64
+        }
         let name = try input.repositoryName()
-        _ = try repository(name)
-        let id = try await controller.uploads.begin(name, in: scope)
-        return ["uploadId": id.rawValue, "partSize": Self.partSize]
+        let id = try await controller.ingest.begin(in: name, scope: scope)
+        return Output(uploadId: id.rawValue, partSize: Self.partSize)
     }
 
     /// `UploadLayerPart`: `partFirstByte` must continue the upload, else `InvalidLayerPartException`
-    /// with `lastValidByteReceived`.
-    func uploadLayerPart() async throws -> [String: Any] {
+    /// with `lastValidByteReceived` (the part is logged as refused).
+    func uploadLayerPart() async throws -> UploadOutput {
         let name = try input.repositoryName()
-        _ = try repository(name)
-        let upload = try uploadInFlight(name)
+        let id = try uploadID(in: name)
         let first = try input.integer("partFirstByte", range: 0...Int64.max, required: true)!
         let last = try input.integer("partLastByte", range: 0...Int64.max, required: true)!
         guard let encoded = try input.string("layerPartBlob", required: true), let bytes = Data(base64Encoded: encoded)
         else {
             throw ECRInput.invalid("layerPartBlob", "Member must be base64-encoded bytes")
         }
-        let refusal = { (reason: String) in
-            ECRError(
-                .invalidLayerPart, reason,
-                fields: [
-                    "registryId": registryId, "repositoryName": name.rawValue, "uploadId": upload.id.rawValue,
-                    "lastValidByteReceived": upload.size - 1,
-                ])
+        let upload = try layerUpload(id, in: name)
+        guard first != upload.size || (last >= first && last - first == Int64(bytes.count) - 1 && !bytes.isEmpty) else {
+            throw ECRError(
+                .invalidLayerPart,
+                "partFirstByte \(first) and partLastByte \(last) do not describe the \(bytes.count) bytes sent",
+                fields: .init(
+                    registryId: registryId, repositoryName: name.rawValue, uploadId: id.rawValue,
+                    lastValidByteReceived: upload.size - 1))
         }
-        guard first == upload.size else {
-            // Logged as a refusal, so the upload's history shows the part that did not fit.
-            _ = try? await submit(
-                .appendChunk(upload: upload.id, repository: name, offset: first, length: Int64(bytes.count)))
-            throw refusal("The part starts at byte \(first), but the upload stands at byte \(upload.size)")
+        let size: Int64
+        do {
+            size = try await controller.ingest.append(
+                .bytes(Array(bytes)), to: id, in: name, scope: scope, at: first)
+        } catch RegistryError.chunkOutOfOrder(_, let expected, let offset) {
+            throw ECRError(
+                .invalidLayerPart, "The part starts at byte \(offset), but the upload stands at byte \(expected)",
+                fields: .init(
+                    registryId: registryId, repositoryName: name.rawValue, uploadId: id.rawValue,
+                    lastValidByteReceived: expected - 1))
+        } catch RegistryError.uploadNotFound {
+            throw uploadNotFound(id.rawValue, in: name)
         }
-        guard last >= first, last - first == Int64(bytes.count) - 1, !bytes.isEmpty else {
-            throw refusal(
-                "partFirstByte \(first) and partLastByte \(last) do not describe the \(bytes.count) bytes sent")
-        }
-        let size = try await controller.uploads.append(upload, in: scope, write: BlobUploads.bytes(Array(bytes)))
-        return [
-            "registryId": registryId, "repositoryName": name.rawValue, "uploadId": upload.id.rawValue,
-            "lastByteReceived": size - 1,
-        ]
+        return UploadOutput(
+            registryId: registryId, repositoryName: name.rawValue, uploadId: id.rawValue, lastByteReceived: size - 1)
     }
 
-    func completeLayerUpload() async throws -> [String: Any] {
+    /// The upload in flight in the repository, or the exception that says why not.
+    private func layerUpload(_ id: UploadID, in name: RepositoryName) throws -> Upload {
+        do { return try controller.ingest.upload(id, in: name, scope: scope) } catch .uploadNotFound {
+            throw uploadNotFound(id.rawValue, in: name)
+        } catch {
+            throw ECRError(error, scope: scope)
+        }
+    }
+
+    /// `CompleteLayerUpload`: refused as ECR refuses it (no parts, a part before the last under
+    /// 5 MiB, a layer already there — which also ends the upload), decided by the writer.
+    func completeLayerUpload() async throws -> UploadOutput {
         let name = try input.repositoryName()
-        let repository = try repository(name)
-        let upload = try uploadInFlight(name)
-        guard let digests = try input.list("layerDigests", count: 1...100, required: true) as? [String],
-            let text = digests.first,
+        let id = try uploadID(in: name)
+        guard let text = try input.strings("layerDigests", count: 1...100, required: true)?.first,
             let claimed = Digest(text)
         else { throw ECRInput.invalid("layerDigests", "Member must be a list of valid digests") }
-        guard upload.size > 0 else {
-            throw ECRError(
-                .emptyUpload, "The upload with id '\(upload.id)' does not contain any layer parts",
-                fields: ["uploadId": upload.id.rawValue])
-        }
-        if let smallest = upload.smallestEarlierChunk, smallest < Self.minimumPart {
-            throw ECRError(
-                .layerPartTooSmall,
-                "Layer part size must be at least \(Self.minimumPart) bytes except for the last part; a part of \(smallest) bytes was sent",
-                fields: ["uploadId": upload.id.rawValue])
-        }
-        if repository.blobs[claimed] != nil {
-            try await controller.uploads.cancel(upload, in: scope)
-            throw ECRError(
-                .layerAlreadyExists,
-                "The layer with digest '\(claimed)' already exists in the repository with name '\(name)' in registry with id '\(registryId)'"
+        _ = try layerUpload(id, in: name)
+        let digest: Digest
+        do {
+            (digest, _) = try await controller.ingest.complete(
+                id, in: name, scope: scope, claimed: claimed, rules: LayerUploadRules(minimumPartSize: Self.minimumPart)
             )
+        } catch RegistryError.layerAlreadyExists(let repository, let layer) {
+            try await controller.ingest.cancel(id, in: name, scope: scope)
+            throw ECRError(RegistryError.layerAlreadyExists(repository, layer), scope: scope)
+        } catch RegistryError.uploadNotFound {
+            throw uploadNotFound(id.rawValue, in: name)
         }
-        let (digest, _) = try await controller.uploads.complete(upload, in: scope, claimed: claimed)
-        return [
-            "registryId": registryId, "repositoryName": name.rawValue, "uploadId": upload.id.rawValue,
-            "layerDigest": digest.rawValue,
-        ]
+        return UploadOutput(
+            registryId: registryId, repositoryName: name.rawValue, uploadId: id.rawValue, layerDigest: digest.rawValue)
     }
 
-    func batchCheckLayerAvailability() throws -> [String: Any] {
+    func batchCheckLayerAvailability() throws -> some Encodable {
+        struct Layer: Encodable {
+            var layerDigest: String
+            var layerAvailability = "AVAILABLE"
+            var layerSize: Int64
+            var mediaType = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        }
+        struct Failure: Encodable {
+            var layerDigest: String
+            var failureCode: String
+            var failureReason: String
+        }
+        struct Output: Encodable {
+            var layers: [Layer]
+            var failures: [Failure]
+        }
         let name = try input.repositoryName()
         let repository = try repository(name)
-        guard let digests = try input.list("layerDigests", count: 1...100, required: true) as? [String] else {
-            throw ECRInput.invalid("layerDigests", "Member must be a list of strings")
-        }
-        var layers: [[String: Any]] = []
-        var failures: [[String: Any]] = []
+        let digests = try input.strings("layerDigests", count: 1...100, required: true)!
+        var output = Output(layers: [], failures: [])
         for text in digests {
             guard let digest = Digest(text) else {
-                failures.append([
-                    "layerDigest": text, "failureCode": "InvalidLayerDigest", "failureReason": "Invalid layer digest",
-                ])
+                output.failures.append(
+                    Failure(layerDigest: text, failureCode: "InvalidLayerDigest", failureReason: "Invalid layer digest")
+                )
                 continue
             }
             if let size = repository.blobs[digest] {
-                layers.append([
-                    "layerDigest": digest.rawValue, "layerAvailability": "AVAILABLE", "layerSize": size,
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                ])
+                output.layers.append(Layer(layerDigest: digest.rawValue, layerSize: size))
             } else {
-                failures.append([
-                    "layerDigest": digest.rawValue, "failureCode": "MissingLayerDigest",
-                    "failureReason": "Could not find layer",
-                ])
+                output.failures.append(
+                    Failure(
+                        layerDigest: digest.rawValue, failureCode: "MissingLayerDigest",
+                        failureReason: "Could not find layer"))
             }
         }
-        return ["layers": layers, "failures": failures]
+        return output
     }
 
     /// `GetDownloadUrlForLayer`: a URL on this server, signed for an hour, that serves the blob without a login.
-    func getDownloadUrlForLayer() throws -> [String: Any] {
+    func getDownloadUrlForLayer() throws -> some Encodable {
+        struct Output: Encodable {
+            var downloadUrl: String
+            var layerDigest: String
+        }
         let name = try input.repositoryName()
         let repository = try repository(name)
         guard let text = try input.string("layerDigest", required: true), let digest = Digest(text) else {
@@ -136,9 +170,8 @@ extension ECRCall {
             throw ECRError(.layersNotFound, "The following layers were not found: \(digest)")
         }
         let query = controller.tokens.signDownload(scope: scope, name: name, digest: digest)
-        return [
-            "downloadUrl": "http://\(controller.address.authority)/v2/\(name)/blobs/\(digest)?\(query)",
-            "layerDigest": digest.rawValue,
-        ]
+        return Output(
+            downloadUrl: "http://\(controller.address.authority)/v2/\(name)/blobs/\(digest)?\(query)",
+            layerDigest: digest.rawValue)
     }
 }

@@ -3,64 +3,68 @@ import HashTreeCollections
 import StowageCore
 import StowageStorage
 
+/// Repositories, their policies and settings, resource tags, and login tokens.
 extension ECRCall {
-    func repositoryJSON(_ repository: Repository) -> [String: Any] {
-        let settings = repository.settings
-        var encryption: [String: Any] = ["encryptionType": settings.encryption.encryptionType]
-        if let key = settings.encryption.kmsKey { encryption["kmsKey"] = key }
-        var json: [String: Any] = [
-            "repositoryArn": ECRController.arn(repository.name, scope), "registryId": registryId,
-            "repositoryName": repository.name.rawValue, "repositoryUri": controller.repositoryURI(repository.name),
-            "createdAt": epochSeconds(repository.createdAt), "imageTagMutability": settings.tagMutability.rawValue,
-            "imageScanningConfiguration": ["scanOnPush": settings.scanOnPush], "encryptionConfiguration": encryption,
-        ]
-        if !settings.mutabilityExclusions.isEmpty {
-            json["imageTagMutabilityExclusionFilters"] = exclusionFiltersJSON(settings.mutabilityExclusions)
-        }
-        return json
-    }
+    static let repositoryOperations: [ECRAction: Operation] = [
+        .getAuthorizationToken: { $0.getAuthorizationToken() },
+        .createRepository: { try await $0.createRepository() },
+        .describeRepositories: { try $0.describeRepositories() },
+        .deleteRepository: { try await $0.deleteRepository() },
+        .putImageTagMutability: { try await $0.putImageTagMutability() },
+        .putImageScanningConfiguration: { try await $0.putImageScanningConfiguration() },
+        .setRepositoryPolicy: { try await $0.setRepositoryPolicy() },
+        .getRepositoryPolicy: { try $0.getRepositoryPolicy() },
+        .deleteRepositoryPolicy: { try await $0.deleteRepositoryPolicy() },
+        .putLifecyclePolicy: { try await $0.putLifecyclePolicy() },
+        .getLifecyclePolicy: { try $0.getLifecyclePolicy() },
+        .deleteLifecyclePolicy: { try await $0.deleteLifecyclePolicy() },
+        .tagResource: { try await $0.tagResource() },
+        .untagResource: { try await $0.untagResource() },
+        .listTagsForResource: { try $0.listTagsForResource() },
+    ]
 
-    func exclusionFiltersJSON(_ filters: [String]) -> [[String: String]] {
-        filters.map { ["filterType": "WILDCARD", "filter": $0] }
+    func repositoryShape(_ repository: Repository) -> ECRShape.Repository {
+        let settings = repository.settings
+        return ECRShape.Repository(
+            repositoryArn: ECRController.arn(repository.name, scope), registryId: registryId,
+            repositoryName: repository.name.rawValue, repositoryUri: controller.repositoryURI(repository.name),
+            createdAt: .init(repository.createdAt), imageTagMutability: settings.tagMutability.rawValue,
+            imageTagMutabilityExclusionFilters: settings.mutabilityExclusions.isEmpty
+                ? nil : ECRShape.Filter.list(settings.mutabilityExclusions, type: "WILDCARD"),
+            imageScanningConfiguration: .init(scanOnPush: settings.scanOnPush),
+            encryptionConfiguration: .init(
+                encryptionType: settings.encryption.encryptionType, kmsKey: settings.encryption.kmsKey))
     }
 
     /// `imageTagMutabilityExclusionFilters`: 1 to 5 wildcard filters of `[a-zA-Z0-9._*-]{1,128}`.
     func exclusionFilters(for mutability: TagMutability) throws(ECRError) -> [String] {
-        let list = try input.list("imageTagMutabilityExclusionFilters", count: 1...5) ?? []
+        let key = "imageTagMutabilityExclusionFilters"
+        let constraint = "each filter is {filterType: WILDCARD, filter: [a-zA-Z0-9._*-]{1,128}}"
         var filters: [String] = []
-        for item in list {
-            guard let object = item as? [String: Any], object["filterType"] as? String == "WILDCARD",
-                let filter = object["filter"] as? String, (1...128).contains(filter.count),
+        for item in try input.structures(key, count: 1...5, constraint: constraint) ?? [] {
+            guard item.member("filterType")?.stringValue == "WILDCARD", let filter = item.member("filter")?.stringValue,
+                (1...128).contains(filter.count),
                 filter.allSatisfy({ $0.isLetter || $0.isNumber || "._*-".contains($0) }), filter.allSatisfy(\.isASCII)
-            else {
-                throw ECRInput.invalid(
-                    "imageTagMutabilityExclusionFilters",
-                    "each filter is {filterType: WILDCARD, filter: [a-zA-Z0-9._*-]{1,128}}")
-            }
+            else { throw ECRInput.invalid(key, constraint) }
             filters.append(filter)
         }
         let needsFilters = mutability == .immutableWithExclusion || mutability == .mutableWithExclusion
         if needsFilters && filters.isEmpty {
-            throw ECRError(
-                .invalidParameter, "imageTagMutabilityExclusionFilters are required with \(mutability.rawValue)")
+            throw ECRError(.invalidParameter, "\(key) are required with \(mutability.rawValue)")
         }
         if !needsFilters && !filters.isEmpty {
             throw ECRError(
-                .invalidParameter,
-                "imageTagMutabilityExclusionFilters are only allowed with MUTABLE_WITH_EXCLUSION or IMMUTABLE_WITH_EXCLUSION"
-            )
+                .invalidParameter, "\(key) are only allowed with MUTABLE_WITH_EXCLUSION or IMMUTABLE_WITH_EXCLUSION")
         }
         return filters
     }
 
     /// Resource tags: at most 50, keys 1–128 and values 0–256 characters.
     func resourceTags(_ key: String = "tags", required: Bool = false) throws(ECRError) -> [ResourceTag] {
-        guard let list = try input.list(key, required: required) else { return [] }
+        guard let items = try input.list(key, required: required) else { return [] }
         var tags: [ResourceTag] = []
-        for item in list {
-            guard let object = item as? [String: Any], let tagKey = object["Key"] as? String,
-                let value = object["Value"] as? String
-            else {
+        for item in items {
+            guard let tagKey = item["Key"]?.stringValue, let value = item["Value"]?.stringValue else {
                 throw ECRError(.invalidTagParameter, "each tag needs a Key and a Value")
             }
             guard (1...128).contains(tagKey.count), value.count <= 256, !tagKey.hasPrefix("aws:") else {
@@ -70,39 +74,47 @@ extension ECRCall {
             }
             tags.append(ResourceTag(key: tagKey, value: value))
         }
-        guard tags.count <= 50 else { throw ECRError(.tooManyTags, "a repository may have at most 50 tags") }
+        guard tags.count <= Self.resourceTagLimit else {
+            throw ECRError(.tooManyTags, "a repository may have at most \(Self.resourceTagLimit) tags")
+        }
         return tags
     }
 
+    static let resourceTagLimit = 50
+
     // MARK: Operations
 
-    func getAuthorizationToken() -> [String: Any] {
+    func getAuthorizationToken() -> some Encodable {
+        struct AuthorizationData: Encodable {
+            var authorizationToken: String
+            var expiresAt: ECRShape.Time
+            var proxyEndpoint: String
+        }
+        struct Output: Encodable { var authorizationData: [AuthorizationData] }
         let (token, expiresAt) = controller.tokens.issue(for: scope)
-        return [
-            "authorizationData": [
-                [
-                    "authorizationToken": Data("AWS:\(token)".utf8).base64EncodedString(),
-                    "expiresAt": epochSeconds(expiresAt),
-                    "proxyEndpoint": "http://\(controller.address.authority)",
-                ]
-            ]
-        ]
+        return Output(authorizationData: [
+            AuthorizationData(
+                authorizationToken: Data("AWS:\(token)".utf8).base64EncodedString(), expiresAt: .init(expiresAt),
+                proxyEndpoint: "http://\(controller.address.authority)")
+        ])
     }
 
-    func createRepository() async throws -> [String: Any] {
+    struct RepositoryOutput: Encodable { var repository: ECRShape.Repository }
+
+    func createRepository() async throws -> RepositoryOutput {
         let name = try input.repositoryName()
         let mutability = try input.enumeration("imageTagMutability", TagMutability.self) ?? .mutable
         let filters = try exclusionFilters(for: mutability)
         let scanOnPush = try input.structure("imageScanningConfiguration")?.bool("scanOnPush") ?? false
         var encryption = EncryptionConfiguration()
         if let config = try input.structure("encryptionConfiguration") {
-            let type = try config.string("encryptionType", required: true)!
+            let type = try config.text("encryptionType")
             guard ["AES256", "KMS", "KMS_DSSE"].contains(type) else {
                 throw ECRInput.invalid(
                     "encryptionConfiguration.encryptionType",
                     "Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]")
             }
-            let key = try config.string("kmsKey", length: 1...2048)
+            let key = try config.string("kmsKey", required: false, length: 1...2048)
             if type == "AES256" && key != nil {
                 throw ECRError(.invalidParameter, "kmsKey can only be given with KMS encryption")
             }
@@ -111,77 +123,88 @@ extension ECRCall {
                 kmsKey: key ?? (type == "AES256" ? nil : "arn:aws:kms:\(scope.region):\(scope.account):alias/aws/ecr"))
         }
         let tags = try resourceTags()
-        try await submit(
+        let written = try await submit(
             .createRepository(
                 name: name,
                 settings: RepositorySettings(
                     tagMutability: mutability, mutabilityExclusions: filters, scanOnPush: scanOnPush,
                     encryption: encryption, resourceTags: tags)))
-        return ["repository": repositoryJSON(try repository(name))]
+        return RepositoryOutput(repository: repositoryShape(written.after[scope].repositories[name]!))
     }
 
-    func describeRepositories() throws -> [String: Any] {
-        let names = try input.list("repositoryNames", count: 1...100)
-        if let names {
-            if input.object["maxResults"] != nil || input.object["nextToken"] != nil {
+    func describeRepositories() throws -> some Encodable {
+        struct Output: Encodable {
+            var repositories: [ECRShape.Repository]
+            var nextToken: String?
+        }
+        if let names = try input.list("repositoryNames", count: 1...100) {
+            if input.value["maxResults"] != nil || input.value["nextToken"] != nil {
                 throw ECRError(.invalidParameter, "maxResults and nextToken cannot be used with repositoryNames")
             }
-            var repositories: [[String: Any]] = []
+            var repositories: [ECRShape.Repository] = []
             for raw in names {
-                guard let text = raw as? String, let name = RepositoryName(text) else {
+                guard let name = raw.stringValue.flatMap(RepositoryName.init) else {
                     throw ECRInput.invalid("repositoryNames", "each name must be a valid repository name")
                 }
-                repositories.append(repositoryJSON(try repository(name)))
+                repositories.append(repositoryShape(try repository(name)))
             }
-            return ["repositories": repositories]
+            return Output(repositories: repositories)
         }
         let (limit, after) = try input.page(max: 1000)
-        let page = store.state[scope].repositoryNames(after: after.flatMap(RepositoryName.init), limit: limit)
-        var output: [String: Any] = ["repositories": try page.items.map { repositoryJSON(try repository($0)) }]
-        if page.hasMore, let last = page.items.last { output["nextToken"] = nextToken(after: last.rawValue) }
-        return output
+        let here = store.state[scope]
+        let page = here.repositoryNames(after: after.flatMap(RepositoryName.init), limit: limit)
+        return Output(
+            repositories: page.items.map { repositoryShape(here.repositories[$0]!) },
+            nextToken: page.hasMore ? page.items.last.map { nextToken(after: $0.rawValue) } : nil)
     }
 
-    func deleteRepository() async throws -> [String: Any] {
+    func deleteRepository() async throws -> RepositoryOutput {
         let name = try input.repositoryName()
-        let before = try repository(name)
-        try await submit(.deleteRepository(name: name, force: try input.bool("force") ?? false))
-        return ["repository": repositoryJSON(before)]
+        let written = try await submit(.deleteRepository(name: name, force: try input.bool("force") ?? false))
+        return RepositoryOutput(repository: repositoryShape(written.before[scope].repositories[name]!))
     }
 
-    func putImageTagMutability() async throws -> [String: Any] {
+    func putImageTagMutability() async throws -> some Encodable {
+        struct Output: Encodable {
+            var registryId: String
+            var repositoryName: String
+            var imageTagMutability: String
+            var imageTagMutabilityExclusionFilters: [ECRShape.Filter]?
+        }
         let name = try input.repositoryName()
         guard let mutability = try input.enumeration("imageTagMutability", TagMutability.self) else {
             throw ECRInput.invalid("imageTagMutability", "Member must not be null")
         }
         let filters = try exclusionFilters(for: mutability)
         try await submit(.setTagMutability(repository: name, mutability: mutability, exclusions: filters))
-        var output: [String: Any] = [
-            "registryId": registryId, "repositoryName": name.rawValue, "imageTagMutability": mutability.rawValue,
-        ]
-        if !filters.isEmpty { output["imageTagMutabilityExclusionFilters"] = exclusionFiltersJSON(filters) }
-        return output
+        return Output(
+            registryId: registryId, repositoryName: name.rawValue, imageTagMutability: mutability.rawValue,
+            imageTagMutabilityExclusionFilters: filters.isEmpty ? nil : ECRShape.Filter.list(filters, type: "WILDCARD"))
     }
 
-    func putImageScanningConfiguration() async throws -> [String: Any] {
+    func putImageScanningConfiguration() async throws -> some Encodable {
+        struct Output: Encodable {
+            var registryId: String
+            var repositoryName: String
+            var imageScanningConfiguration: ECRShape.ImageScanningConfiguration
+        }
         let name = try input.repositoryName()
         guard let scanOnPush = try input.structure("imageScanningConfiguration", required: true)!.bool("scanOnPush")
         else {
             throw ECRInput.invalid("imageScanningConfiguration.scanOnPush", "Member must not be null")
         }
         try await submit(.setScanOnPush(repository: name, scanOnPush: scanOnPush))
-        return [
-            "registryId": registryId, "repositoryName": name.rawValue,
-            "imageScanningConfiguration": ["scanOnPush": scanOnPush],
-        ]
+        return Output(
+            registryId: registryId, repositoryName: name.rawValue,
+            imageScanningConfiguration: .init(scanOnPush: scanOnPush))
     }
 
     // MARK: Policies
 
     /// A JSON policy document of at most `limit` characters.
     func policyText(_ key: String, limit: Int) throws(ECRError) -> String {
-        let text = try input.string(key, required: true, length: 1...limit)!
-        guard (try? JSON.parse(text.utf8)) is [String: Any] else {
+        let text = try input.text(key, length: 1...limit)
+        guard (try? JSONValue.parse(text))?.objectValue != nil else {
             throw ECRError(
                 .invalidParameter,
                 "Invalid parameter at '\(key)' failed to satisfy constraint: 'Invalid repository policy provided'")
@@ -189,73 +212,100 @@ extension ECRCall {
         return text
     }
 
-    func setRepositoryPolicy() async throws -> [String: Any] {
+    struct RepositoryPolicyOutput: Encodable {
+        var registryId: String
+        var repositoryName: String
+        var policyText: String
+    }
+
+    func setRepositoryPolicy() async throws -> RepositoryPolicyOutput {
         let name = try input.repositoryName()
         let text = try policyText("policyText", limit: 10_240)
         try await submit(.setRepositoryPolicy(repository: name, policy: text))
-        return ["registryId": registryId, "repositoryName": name.rawValue, "policyText": text]
+        return RepositoryPolicyOutput(registryId: registryId, repositoryName: name.rawValue, policyText: text)
     }
 
-    func getRepositoryPolicy() throws -> [String: Any] {
+    func getRepositoryPolicy() throws -> RepositoryPolicyOutput {
         let name = try input.repositoryName()
-        guard let text = try repository(name).settings.policy else {
+        return try repositoryPolicy(name, in: try repository(name))
+    }
+
+    private func repositoryPolicy(_ name: RepositoryName, in repository: Repository?) throws -> RepositoryPolicyOutput {
+        guard let repository else { throw ECRError(RegistryError.repositoryNotFound(name), scope: scope) }
+        guard let text = repository.settings.policy else {
             throw ECRError(
                 .repositoryPolicyNotFound,
                 "Repository policy does not exist for the repository with name '\(name)' in the registry with id '\(registryId)'"
             )
         }
-        return ["registryId": registryId, "repositoryName": name.rawValue, "policyText": text]
+        return RepositoryPolicyOutput(registryId: registryId, repositoryName: name.rawValue, policyText: text)
     }
 
-    func deleteRepositoryPolicy() async throws -> [String: Any] {
-        let output = try getRepositoryPolicy()
-        try await submit(.setRepositoryPolicy(repository: try input.repositoryName(), policy: nil))
-        return output
+    func deleteRepositoryPolicy() async throws -> RepositoryPolicyOutput {
+        let name = try input.repositoryName()
+        _ = try getRepositoryPolicy()
+        let written = try await submit(.setRepositoryPolicy(repository: name, policy: nil))
+        return try repositoryPolicy(name, in: written.before[scope].repositories[name])
     }
 
     /// A lifecycle policy: `{"rules": [...]}` with the full rule grammar checked.
-    func lifecyclePolicyText() throws(ECRError) -> String {
-        let text = try input.string("lifecyclePolicyText", required: true, length: 100...30_720)!
-        do { _ = try LifecyclePolicy(text) } catch {
+    func lifecyclePolicy() throws(ECRError) -> LifecyclePolicy {
+        let text = try input.text("lifecyclePolicyText", length: 100...30_720)
+        do { return try LifecyclePolicy(text) } catch {
             throw ECRError(
                 .invalidParameter,
                 "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: '\(error.reason)'")
         }
-        return text
     }
 
-    func putLifecyclePolicy() async throws -> [String: Any] {
-        let name = try input.repositoryName()
-        let text = try lifecyclePolicyText()
-        try await submit(.setLifecyclePolicy(repository: name, policy: text))
-        return ["registryId": registryId, "repositoryName": name.rawValue, "lifecyclePolicyText": text]
+    struct LifecyclePolicyOutput: Encodable {
+        var registryId: String
+        var repositoryName: String
+        var lifecyclePolicyText: String
+        var lastEvaluatedAt: ECRShape.Time?
     }
 
-    func getLifecyclePolicy() throws -> [String: Any] {
+    func putLifecyclePolicy() async throws -> LifecyclePolicyOutput {
         let name = try input.repositoryName()
-        guard let text = try repository(name).settings.lifecyclePolicy else {
+        let policy = try lifecyclePolicy()
+        // What the policy expires now follows at once, as a reaction of the writer.
+        try await submit(.setLifecyclePolicy(repository: name, policy: policy))
+        return LifecyclePolicyOutput(
+            registryId: registryId, repositoryName: name.rawValue, lifecyclePolicyText: policy.text)
+    }
+
+    func getLifecyclePolicy() throws -> LifecyclePolicyOutput {
+        let name = try input.repositoryName()
+        return try lifecyclePolicy(name, in: try repository(name), evaluatedAt: store.state.time)
+    }
+
+    private func lifecyclePolicy(_ name: RepositoryName, in repository: Repository?, evaluatedAt: Timestamp) throws
+        -> LifecyclePolicyOutput
+    {
+        guard let repository else { throw ECRError(RegistryError.repositoryNotFound(name), scope: scope) }
+        guard let policy = repository.settings.lifecyclePolicy else {
             throw ECRError(
                 .lifecyclePolicyNotFound,
                 "Lifecycle policy does not exist for the repository with name '\(name)' in the registry with id '\(registryId)'"
             )
         }
-        return [
-            "registryId": registryId, "repositoryName": name.rawValue, "lifecyclePolicyText": text,
-            "lastEvaluatedAt": epochSeconds(store.state.time),
-        ]
+        return LifecyclePolicyOutput(
+            registryId: registryId, repositoryName: name.rawValue, lifecyclePolicyText: policy.text,
+            lastEvaluatedAt: .init(evaluatedAt))
     }
 
-    func deleteLifecyclePolicy() async throws -> [String: Any] {
-        let output = try getLifecyclePolicy()
-        try await submit(.setLifecyclePolicy(repository: try input.repositoryName(), policy: nil))
-        return output
+    func deleteLifecyclePolicy() async throws -> LifecyclePolicyOutput {
+        let name = try input.repositoryName()
+        _ = try getLifecyclePolicy()
+        let written = try await submit(.setLifecyclePolicy(repository: name, policy: nil))
+        return try lifecyclePolicy(name, in: written.before[scope].repositories[name], evaluatedAt: written.before.time)
     }
 
     // MARK: Resource tags
 
     /// The repository an ARN names, in the caller's account and region.
     func repositoryFromARN() throws -> RepositoryName {
-        let arn = try input.string("resourceArn", required: true)!
+        let arn = try input.text("resourceArn")
         let prefix = "arn:aws:ecr:\(scope.region):\(scope.account):repository/"
         guard arn.hasPrefix(prefix), let name = RepositoryName(String(arn.dropFirst(prefix.count))) else {
             throw ECRError(
@@ -267,27 +317,26 @@ extension ECRCall {
         return name
     }
 
-    func tagResource() async throws -> [String: Any] {
+    func tagResource() async throws -> ECRShape.Empty {
         let name = try repositoryFromARN()
         let tags = try resourceTags(required: true)
-        let existing = try repository(name).settings.resourceTags
-        let keys = Set(existing.map(\.key)).union(tags.map(\.key))
-        guard keys.count <= 50 else { throw ECRError(.tooManyTags, "a repository may have at most 50 tags") }
-        try await submit(.tagRepository(repository: name, tags: tags))
-        return [:]
+        try await submit(.tagRepository(repository: name, tags: tags, limit: Self.resourceTagLimit))
+        return ECRShape.Empty()
     }
 
-    func untagResource() async throws -> [String: Any] {
+    func untagResource() async throws -> ECRShape.Empty {
         let name = try repositoryFromARN()
-        guard let keys = try input.list("tagKeys", count: 0...50, required: true) as? [String] else {
+        guard let keys = JSONValue.array(try input.list("tagKeys", count: 0...50, required: true)!).stringArray else {
             throw ECRError(.invalidTagParameter, "tagKeys must be a list of strings")
         }
         try await submit(.untagRepository(repository: name, keys: keys))
-        return [:]
+        return ECRShape.Empty()
     }
 
-    func listTagsForResource() throws -> [String: Any] {
+    func listTagsForResource() throws -> some Encodable {
+        struct Output: Encodable { var tags: [ECRShape.Tag] }
         let name = try repositoryFromARN()
-        return ["tags": try repository(name).settings.resourceTags.map { ["Key": $0.key, "Value": $0.value] }]
+        return Output(
+            tags: try repository(name).settings.resourceTags.map { ECRShape.Tag(Key: $0.key, Value: $0.value) })
     }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import StowageCore
+import StowageStorage
 
 /// The exception shapes of the ECR service model, spelled as on the wire.
 enum ECRErrorType: String, Sendable {
@@ -51,11 +52,19 @@ enum ECRErrorType: String, Sendable {
 /// An error on the ECR JSON API: HTTP 400 (500 for `ServerException`) with
 /// `{"__type": "<shape>", "message": "..."}` and any modeled extra fields.
 struct ECRError: HTTPResponseError {
+    /// The members some exceptions carry besides their message.
+    struct Fields: Sendable {
+        var registryId: String?
+        var repositoryName: String?
+        var uploadId: String?
+        var lastValidByteReceived: Int64?
+    }
+
     var type: ECRErrorType
     var message: String
-    var fields: [String: any Sendable] = [:]
+    var fields = Fields()
 
-    init(_ type: ECRErrorType, _ message: String, fields: [String: any Sendable] = [:]) {
+    init(_ type: ECRErrorType, _ message: String, fields: Fields = Fields()) {
         self.type = type
         self.message = message
         self.fields = fields
@@ -85,7 +94,7 @@ struct ECRError: HTTPResponseError {
         case .chunkOutOfOrder(let id, let expected, _):
             self.init(
                 .invalidLayerPart, error.description,
-                fields: ["uploadId": id.rawValue, "lastValidByteReceived": expected - 1])
+                fields: Fields(uploadId: id.rawValue, lastValidByteReceived: expected - 1))
         case .invalidChunkLength:
             self.init(.invalidLayerPart, error.description)
         case .digestMismatch(_, let claimed, _):
@@ -115,29 +124,89 @@ struct ECRError: HTTPResponseError {
                 .imageTagAlreadyExists,
                 "The image tag '\(tag)' already exists in the '\(name)' repository and cannot be overwritten because the repository is immutable."
             )
+        case .imageAlreadyExists(let name, let digest, let tag):
+            self.init(
+                .imageAlreadyExists,
+                "Image with digest '\(digest)'\(tag.map { " and tag '\($0)'" } ?? "") already exists in the repository with name '\(name)' in registry with id '\(registry)'"
+            )
+        case .layerAlreadyExists(let name, let digest):
+            self.init(
+                .layerAlreadyExists,
+                "The layer with digest '\(digest)' already exists in the repository with name '\(name)' in registry with id '\(registry)'"
+            )
+        case .emptyUpload(let id):
+            self.init(
+                .emptyUpload, "The upload with id '\(id)' does not contain any layer parts",
+                fields: Fields(uploadId: id.rawValue))
+        case .partTooSmall(let id, let size, let minimum):
+            self.init(
+                .layerPartTooSmall,
+                "Layer part size must be at least \(minimum) bytes except for the last part; a part of \(size) bytes was sent",
+                fields: Fields(uploadId: id.rawValue))
+        case .tooManyResourceTags(_, let limit):
+            self.init(.tooManyTags, "a repository may have at most \(limit) tags")
+        case .limitExceeded(let what, let limit):
+            self.init(.limitExceeded, "a registry has at most \(limit) \(what)")
+        case .imageReferencedByIndex:
+            self.init(.invalidParameter, error.description)
         case .pointUnavailable:
             self.init(.serverException, error.description)
         case .settingNotFound:
             self.init(.exclusionNotFound, error.description)
         case .settingAlreadyExists:
             self.init(.exclusionAlreadyExists, error.description)
+        case .templateNotFound(let prefix):
+            self.init(
+                .templateNotFound,
+                "No repository creation template with prefix '\(prefix)' exists in the registry with id '\(registry)'")
+        case .templateAlreadyExists(let prefix):
+            self.init(
+                .templateAlreadyExists,
+                "A repository creation template with prefix '\(prefix)' already exists in the registry with id '\(registry)'"
+            )
+        case .pullThroughRuleNotFound(let prefix):
+            self.init(
+                .pullThroughCacheRuleNotFound,
+                "The pull through cache rule with prefix '\(prefix)' does not exist in the registry with id '\(registry)'"
+            )
+        case .pullThroughRuleAlreadyExists(let prefix):
+            self.init(
+                .pullThroughCacheRuleAlreadyExists,
+                "A pull through cache rule with prefix '\(prefix)' already exists in the registry with id '\(registry)'"
+            )
+        }
+    }
+
+    private struct Body: Encodable {
+        var type: String
+        var message: String
+        var registryId: String?
+        var repositoryName: String?
+        var uploadId: String?
+        var lastValidByteReceived: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case type = "__type"
+            case message, registryId, repositoryName, uploadId, lastValidByteReceived
         }
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var body: [String: Any] = ["__type": type.rawValue, "message": message]
-        for (key, value) in fields { body[key] = value }
-        return ECRResponse.make(body, status: status)
+        try ECRResponse.make(
+            Body(
+                type: type.rawValue, message: message, registryId: fields.registryId,
+                repositoryName: fields.repositoryName, uploadId: fields.uploadId,
+                lastValidByteReceived: fields.lastValidByteReceived),
+            status: status)
     }
 }
 
 /// Responses in the AWS JSON 1.1 protocol.
 enum ECRResponse {
-    static func make(_ body: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
-        let data = JSON.serialize(body)
-        return Response(
+    static func make(_ body: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(
             status: status,
             headers: [.contentType: "application/x-amz-json-1.1", .amznRequestID: randomUUID()],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try StateCodec.encode(body))))
     }
 }

@@ -9,78 +9,42 @@ import StowageStorage
 
 /// ECR pull-through cache: a pull of `<prefix>/<name>` that this registry does not hold yet is
 /// fetched from the rule's upstream registry (any OCI registry this server can reach), checked
-/// digest by digest, stored — repository (with a PULL_THROUGH_CACHE creation template's settings),
-/// blobs, manifests, tag — as logged commands, and then served from here.
+/// digest by digest, stored through ``Ingest`` — repository (created by the writer, with a
+/// PULL_THROUGH_CACHE creation template's settings), blobs, manifests, tag — as logged commands,
+/// and then served from here.
 struct PullThroughCache: Sendable {
     let store: RegistryStore
-
-    struct Rule {
-        var prefix: String
-        var upstreamURL: URL
-        var upstreamPrefix: String?
-    }
+    let ingest: Ingest
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
-    }
-
-    /// The rule that covers `name`: the longest prefix, else ROOT.
-    func rule(for name: RepositoryName, in scope: Scope) -> Rule? {
-        let rules = store.state[scope].registry?.pullThroughRules ?? [:]
-        let covering = rules.keys.filter { $0 != "ROOT" && name.rawValue.hasPrefix($0 + "/") }.sorted {
-            $0.count > $1.count
-        }
-        guard let prefix = covering.first ?? (rules["ROOT"] != nil ? "ROOT" : nil),
-            let document = rules[prefix].flatMap({ try? JSON.parse($0.utf8) })
-                as? [String: Any],
-            let url = (document["upstreamRegistryUrl"] as? String).flatMap(URL.init(string:))
-        else { return nil }
-        return Rule(prefix: prefix, upstreamURL: url, upstreamPrefix: document["upstreamRepositoryPrefix"] as? String)
-    }
-
-    /// The upstream repository for a local name under a rule.
-    func upstreamName(_ name: RepositoryName, _ rule: Rule) -> String {
-        let rest = rule.prefix == "ROOT" ? name.rawValue : String(name.rawValue.dropFirst(rule.prefix.count + 1))
-        guard let upstream = rule.upstreamPrefix, upstream != "ROOT" else { return rest }
-        return (upstream.hasSuffix("/") ? String(upstream.dropLast()) : upstream) + "/" + rest
     }
 
     /// Fetches and stores the image `reference` names, when a rule covers the repository and the
     /// image is not here yet. Returns whether it fetched anything.
     @discardableResult
     func fetchIfCovered(_ name: RepositoryName, _ reference: Reference, in scope: Scope) async throws -> Bool {
-        guard let rule = rule(for: name, in: scope) else { return false }
-        if let repository = store.state[scope].repositories[name], repository.image(reference) != nil { return false }
-        if store.state[scope].repositories[name] == nil {
-            let settings =
-                templateSettings(for: name, in: store.state[scope].registry, appliedFor: "PULL_THROUGH_CACHE")
-                ?? .init()
-            do {
-                try await store.submit(.createRepository(name: name, settings: settings), scope: scope)
-            } catch RegistryError.repositoryAlreadyExists {}
-        }
-        let upstream = upstreamName(name, rule)
+        let state = store.state[scope]
+        guard let rule = state.registry?.pullThroughRule(covering: name) else { return false }
+        if let repository = state.repositories[name], repository.image(reference) != nil { return false }
         let digest = try await fetchManifest(
-            reference.description, upstream: upstream, rule: rule, into: name, scope: scope)
+            reference.description, upstream: rule.upstreamName(for: name), rule: rule, into: name, scope: scope)
         if case .tag(let tag) = reference {
-            try await store.submit(.tagImage(repository: name, tag: tag, digest: digest), scope: scope)
+            try await store.submit([.tagImage(repository: name, tag: tag, digest: digest)], scope: scope)
         }
         return true
     }
 
     /// Fetches a manifest (and, for an index, its children) with every blob; returns its digest.
     private func fetchManifest(
-        _ reference: String, upstream: String, rule: Rule, into name: RepositoryName, scope: Scope
+        _ reference: String, upstream: String, rule: PullThroughRule, into name: RepositoryName, scope: Scope
     ) async throws -> Digest {
         let (bytes, contentType) = try await get(
             rule, "/v2/\(upstream)/manifests/\(reference)",
             accept: ManifestMediaType.all.sorted().joined(separator: ", "))
         let parsed: (mediaType: String, references: ManifestReferences)
         do { parsed = try ManifestParser.parse(Array(bytes), contentType: contentType) } catch {
-            throw Failure(
-                description:
-                    "the upstream's manifest \(reference) is not one this registry stores: \(error.errors.first?.message ?? "")"
-            )
+            throw Failure(description: "the upstream's manifest \(reference) is not one this registry stores: \(error)")
         }
         let digest = ContentDigester.digest(bytes, Digest(reference)?.algorithm ?? .sha256)
         if let claimed = Digest(reference), claimed != digest {
@@ -90,31 +54,45 @@ struct PullThroughCache: Sendable {
         for child in parsed.references.manifests {
             _ = try await fetchManifest(child.digest.rawValue, upstream: upstream, rule: rule, into: name, scope: scope)
         }
-        for blob in parsed.references.blobs where store.state[scope].repositories[name]?.blobs[blob.digest] == nil {
-            if store.content.blobSize(blob.digest) == nil {
-                let (content, _) = try await get(rule, "/v2/\(upstream)/blobs/\(blob.digest)", accept: "*/*")
-                guard ContentDigester.digest(content, blob.digest.algorithm) == blob.digest else {
-                    throw Failure(description: "the upstream's blob \(blob.digest) does not have that digest")
+        // Blobs this registry lacks are fetched whole and checked; then linked with the manifest.
+        var fetched: [(Digest, [UInt8])] = []
+        var links: [Command] = []
+        for blob in unique(parsed.references.blobs.map(\.digest))
+        where store.state[scope].repositories[name]?.blobs[blob] == nil {
+            var size = store.content.blobSize(blob)
+            if size == nil {
+                let (content, _) = try await get(rule, "/v2/\(upstream)/blobs/\(blob)", accept: "*/*")
+                guard ContentDigester.digest(content, blob.algorithm) == blob else {
+                    throw Failure(description: "the upstream's blob \(blob) does not have that digest")
                 }
-                await store.pin(blob.digest)
-                defer { Task { await store.unpin(blob.digest) } }
-                try store.content.writeBlob(blob.digest, Array(content))
+                fetched.append((blob, Array(content)))
+                size = Int64(content.count)
             }
-            try await store.submit(
-                .putBlob(
-                    repository: name, digest: blob.digest, size: Int64(store.content.blobSize(blob.digest) ?? blob.size)
-                ), scope: scope)
+            links.append(.putBlob(repository: name, digest: blob, size: size!))
         }
         let manifest = Manifest(
             digest: digest, mediaType: parsed.mediaType, content: String(decoding: bytes, as: UTF8.self),
             references: parsed.references)
-        try await store.submit(.putManifest(repository: name, manifest: manifest, tag: nil), scope: scope)
+        links.append(.putManifest(repository: name, manifest: manifest, tag: nil))
+        let stored = links.compactMap { command -> Digest? in
+            guard case .putBlob(_, let digest, _) = command, !fetched.contains(where: { $0.0 == digest }) else {
+                return nil
+            }
+            return digest
+        }
+        _ = try await ingest.ingest(verified: fetched, alsoLinking: stored) {
+            try await store.submit(links, scope: scope, creating: name, .pullThrough).envelopes.count
+        }
         return digest
     }
 
     /// A GET against the upstream, with the credentials of the URL's userinfo if it has them.
-    private func get(_ rule: Rule, _ path: String, accept: String) async throws -> (Data, String?) {
-        var components = URLComponents(url: rule.upstreamURL, resolvingAgainstBaseURL: false)!
+    private func get(_ rule: PullThroughRule, _ path: String, accept: String) async throws -> (Data, String?) {
+        guard let url = URL(string: rule.upstreamRegistryURL),
+            var components = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        else {
+            throw Failure(description: "the rule's upstream URL '\(rule.upstreamRegistryURL)' is not a URL")
+        }
         let user = components.user
         let password = components.password
         components.user = nil
@@ -131,21 +109,22 @@ struct PullThroughCache: Sendable {
         let response: URLResponse
         do { (data, response) = try await URLSession.shared.data(for: request) } catch {
             throw Failure(
-                description: "the upstream \(rule.upstreamURL.host ?? "") is unreachable: \(error.localizedDescription)"
+                description: "the upstream \(url.host ?? "") is unreachable: \(error.localizedDescription)"
             )
         }
         guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
             throw Failure(
                 description:
-                    "the upstream \(rule.upstreamURL.host ?? "") answered \((response as? HTTPURLResponse)?.statusCode ?? 0) for \(path)"
+                    "the upstream \(url.host ?? "") answered \((response as? HTTPURLResponse)?.statusCode ?? 0) for \(path)"
             )
         }
         return (data, http.value(forHTTPHeaderField: "Content-Type"))
     }
 
     /// Whether the upstream answers as an OCI registry (`GET /v2/` is 200 or 401).
-    func validate(_ rule: Rule) async -> String? {
-        var request = URLRequest(url: rule.upstreamURL.appendingPathComponent("v2/"))
+    func validate(_ rule: PullThroughRule) async -> String? {
+        guard let url = URL(string: rule.upstreamRegistryURL) else { return "the rule has no valid upstream URL" }
+        var request = URLRequest(url: url.appendingPathComponent("v2/"))
         request.timeoutInterval = 10
         do {
             let (_, response) = try await URLSession.shared.data(for: request)
@@ -155,4 +134,10 @@ struct PullThroughCache: Sendable {
             return "the upstream is unreachable: \(error.localizedDescription)"
         }
     }
+}
+
+/// The elements of `list` in order, each once.
+private func unique<T: Hashable>(_ list: [T]) -> [T] {
+    var seen = Set<T>()
+    return list.filter { seen.insert($0).inserted }
 }

@@ -87,7 +87,6 @@ extension OCIController {
     func deleteBlob(scope: Scope, name rawName: String, digest rawDigest: String) async throws -> Response {
         let name = try repositoryName(rawName)
         let digest = try digest(rawDigest)
-        _ = try repository(name, in: scope)
         try await store.submit(.deleteBlobLink(repository: name, digest: digest), scope: scope)
         return Self.empty(.accepted, [.dockerContentDigest: digest.rawValue])
     }

@@ -19,9 +19,13 @@ extension OCIController {
         if page.hasMore, let limit, let tail = page.items.last {
             headers[.link] = "</v2/\(name)/tags/list?n=\(limit)&last=\(tail)>; rel=\"next\""
         }
-        // The untyped writer: Codable spends more on a long [String] than everything else here.
-        let body: [String: Any] = ["name": name.rawValue, "tags": page.items.map(\.rawValue)]
-        return JSONResponse.make(bytes: JSON.serialize(body), headers: headers)
+        // Written directly: Codable spends more on a long [String] than everything else here.
+        var body = Array(#"{"name":"#.utf8)
+        JSONText.appendString(name.rawValue, to: &body)
+        body.append(contentsOf: #","tags":"#.utf8)
+        JSONResponse.appendStrings(page.items.lazy.map(\.rawValue), to: &body)
+        body.append(UInt8(ascii: "}"))
+        return JSONResponse.make(bytes: body, headers: headers)
     }
 
     /// `GET /v2/_catalog?n=&last=`: repository names of the caller's account-region.
@@ -34,7 +38,10 @@ extension OCIController {
         if page.hasMore, let limit, let tail = page.items.last {
             headers[.link] = "</v2/_catalog?n=\(limit)&last=\(tail)>; rel=\"next\""
         }
-        return JSONResponse.make(bytes: JSON.serialize(["repositories": page.items.map(\.rawValue)]), headers: headers)
+        var body = Array(#"{"repositories":"#.utf8)
+        JSONResponse.appendStrings(page.items.lazy.map(\.rawValue), to: &body)
+        body.append(UInt8(ascii: "}"))
+        return JSONResponse.make(bytes: body, headers: headers)
     }
 
     /// `GET /v2/<name>/referrers/<digest>?artifactType=`: an OCI index of the manifests whose

@@ -82,7 +82,7 @@ extension OCIController {
                 .contentTooLarge, .sizeInvalid,
                 "the manifest is larger than the limit of \(ManifestParser.maximumSize) bytes (4 MiB)")
         }
-        _ = try await repositoryForPush(name, in: scope)
+        try await refuseEarly(name, in: scope)
         let bytes = Array(buffer.readableBytesView)
         let parsed = try ManifestParser.parse(bytes, contentType: request.headers[.contentType])
         var algorithm = Digest.Algorithm.sha256
@@ -96,9 +96,11 @@ extension OCIController {
             references: parsed.references)
         var tag: Tag? = nil
         if case .tag(let t) = reference { tag = t }
-        try await store.submit(.putManifest(repository: name, manifest: manifest, tag: tag), scope: scope)
-        await scanner.scanOnPush(digest, in: name, scope: scope)
-        await replicator.replicate(digest, tag: tag, from: name, in: scope)
+        try await pushing(into: name) {
+            try await store.submit(
+                [.putManifest(repository: name, manifest: manifest, tag: tag)], scope: scope, creating: name,
+                pushCreation)
+        }
         var headers: HTTPFields = [.location: "/v2/\(name)/manifests/\(digest)", .dockerContentDigest: digest.rawValue]
         if let subject = parsed.references.subject { headers[.ociSubject] = subject.rawValue }
         return Self.empty(.created, headers)
@@ -108,7 +110,6 @@ extension OCIController {
     func deleteManifest(scope: Scope, name rawName: String, reference rawReference: String) async throws -> Response {
         let name = try repositoryName(rawName)
         let reference = try reference(rawReference)
-        _ = try repository(name, in: scope)
         switch reference {
         case .digest(let digest):
             try await store.submit(.deleteManifest(repository: name, digest: digest), scope: scope)

@@ -11,115 +11,61 @@ extension OCIController {
     /// `?digest=` (201), or a cross-repository mount with `?mount=&from=` (201, else a new session).
     func startUpload(_ request: Request, scope: Scope, name rawName: String) async throws -> Response {
         let name = try repositoryName(rawName)
-        _ = try await repositoryForPush(name, in: scope)
         let query = request.uri.queryParameters
-        if let mount = query["mount"].map(String.init) {
-            let digest = try digest(mount)
-            if let source = mountSource(for: digest, from: query["from"].map(String.init), into: name, scope: scope) {
-                try await store.submit(.mountBlob(repository: name, digest: digest, from: source), scope: scope)
+        return try await pushing(into: name) {
+            if let mount = query["mount"].map(String.init) {
+                let digest = try digest(mount)
+                // From `from` when it names a repository, else (OCI 1.1, `from` absent) any that has the blob.
+                let from = query["from"].map(String.init)
+                let source = from.flatMap(RepositoryName.init)
+                if from == nil || source != nil {
+                    do {
+                        try await store.submit(
+                            [.mountBlob(repository: name, digest: digest, from: source)], scope: scope, creating: name,
+                            pushCreation)
+                        return Self.empty(
+                            .created, [.location: "/v2/\(name)/blobs/\(digest)", .dockerContentDigest: digest.rawValue])
+                    } catch RegistryError.blobNotFound {
+                        // Not there to mount: an upload session instead, as the spec says.
+                    } catch RegistryError.repositoryNotFound(let missing) where missing != name {}
+                }
+            } else if let claimed = query["digest"].map(String.init) {
+                let (computed, _) = try await ingest.ingest(
+                    blob: ByteSource(request), claimed: digest(claimed), into: name, scope: scope,
+                    creation: pushCreation)
                 return Self.empty(
-                    .created, [.location: "/v2/\(name)/blobs/\(digest)", .dockerContentDigest: digest.rawValue])
+                    .created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
             }
-        } else if let claimed = query["digest"].map(String.init) {
-            return try await monolithicUpload(request, scope: scope, name: name, claimed: digest(claimed))
+            let id = try await ingest.begin(in: name, scope: scope, creation: pushCreation)
+            return Self.empty(.accepted, uploadHeaders(name: name, id: id, size: 0))
         }
-        let id = try await uploads.begin(name, in: scope)
-        return Self.empty(.accepted, uploadHeaders(name: name, id: id, size: 0))
-    }
-
-    /// Where a mount can take the blob from: `from` when it holds it, else (OCI 1.1, `from` absent)
-    /// any repository of the account-region that does.
-    private func mountSource(for digest: Digest, from: String?, into name: RepositoryName, scope: Scope)
-        -> RepositoryName?
-    {
-        let state = store.state[scope]
-        if let from {
-            guard let source = RepositoryName(from), state.repositories[source]?.blobs[digest] != nil else {
-                return nil
-            }
-            return source
-        }
-        return state.repositories.values.first { $0.blobs[digest] != nil }?.name
-    }
-
-    /// The whole blob in the POST body, checked against `claimed`, stored and linked at once.
-    private func monolithicUpload(_ request: Request, scope: Scope, name: RepositoryName, claimed: Digest) async throws
-        -> Response
-    {
-        let id = UploadID("mono-" + randomUUID())!
-        try store.content.createSpool(id)
-        var digester = ContentDigester(claimed.algorithm)
-        let size: Int64
-        do {
-            let writer = try store.content.openSpool(id)
-            defer { writer.close() }
-            size = try await BlobUploads.body(request.body, length: declaredLength(request))(writer, 0, &digester)
-        } catch {
-            store.content.removeSpool(id)
-            throw error
-        }
-        let computed = digester.finalize()
-        guard computed == claimed else {
-            store.content.removeSpool(id)
-            throw OCIError(RegistryError.digestMismatch(nil, claimed: claimed, computed: computed))
-        }
-        await store.pin(computed)
-        do {
-            try store.content.commitSpool(id, size: size, as: computed)
-            try await store.submit(.putBlob(repository: name, digest: computed, size: size), scope: scope)
-        } catch {
-            await store.unpin(computed)
-            throw error
-        }
-        await store.unpin(computed)
-        return Self.empty(
-            .created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
     }
 
     /// `PATCH /v2/<name>/blobs/uploads/<id>`: one more chunk, streamed to the spool.
     func patchUpload(_ request: Request, scope: Scope, name rawName: String, id rawID: String) async throws -> Response
     {
-        let (name, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
-        if let header = request.headers[.contentRange] {
-            guard let (start, end) = parseContentRange(header) else {
-                throw OCIError(.badRequest, .blobUploadInvalid, "Content-Range '\(header)' is not '<start>-<end>'")
-            }
-            guard start == upload.size else {
-                // Logged as a refusal so the upload's history shows the out-of-order chunk.
-                _ = try? await store.submit(
-                    .appendChunk(
-                        upload: upload.id, repository: name, offset: start,
-                        length: (end - start).addingReportingOverflow(1).partialValue),
-                    scope: scope)
-                var failure = OCIError(
-                    RegistryError.chunkOutOfOrder(upload.id, expectedOffset: upload.size, offset: start))
-                failure.headers = uploadHeaders(name: name, id: upload.id, size: upload.size)
-                throw failure
-            }
-            // Compared as `end - start`: `end - start + 1` overflows for a range ending at Int64.max.
-            if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length - 1 != end - start {
-                throw OCIError(
-                    .badRequest, .blobUploadInvalid,
-                    "Content-Range \(start)-\(end) does not cover the \(length) bytes of Content-Length")
-            }
+        let (name, id) = try uploadAddress(name: rawName, id: rawID)
+        let offset = try chunkStart(request)
+        let size = try await uploadRequest(name, id) {
+            try await ingest.append(ByteSource(request), to: id, in: name, scope: scope, at: offset)
         }
-        let size = try await uploads.append(
-            upload, in: scope, write: BlobUploads.body(request.body, length: declaredLength(request)))
-        return Self.empty(.accepted, uploadHeaders(name: name, id: upload.id, size: size))
+        return Self.empty(.accepted, uploadHeaders(name: name, id: id, size: size))
     }
 
     /// `PUT /v2/<name>/blobs/uploads/<id>?digest=`: an optional last chunk, then the commit.
     func completeUpload(_ request: Request, scope: Scope, name rawName: String, id rawID: String) async throws
         -> Response
     {
-        let (name, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
+        let (name, id) = try uploadAddress(name: rawName, id: rawID)
         guard let raw = request.uri.queryParameters["digest"].map(String.init) else {
             throw OCIError(.badRequest, .digestInvalid, "the digest query parameter is required to complete an upload")
         }
         let claimed = try digest(raw)
-        let (computed, _) = try await uploads.complete(
-            upload, in: scope, claimed: claimed,
-            lastChunk: BlobUploads.body(request.body, length: declaredLength(request)))
+        let offset = try chunkStart(request)
+        let (computed, _) = try await uploadRequest(name, id) {
+            try await ingest.complete(
+                id, in: name, scope: scope, claimed: claimed, lastChunk: ByteSource(request), at: offset)
+        }
         return Self.empty(
             .created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
     }
@@ -132,8 +78,8 @@ extension OCIController {
 
     /// `DELETE /v2/<name>/blobs/uploads/<id>`: cancels the upload and drops its bytes.
     func cancelUpload(scope: Scope, name rawName: String, id rawID: String) async throws -> Response {
-        let (_, upload) = try uploadInFlight(scope: scope, name: rawName, id: rawID)
-        try await uploads.cancel(upload, in: scope)
+        let (name, id) = try uploadAddress(name: rawName, id: rawID)
+        try await uploadRequest(name, id) { try await ingest.cancel(id, in: name, scope: scope) }
         return Self.empty(.noContent)
     }
 
@@ -143,13 +89,49 @@ extension OCIController {
     private func uploadInFlight(scope: Scope, name rawName: String, id rawID: String) throws(OCIError) -> (
         RepositoryName, Upload
     ) {
-        let name = try repositoryName(rawName)
+        let (name, id) = try uploadAddress(name: rawName, id: rawID)
         _ = try repository(name, in: scope)
-        guard let id = UploadID(rawID), let upload = store.state[scope].upload(id, in: name) else {
-            throw OCIError(
-                .notFound, .blobUploadUnknown, "upload '\(rawID)' is not in progress in repository '\(name)'")
-        }
+        guard let upload = store.state[scope].upload(id, in: name) else { throw Self.unknownUpload(rawID, name) }
         return (name, upload)
+    }
+
+    /// A repository name and an upload id from a path.
+    private func uploadAddress(name rawName: String, id rawID: String) throws(OCIError) -> (RepositoryName, UploadID) {
+        let name = try repositoryName(rawName)
+        guard let id = UploadID(rawID) else { throw Self.unknownUpload(rawID, name) }
+        return (name, id)
+    }
+
+    private static func unknownUpload(_ id: String, _ name: RepositoryName) -> OCIError {
+        OCIError(.notFound, .blobUploadUnknown, "upload '\(id)' is not in progress in repository '\(name)'")
+    }
+
+    /// Runs a request on an upload, answering a chunk out of order with the upload's current `Range`.
+    private func uploadRequest<T>(_ name: RepositoryName, _ id: UploadID, _ body: () async throws -> T) async throws
+        -> T
+    {
+        do { return try await body() } catch RegistryError.chunkOutOfOrder(_, let expected, let offset) {
+            var failure = OCIError(RegistryError.chunkOutOfOrder(id, expectedOffset: expected, offset: offset))
+            failure.headers = uploadHeaders(name: name, id: id, size: expected)
+            throw failure
+        } catch RegistryError.uploadNotFound {
+            throw Self.unknownUpload(id.rawValue, name)
+        }
+    }
+
+    /// Where a chunk says it starts (`Content-Range`), checked against its `Content-Length`.
+    private func chunkStart(_ request: Request) throws(OCIError) -> Int64? {
+        guard let header = request.headers[.contentRange] else { return nil }
+        guard let (start, end) = parseContentRange(header) else {
+            throw OCIError(.badRequest, .blobUploadInvalid, "Content-Range '\(header)' is not '<start>-<end>'")
+        }
+        // Compared as `end - start`: `end - start + 1` overflows for a range ending at Int64.max.
+        if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length - 1 != end - start {
+            throw OCIError(
+                .badRequest, .blobUploadInvalid,
+                "Content-Range \(start)-\(end) does not cover the \(length) bytes of Content-Length")
+        }
+        return start
     }
 
     func uploadHeaders(name: RepositoryName, id: UploadID, size: Int64) -> HTTPFields {
@@ -169,9 +151,4 @@ func parseContentRange(_ header: String) -> (Int64, Int64)? {
         return nil
     }
     return (start, end)
-}
-
-/// The request's `Content-Length`, when it declares a sane one (a hint for reserving space).
-func declaredLength(_ request: Request) -> Int64? {
-    request.headers[.contentLength].flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
 }

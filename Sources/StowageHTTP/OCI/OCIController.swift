@@ -14,11 +14,9 @@ import StowageStorage
 /// the only shape an error leaves in.
 struct OCIController: Sendable {
     let store: RegistryStore
-    let uploads: BlobUploads
+    let ingest: Ingest
     let tokens: TokenAuthority
     let configuration: ServerConfiguration
-    let scanner: ImageScanner
-    let replicator: Replicator
     let pullThrough: PullThroughCache
     let pullTimes: PullTimes
     let tagListings = SortedKeys<Tag, Digest>()
@@ -40,8 +38,8 @@ struct OCIController: Sendable {
             throw error
         } catch let error as RegistryError {
             throw OCIError(error)
-        } catch let error as UploadBusy {
-            throw OCIError(.conflict, .blobUploadInvalid, error.description)
+        } catch let error as ManifestError {
+            throw OCIError(.badRequest, .manifestInvalid, error.reason)
         } catch let error as StoreUnavailable {
             context.logger.error("\(error)")
             throw OCIError(.serviceUnavailable, .unavailable, "the registry cannot write right now; its log says why")
@@ -139,21 +137,28 @@ struct OCIController: Sendable {
         return repository
     }
 
-    /// The repository for a push: created first when `--create-on-push` is on.
-    func repositoryForPush(_ name: RepositoryName, in scope: Scope) async throws -> Repository {
-        if let repository = store.state[scope].repositories[name] { return repository }
-        // As in ECR: a CREATE_ON_PUSH creation template creates the repository with its settings.
-        let template = creationTemplateSettings(for: name, in: store.state[scope].registry)
-        guard configuration.createOnPush || template != nil else {
+    /// What a push may do when its repository does not exist: create it with a CREATE_ON_PUSH
+    /// template (as ECR does), or in any case with `--create-on-push`. The writer decides.
+    var pushCreation: RepositoryCreation { .onPush(always: configuration.createOnPush) }
+
+    /// Answers `NAME_UNKNOWN` early, before a body is read, for a push into a repository that does
+    /// not exist and would not be created. Only a shortcut: the writer decides when the push is logged.
+    func refuseEarly(_ name: RepositoryName, in scope: Scope) async throws {
+        let state = store.state
+        guard state[scope].repositories[name] == nil, state.creation(of: name, in: scope, pushCreation) == nil else {
+            return
+        }
+        try await pushing(into: name) { throw RegistryError.repositoryNotFound(name) }
+    }
+
+    /// Runs a push into `name`, saying how to get the repository when the push needs one that is missing.
+    func pushing<T>(into name: RepositoryName, _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch RegistryError.repositoryNotFound(let missing) where missing == name {
             throw OCIError(
                 .notFound, .nameUnknown,
                 "repository '\(name)' does not exist; create it first (ECR CreateRepository, POST /_admin/repositories), add a CREATE_ON_PUSH repository creation template, or start the server with --create-on-push",
                 detail: ["name": name.rawValue])
         }
-        do {
-            try await store.submit(.createRepository(name: name, settings: template ?? .init()), scope: scope)
-        } catch RegistryError.repositoryAlreadyExists {}
-        return try repository(name, in: scope)
     }
 
     func digest(_ raw: String) throws(OCIError) -> Digest {

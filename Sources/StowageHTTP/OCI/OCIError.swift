@@ -87,7 +87,14 @@ struct OCIError: HTTPResponseError {
             self.init(.notFound, .manifestUnknown, message)
         case .tagImmutable:
             self.init(.badRequest, .tagInvalid, message)
-        case .pointUnavailable, .settingNotFound, .settingAlreadyExists:
+        case .emptyUpload, .partTooSmall:
+            self.init(.badRequest, .blobUploadInvalid, message)
+        case .imageAlreadyExists, .layerAlreadyExists, .imageReferencedByIndex:
+            self.init(.conflict, .denied, message)
+        case .tooManyResourceTags, .limitExceeded, .settingNotFound, .settingAlreadyExists, .templateNotFound,
+            .templateAlreadyExists, .pullThroughRuleNotFound, .pullThroughRuleAlreadyExists:
+            self.init(.badRequest, .denied, message)
+        case .pointUnavailable:
             self.init(.internalServerError, .unknown, message)
         }
     }

@@ -22,27 +22,21 @@ public func buildApplications(
     let address = ServerAddress(host: configuration.host, port: configuration.port)
     router.middlewares.add(AccessLogMiddleware())
     let tokens = TokenAuthority(secret: secret, clock: store.clock)
-    let sessions = UploadSessions(content: store.content)
-    let uploads = BlobUploads(store: store, sessions: sessions)
-    let scanner = ImageScanner(store: store)
-    let replicator = Replicator(store: store)
-    let pullThrough = PullThroughCache(store: store)
+    let ingest = Ingest(store: store)
+    let pullThrough = PullThroughCache(store: store, ingest: ingest)
     let pullTimes = PullTimes()
-    let lifecycle = LifecycleEvaluator(store: store)
     OCIController(
-        store: store, uploads: uploads, tokens: tokens, configuration: configuration, scanner: scanner,
-        replicator: replicator, pullThrough: pullThrough, pullTimes: pullTimes
+        store: store, ingest: ingest, tokens: tokens, configuration: configuration, pullThrough: pullThrough,
+        pullTimes: pullTimes
     )
     .register(on: router)
     ECRController(
-        store: store, uploads: uploads, tokens: tokens, configuration: configuration, address: address,
-        lifecycle: lifecycle, scanner: scanner, replicator: replicator, pullThrough: pullThrough, pullTimes: pullTimes
+        store: store, ingest: ingest, tokens: tokens, configuration: configuration, address: address,
+        pullThrough: pullThrough, pullTimes: pullTimes
     )
     .register(on: router)
     let admin = AdminController(
-        store: store, configuration: configuration, address: address, tokens: tokens,
-        lifecycle: lifecycle
-    )
+        store: store, configuration: configuration, address: address, tokens: tokens, ingest: ingest)
     let adminRouter: Router<BasicRequestContext>
     if configuration.adminPort == nil {
         adminRouter = router
@@ -59,7 +53,7 @@ public func buildApplications(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "Stowage"),
             services: [
                 GarbageCollector(store: store, interval: configuration.garbageCollectionInterval),
-                LifecycleService(evaluator: lifecycle, interval: configuration.garbageCollectionInterval),
+                LifecycleService(store: store, interval: configuration.garbageCollectionInterval),
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

@@ -3,6 +3,7 @@ import HTTPTypes
 import HashTreeCollections
 import Hummingbird
 import NIOCore
+import StowageCore
 import StowageStorage
 
 /// Responses with JSON bodies, encoded deterministically.
@@ -22,6 +23,16 @@ enum JSONResponse {
         var headers = headers
         headers[.contentType] = contentType
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// Appends a JSON array of strings.
+    static func appendStrings(_ strings: some Sequence<String>, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "["))
+        for (n, string) in strings.enumerated() {
+            if n > 0 { output.append(UInt8(ascii: ",")) }
+            JSONText.appendString(string, to: &output)
+        }
+        output.append(UInt8(ascii: "]"))
     }
 
     /// Decodes a small JSON request body (at most `limit` bytes).

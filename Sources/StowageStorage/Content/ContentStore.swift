@@ -16,8 +16,11 @@ public protocol ContentStore: Sendable {
     func removeSpool(_ id: UploadID)
     /// The ids of every spool present.
     func spoolIDs() -> [String]
-    /// Makes the first `size` bytes of the spool the blob `digest`, durably, and removes the spool.
-    func commitSpool(_ id: UploadID, size: Int64, as digest: Digest) throws
+    /// Makes the first `size` bytes of the spool the blob `digest`, durably (nothing to do when the
+    /// blob is stored already). The spool stays until ``removeSpool(_:)``, which the engine calls once
+    /// the commit is logged, so a crash in between leaves the upload whole (a memory store may
+    /// hand the spool's bytes to the blob instead of copying them).
+    func storeSpool(_ id: UploadID, size: Int64, as digest: Digest) throws
 
     /// The size of a stored blob, or `nil` when it is not stored.
     func blobSize(_ digest: Digest) -> Int64?

@@ -16,8 +16,8 @@ public struct FileContentStore: ContentStore {
         uploads = directory + "/uploads"
         blobs = directory + "/blobs"
         self.durable = durable
-        try POSIX.makeDirectories(uploads)
-        try POSIX.makeDirectories(blobs)
+        try POSIX.makeDirectories(uploads, durable: durable)
+        try POSIX.makeDirectories(blobs, durable: durable)
     }
 
     func spoolPath(_ id: UploadID) -> String { uploads + "/" + id.rawValue }
@@ -55,12 +55,9 @@ public struct FileContentStore: ContentStore {
 
     public func spoolIDs() -> [String] { POSIX.list(uploads) }
 
-    public func commitSpool(_ id: UploadID, size: Int64, as digest: Digest) throws {
+    public func storeSpool(_ id: UploadID, size: Int64, as digest: Digest) throws {
+        guard blobSize(digest) == nil else { return }
         let spool = spoolPath(id)
-        if blobSize(digest) != nil {
-            POSIX.unlink(spool)
-            return
-        }
         let fd = try POSIX.open(spool, O_WRONLY)
         do {
             try POSIX.truncate(fd, to: size, path: spool)
@@ -71,8 +68,9 @@ public struct FileContentStore: ContentStore {
             throw error
         }
         let directory = blobDirectory(digest)
-        try POSIX.makeDirectories(directory)
-        try POSIX.rename(spool, blobPath(digest))
+        try POSIX.makeDirectories(directory, durable: durable)
+        // A second name for the spool's file: the spool keeps its own until the commit is logged.
+        try POSIX.link(spool, blobPath(digest))
         if durable { try POSIX.fsyncDirectory(directory) }
     }
 
@@ -80,8 +78,8 @@ public struct FileContentStore: ContentStore {
 
     public func writeBlob(_ digest: Digest, _ bytes: [UInt8]) throws {
         guard blobSize(digest) == nil else { return }
-        try POSIX.makeDirectories(blobDirectory(digest))
-        try POSIX.writeFileAtomically(blobPath(digest), bytes)
+        try POSIX.makeDirectories(blobDirectory(digest), durable: durable)
+        try POSIX.writeFileAtomically(blobPath(digest), bytes, sync: durable)
     }
 
     public func openBlob(_ digest: Digest) throws -> any BlobReader {

@@ -37,12 +37,13 @@ public final class InMemoryContentStore: ContentStore {
 
     public func spoolIDs() -> [String] { spools.withLock { $0.keys.map(\.rawValue).sorted() } }
 
-    public func commitSpool(_ id: UploadID, size: Int64, as digest: Digest) throws {
+    public func storeSpool(_ id: UploadID, size: Int64, as digest: Digest) throws {
+        guard blobSize(digest) == nil else { return }
         let bytes = try spools.withLock { spools in
             guard let spool = spools.removeValue(forKey: id) else { throw ContentNotFound(what: "spool \(id)") }
             return spool
         }
-        // Moved, not copied: the spool becomes the blob.
+        // Moved, not copied: the spool becomes the blob (nothing survives a crash in memory anyway).
         bytes.truncate(to: Int(size))
         blobs.withLock { blobs in
             if blobs[digest] == nil { blobs[digest] = bytes }

@@ -25,7 +25,7 @@ public final class FileEventLog: EventLog {
     /// damage throws a ``LogError`` that says which file and offset are bad and how to proceed.
     public init(directory: String, after: UInt64 = 0, logger: Logger? = nil) throws {
         self.directory = directory
-        try POSIX.makeDirectories(directory)
+        try POSIX.makeDirectories(directory, durable: true)
         var segments: [(first: UInt64, path: String)] = []
         for name in POSIX.list(directory) where name.hasSuffix(".wal") {
             guard let first = UInt64(name.dropLast(4), radix: 16) else { continue }

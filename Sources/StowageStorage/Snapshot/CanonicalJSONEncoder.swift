@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import StowageCore
 
 /// Encodes `Encodable` values as compact JSON with object keys sorted by their UTF-8 bytes and `/`
 /// unescaped: byte for byte what Foundation's `JSONEncoder` writes with
@@ -47,7 +45,7 @@ private indirect enum Node {
         case .integer(let value): output.append(contentsOf: String(value).utf8)
         case .unsigned(let value): output.append(contentsOf: String(value).utf8)
         case .number(let text): output.append(contentsOf: text.utf8)
-        case .string(let text): writeString(text, into: &output)
+        case .string(let text): JSONText.appendString(text, to: &output)
         case .box(let box): box.node.write(into: &output)
         case .array(let elements):
             output.append(UInt8(ascii: "["))
@@ -60,66 +58,20 @@ private indirect enum Node {
             // Byte order of the keys; a stable sort keeps repeats in the order they were encoded,
             // and the last of a run of equal keys is the value that stands.
             var order = Array(members.indices)
-            order.sort { precedes(members[$0].key, members[$1].key) }
+            order.sort { JSONText.precedes(members[$0].key, members[$1].key) }
             output.append(UInt8(ascii: "{"))
             var first = true
             for (n, index) in order.enumerated() {
                 if n + 1 < order.count, members[order[n + 1]].key == members[index].key { continue }
                 if !first { output.append(UInt8(ascii: ",")) }
                 first = false
-                writeString(members[index].key, into: &output)
+                JSONText.appendString(members[index].key, to: &output)
                 output.append(UInt8(ascii: ":"))
                 members[index].value.write(into: &output)
             }
             output.append(UInt8(ascii: "}"))
         }
     }
-}
-
-/// Byte order of two keys (`memcmp`: the generic `lexicographicallyPrecedes` on `UTF8View`
-/// measured as the largest single cost of writing a snapshot).
-private func precedes(_ a: String, _ b: String) -> Bool {
-    var a = a
-    var b = b
-    return a.withUTF8 { x in
-        b.withUTF8 { y in
-            let n = min(x.count, y.count)
-            let order = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
-            return order != 0 ? order < 0 : x.count < y.count
-        }
-    }
-}
-
-private func writeString(_ text: String, into output: inout [UInt8]) {
-    output.append(UInt8(ascii: "\""))
-    var text = text
-    text.withUTF8 { utf8 in
-        var clean = 0  // the start of the run of bytes that need no escape
-        for (index, byte) in utf8.enumerated()
-        where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean..<index]))
-            clean = index + 1
-            switch byte {
-            case UInt8(ascii: "\""): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x08: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case 0x0C: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case 0x0A: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            default:
-                let hex: StaticString = "0123456789abcdef"
-                hex.withUTF8Buffer { digits in
-                    output.append(contentsOf: [
-                        UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                        digits[Int(byte >> 4)], digits[Int(byte & 0xF)],
-                    ])
-                }
-            }
-        }
-        output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean...]))
-    }
-    output.append(UInt8(ascii: "\""))
 }
 
 /// A slot a value is encoded into.
@@ -161,6 +113,7 @@ private enum Scalar {
             throw EncodingError.invalidValue(
                 value, EncodingError.Context(codingPath: path, debugDescription: "\(value) is not valid JSON"))
         }
+        if let double = value as? Double { return .number(JSONText.number(double)) }
         var text = value.description
         if text.hasSuffix(".0") { text.removeLast(2) }
         return .number(text)

@@ -18,7 +18,7 @@ public struct FileSnapshotStore: SnapshotStore {
 
     public init(directory: String) throws {
         self.directory = directory
-        try POSIX.makeDirectories(directory)
+        try POSIX.makeDirectories(directory, durable: true)
     }
 
     func path(_ sequence: UInt64) -> String {

@@ -91,13 +91,26 @@ enum POSIX {
         return Int64(info.st_size)
     }
 
-    static func makeDirectories(_ path: String) throws {
+    /// Creates `path` and any missing parents. With `durable`, each directory it creates is made
+    /// durable in its parent (a new directory's entry is lost with the power otherwise, and every
+    /// file under it with it).
+    static func makeDirectories(_ path: String, durable: Bool = false) throws {
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
+            let parent = current.isEmpty ? "/" : current
             current += "/" + part
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+            if mkdir(current, 0o755) == 0 {
+                if durable { try fsyncDirectory(parent) }
+            } else if errno != EEXIST {
                 throw FileError(operation: "mkdir", path: current, code: errno)
             }
+        }
+    }
+
+    /// Gives the file at `from` the second name `to`; a file already named `to` is left as it is.
+    static func link(_ from: String, _ to: String) throws {
+        guard Glibc.link(from, to) == 0 || errno == EEXIST else {
+            throw FileError(operation: "link", path: to, code: errno)
         }
     }
 
@@ -129,7 +142,8 @@ enum POSIX {
 
     /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the directory.
     static func writeFileAtomically(_ path: String, _ bytes: [UInt8], sync: Bool = true) throws {
-        let temp = path + ".tmp"
+        // Unique, so two writers of the same file never share a temp file.
+        let temp = path + ".tmp-" + String(UInt64.random(in: .min ... .max), radix: 16)
         let fd = try open(temp, O_WRONLY | O_CREAT | O_TRUNC)
         do {
             try bytes.withUnsafeBytes { (buffer) throws in try pwriteAll(fd, buffer, at: 0, path: temp) }

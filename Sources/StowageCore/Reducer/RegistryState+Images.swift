@@ -1,0 +1,73 @@
+import HashTreeCollections
+
+extension RegistryState {
+    mutating func putManifest(
+        _ manifest: Manifest, tag: Tag?, in name: RepositoryName, scope: Scope, at time: Timestamp,
+        refuseIfPresent: Bool
+    ) throws(RegistryError) {
+        let repository = try self.repository(name, in: scope)
+        if refuseIfPresent, repository.images[manifest.digest] != nil,
+            tag.map({ repository.tags[$0] == manifest.digest }) ?? true
+        {
+            throw .imageAlreadyExists(name, manifest.digest, tag: tag)
+        }
+        let references = manifest.references
+        let missingBlobs = unique(references.blobs.map(\.digest).filter { repository.blobs[$0] == nil })
+        let missingManifests = unique(references.manifests.map(\.digest).filter { repository.images[$0] == nil })
+        guard missingBlobs.isEmpty && missingManifests.isEmpty else {
+            throw .manifestReferencesMissing(name, blobs: missingBlobs, manifests: missingManifests)
+        }
+        if let tag { try repository.checkTagMove(tag, to: manifest.digest) }
+        modifyRepository(name, in: scope) { repository in
+            if repository.images[manifest.digest] == nil {
+                repository.images[manifest.digest] = Image(manifest: manifest, pushedAt: time)
+                if let subject = references.subject {
+                    repository.referrers[subject, default: []].insertSorted(manifest.digest)
+                }
+            }
+            if let tag { repository.point(tag, at: manifest.digest) }
+        }
+    }
+
+    mutating func untagImage(_ tag: Tag, in name: RepositoryName, scope: Scope, pruneUntaggedImage prune: Bool)
+        throws(RegistryError)
+    {
+        guard let digest = try repository(name, in: scope).tags[tag] else { throw .tagNotFound(name, tag) }
+        modifyRepository(name, in: scope) { repository in
+            repository.tags[tag] = nil
+            repository.images[digest]!.tags.remove(tag)
+            if prune && repository.images[digest]!.tags.isEmpty { repository.removeImage(digest) }
+        }
+    }
+
+    mutating func deleteManifest(_ digest: Digest, in name: RepositoryName, scope: Scope, refuseIfReferenced: Bool)
+        throws(RegistryError)
+    {
+        let repository = try repository(name, in: scope)
+        guard repository.images[digest] != nil else { throw .manifestNotFound(name, reference: digest.rawValue) }
+        if refuseIfReferenced {
+            let parents = repository.indexes(naming: digest)
+            guard parents.isEmpty else { throw .imageReferencedByIndex(name, digest, parents: parents) }
+        }
+        modifyRepository(name, in: scope) { $0.removeImage(digest) }
+    }
+
+    /// Removes images a lifecycle policy expired, all or none.
+    mutating func expireImages(_ digests: [Digest], in name: RepositoryName, scope: Scope) throws(RegistryError) {
+        let repository = try repository(name, in: scope)
+        for digest in digests where repository.images[digest] == nil {
+            throw .manifestNotFound(name, reference: digest.rawValue)
+        }
+        modifyRepository(name, in: scope) { repository in
+            for digest in digests { repository.removeImage(digest) }
+        }
+    }
+}
+
+extension Repository {
+    /// The digests of the indexes (manifest lists) in this repository that name `digest` as a child, in order.
+    public func indexes(naming digest: Digest) -> [Digest] {
+        images.values.filter { image in image.manifest.references.manifests.contains { $0.digest == digest } }
+            .map(\.digest).sorted()
+    }
+}

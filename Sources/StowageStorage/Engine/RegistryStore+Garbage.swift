@@ -1,0 +1,55 @@
+import HashTreeCollections
+public import StowageCore
+
+/// Garbage: stored blobs nothing links any more, and spools of uploads that ended. A blob that
+/// is being stored is pinned until the commands that link it are logged (see ``Ingest``).
+extension RegistryStore {
+    /// Keeps blobs from garbage collection while they are stored and the commands linking them logged.
+    public func pin(_ digests: [Digest]) {
+        for digest in digests { pinnedBlobs[digest, default: 0] += 1 }
+    }
+
+    public func unpin(_ digests: [Digest]) {
+        for digest in digests {
+            pinnedBlobs[digest, default: 1] -= 1
+            if pinnedBlobs[digest] == 0 { pinnedBlobs[digest] = nil }
+        }
+    }
+
+    /// Notes that a stored blob may be linked nowhere (one stored for a commit that was refused).
+    func noteGarbage() { garbageMayExist = true }
+
+    /// Removes stored blobs that no repository links, no ingest has pinned, and no checkpoint
+    /// can bring back. Returns how many were removed.
+    @discardableResult
+    public func collectGarbage() -> Int {
+        garbageMayExist = false
+        var keep = head.linkedBlobs
+        keep.formUnion(pinnedBlobs.keys)
+        // Blobs a rewind to a checkpoint would bring back.
+        for checkpoint in head.checkpoints.values {
+            if let state = point(checkpoint.sequence) { keep.formUnion(state.linkedBlobs) }
+        }
+        var removed = 0
+        for digest in content.blobDigests() where !keep.contains(digest) {
+            content.removeBlob(digest)
+            removed += 1
+        }
+        return removed
+    }
+
+    /// Collects garbage if a command since the last collection may have left some (and at start-up).
+    @discardableResult
+    public func collectGarbageIfNeeded() -> Int {
+        garbageMayExist ? collectGarbage() : 0
+    }
+
+    /// Spools whose upload is no longer in flight (after a reset, restore or repository deletion);
+    /// whole-blob spools (`mono-`) belong to requests still streaming.
+    func removeOrphanSpools() {
+        let inFlight = Set(head.uploadsInFlight.map(\.upload.id.rawValue))
+        for name in content.spoolIDs() where !inFlight.contains(name) && !name.hasPrefix(Ingest.wholeBlobPrefix) {
+            if let id = UploadID(name) { content.removeSpool(id) }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import HashTreeCollections
+public import StowageCore
+
+/// History: rewinds and imports (each one logged command), and the registry as it was at any
+/// record the log still holds.
+extension RegistryStore {
+
+    /// Where a rewind goes.
+    public enum RewindTarget: Sendable, Equatable {
+        case sequence(UInt64)
+        case checkpoint(CheckpointName)
+    }
+
+    /// Why a rewind, an import or a look into the past cannot be done.
+    public struct HistoryError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// Makes the registry what it was after a record or at a checkpoint, as one logged command.
+    /// A named checkpoint costs O(1): its state is kept.
+    @discardableResult
+    public func rewind(to target: RewindTarget) async throws -> Envelope {
+        switch target {
+        case .checkpoint(let name):
+            guard let checkpoint = head.checkpoints[name] else {
+                throw HistoryError(description: "there is no checkpoint named '\(name)'")
+            }
+            guard point(checkpoint.sequence) != nil else {
+                throw HistoryError(description: "the state of checkpoint '\(name)' is not stored any more")
+            }
+            let restore = Command.restore(
+                point: checkpoint.sequence, cause: .rewind(to: checkpoint.sequence, checkpoint: name))
+            return try await write(scope: .default) { _ in [restore] }.envelopes[0]
+        case .sequence(let sequence):
+            let target = try state(at: sequence)
+            let missing = target.linkedBlobs.filter { content.blobSize($0) == nil }
+            guard missing.isEmpty else {
+                throw HistoryError(
+                    description:
+                        "the registry at record \(sequence) links \(missing.count) blob(s) that were collected since; rewind to a checkpoint (their blobs are kept) or to a later record"
+                )
+            }
+            let own = lastSequence + 1
+            let restore = Command.restore(point: own, cause: .rewind(to: sequence, checkpoint: nil))
+            return try await write(scope: .default, extraPoints: [own: target]) { _ in [restore] }.envelopes[0]
+        }
+    }
+
+    /// Replaces the registry with `state` (an import), as one logged command. The caller has
+    /// stored every blob the state links.
+    @discardableResult
+    public func restore(imported state: RegistryState, bytes: Int64) async throws -> Envelope {
+        let own = lastSequence + 1
+        let restore = Command.restore(point: own, cause: .importFile(bytes: bytes))
+        return try await write(scope: .default, extraPoints: [own: state]) { _ in [restore] }.envelopes[0]
+    }
+
+    /// The registry as it was right after record `sequence`: the nearest stored state at or
+    /// before it (a snapshot or point), then the log up to it.
+    public func state(at sequence: UInt64) throws -> RegistryState {
+        guard sequence <= lastSequence else {
+            throw HistoryError(description: "record \(sequence) has not happened yet; the log ends at \(lastSequence)")
+        }
+        if sequence == lastSequence { return head }
+        var bases: [(UInt64, () throws -> RegistryState)] = []
+        for s in Set(points.sequences()).union(pointCache.keys) where s <= sequence {
+            bases.append(
+                (
+                    s,
+                    {
+                        guard let state = self.point(s) else {
+                            throw HistoryError(description: "point \(s) is unreadable")
+                        }; return state
+                    }
+                ))
+        }
+        for s in snapshots.sequences() where s <= sequence {
+            bases.append((s, { try SnapshotFormat.decode(try self.snapshots.read(s)).state }))
+        }
+        if log.firstSequence == 1 { bases.append((0, { RegistryState() })) }
+        for (base, load) in bases.sorted(by: { $0.0 > $1.0 }) {
+            guard base >= log.firstSequence - 1, var state = try? load() else { continue }
+            for record in try records(after: base) where record.sequence <= sequence && record.refusal == nil {
+                try state.apply(record.envelope) { self.point($0) }
+            }
+            return state
+        }
+        throw HistoryError(
+            description:
+                "record \(sequence) is older than the history kept: the log now starts at record \(log.firstSequence); create a checkpoint to keep a state for longer"
+        )
+    }
+
+    /// The sequence number of the last record at or before `time`; 0 when none is that old.
+    public func sequence(at time: Timestamp) throws -> UInt64 {
+        var found: UInt64 = 0
+        for record in try records(after: 0) where record.envelope.time <= time { found = record.sequence }
+        if found == 0 && log.firstSequence > 1 {
+            throw HistoryError(description: "the log kept now starts at record \(log.firstSequence), after that time")
+        }
+        return found
+    }
+
+    /// The records after `sequence` still held by the log, oldest first, up to `limit`.
+    public func records(after sequence: UInt64, limit: Int = .max) throws -> [LogRecord] {
+        var records: [LogRecord] = []
+        for payload in try log.payloads(after: sequence) {
+            let record = try StateCodec.decode(LogRecord.self, from: payload)
+            guard record.sequence > sequence else { continue }
+            records.append(record)
+            if records.count >= limit { break }
+        }
+        return records
+    }
+
+    /// A stored point, from memory or from its file.
+    func point(_ sequence: UInt64) -> RegistryState? {
+        if let state = pointCache[sequence] { return state }
+        guard let bytes = try? points.read(sequence), let state = try? SnapshotFormat.decode(bytes).state else {
+            return nil
+        }
+        pointCache[sequence] = state
+        return state
+    }
+}

@@ -1,0 +1,68 @@
+import HashTreeCollections
+import Logging
+public import StowageCore
+
+/// Reactions: what follows a durable command (``RegistryState/reactions(to:following:)``, a pure
+/// function of the state), and lifecycle expiry as time passes. Decided and logged by the writer,
+/// never on replay: their records are in the log, each with the record it follows.
+extension RegistryStore {
+    /// Runs what follows `envelopes` (already durable), then what follows that, each round decided
+    /// against the current state in one turn of the writer and made durable before the next.
+    /// A reaction the reducer refuses is logged as a refusal; the commands it followed stand.
+    func react(to envelopes: [Envelope]) async {
+        var round = envelopes.map { (envelope: $0, kind: Reaction.Kind?.none) }
+        // Reactions of reactions end after two rounds (a replicated push is scanned and expired,
+        // never replicated again); the bound only guards against a rule added later.
+        for _ in 0..<4 where !round.isEmpty {
+            var next: [(envelope: Envelope, kind: Reaction.Kind?)] = []
+            do {
+                for (trigger, cause) in round {
+                    for reaction in head.reactions(to: trigger, following: cause) {
+                        let pending = Pending(
+                            scope: reaction.scope, command: reaction.command,
+                            cause: RecordCause(trigger: trigger.sequence, reaction: reaction.kind))
+                        next += try append([pending]).envelopes.map { ($0, reaction.kind) }
+                    }
+                }
+                if let last = next.last { try await settle(through: last.envelope.sequence) }
+            } catch {
+                logger.error("reactions to record \(round[0].envelope.sequence) stopped: \(error)")
+                return
+            }
+            round = next
+        }
+    }
+
+    /// Images a lifecycle policy expired, and the rule that expired each.
+    public struct Expired: Sendable {
+        public var scope: Scope
+        public var repository: RepositoryName
+        public var expirations: [LifecycleExpiration]
+    }
+
+    /// Applies every lifecycle policy at the server's clock now — after the clock moves, on
+    /// `POST /_admin/lifecycle`, and in the background — decided and logged in one turn of the
+    /// writer: one `expireImages` per repository with something to expire.
+    @discardableResult
+    public func applyLifecyclePolicies() async throws -> [Expired] {
+        let now = clock.now()
+        var expired: [Expired] = []
+        var pending: [Pending] = []
+        for reaction in head.lifecycleReactions(at: now) {
+            guard case .expireImages(let name, _) = reaction.command,
+                let repository = head[reaction.scope].repositories[name],
+                let rules = repository.settings.lifecyclePolicy?.rules
+            else { continue }
+            expired.append(
+                Expired(
+                    scope: reaction.scope, repository: name,
+                    expirations: repository.lifecycleExpirations(rules, now: now)))
+            pending.append(Pending(scope: reaction.scope, command: reaction.command))
+        }
+        guard !pending.isEmpty else { return [] }
+        let appended = try append(pending)
+        if let last = appended.envelopes.last { try await settle(through: last.sequence) }
+        if let refusal = appended.refusal { throw refusal }
+        return expired
+    }
+}

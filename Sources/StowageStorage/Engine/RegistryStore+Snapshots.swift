@@ -1,0 +1,109 @@
+import HashTreeCollections
+import Logging
+import StowageCore
+
+/// Snapshots: every so many records (spaced by their cost), the state is written whole in the
+/// background on a new log segment; the newest snapshots and the log since the oldest are kept.
+extension RegistryStore {
+    /// A snapshot that was written.
+    public struct SnapshotInfo: Sendable {
+        public var sequence: UInt64
+        public var bytes: Int
+        /// How long encoding, compressing and writing it took.
+        public var seconds: Double = 0
+    }
+
+    func snapshotIfDue() {
+        if recordsSinceSnapshot >= snapshotInterval && snapshotTask == nil { _ = startSnapshot() }
+    }
+
+    /// Records between snapshots: `snapshotEvery`, or with a `snapshotBudget` more when
+    /// snapshots grow expensive, so that a snapshot's cost (it encodes the whole state) spread over
+    /// the records since the last one stays within the budget however large the registry grows.
+    /// Restart replays at most this many records, so it is capped.
+    public var snapshotInterval: UInt64 {
+        guard let budget = configuration.snapshotBudget, budget > 0 else { return configuration.snapshotEvery }
+        let spread = UInt64(min(lastSnapshotSeconds / budget, Double(Self.snapshotSpacingLimit)))
+        return max(configuration.snapshotEvery, spread)
+    }
+
+    /// Never more than this many records between snapshots.
+    public static let snapshotSpacingLimit: UInt64 = 1_000_000
+
+    /// Writes a snapshot of everything logged so far, now, and returns where it ends and its size.
+    public func compact() async throws -> SnapshotInfo {
+        while let running = snapshotTask { _ = try? await running.value }
+        return try await startSnapshot().value
+    }
+
+    /// Starts a new log segment and writes the current state as a snapshot in the background,
+    /// then keeps the newest snapshots and the log since the oldest of them. When it is done and
+    /// enough records arrived meanwhile, the next snapshot starts at once: a slow snapshot never
+    /// leaves the log uncompacted.
+    private func startSnapshot() -> Task<SnapshotInfo, any Error> {
+        let sequence = lastSequence
+        let state = head
+        recordsSinceSnapshot = 0
+        // The new segment must start exactly after the snapshot's last record, before any other
+        // append: segment names promise where their records begin.
+        let rotation = Result { try log.startSegment(at: sequence + 1) }
+        let task = Task<SnapshotInfo, any Error> {
+            let result: Result<SnapshotInfo, any Error>
+            do {
+                try rotation.get()
+                result = .success(try await self.writeSnapshot(state, sequence: sequence))
+            } catch {
+                result = .failure(error)
+            }
+            self.snapshotTask = nil
+            if case .failure(let error) = result { self.logger.error("snapshot at \(sequence) failed: \(error)") }
+            if case .success(let info) = result { self.lastSnapshotSeconds = info.seconds }
+            if self.recordsSinceSnapshot >= self.snapshotInterval { _ = self.startSnapshot() }
+            return try result.get()
+        }
+        snapshotTask = task
+        return task
+    }
+
+    private func writeSnapshot(_ state: RegistryState, sequence: UInt64) async throws -> SnapshotInfo {
+        let snapshots = self.snapshots
+        let level = configuration.compressionLevel
+        let started = ContinuousClock.now
+        let size = try await Task.detached {
+            let bytes = try SnapshotFormat.encode(state, sequence: sequence, level: level)
+            try snapshots.write(bytes, sequence: sequence)
+            return bytes.count
+        }.value
+        let elapsed = ContinuousClock.now - started
+        try pruneSnapshots()
+        return SnapshotInfo(
+            sequence: sequence, bytes: size,
+            seconds: elapsed.seconds)
+    }
+
+    private func pruneSnapshots() throws {
+        let kept = snapshots.sequences()
+        guard kept.count >= configuration.snapshotsKept else { return }
+        for old in kept.dropFirst(configuration.snapshotsKept) { snapshots.remove(old) }
+        let oldest = kept[configuration.snapshotsKept - 1]
+        try log.removeSegments(through: oldest)
+        // Points are needed by replay only while the log still holds their record, and by
+        // checkpoints while they exist.
+        let checkpointed = Set(head.checkpoints.values.map(\.sequence))
+        for sequence in points.sequences() where sequence <= oldest && !checkpointed.contains(sequence) {
+            points.remove(sequence)
+            pointCache[sequence] = nil
+        }
+    }
+
+    /// Log size, first retained sequence and the snapshots held, for statistics.
+    public func storageFacts() -> (logBytes: Int64, firstSequence: UInt64, snapshots: [UInt64]) {
+        (log.byteCount, log.firstSequence, snapshots.sequences())
+    }
+
+    /// Waits for background work (a snapshot in progress) to finish; for shutdown and tests.
+    public func quiesce() async {
+        while let running = snapshotTask { _ = try? await running.value }
+        if configuration.fsync != .never { try? log.syncTarget().sync() }
+    }
+}
