@@ -109,7 +109,14 @@ let package = Package(
         ),
         .testTarget(
             name: "StowageHTTPTests",
-            dependencies: ["StowageCore", "StowageHTTP", "StowageTestSupport"],
+            dependencies: [
+                "StowageCore", "StowageStorage", "StowageHTTP", "StowageTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: upcoming
         ),
     ],

@@ -116,6 +116,35 @@ struct EngineTests {
     }
 }
 
+extension EngineTests {
+    /// A push to a repository that scans on push is followed by its scan, logged with the record
+    /// it follows; a restart replays both and runs nothing again.
+    @Test(arguments: locations)
+    func reactionsAreLoggedOnceWithTheirCauseAndNeverRunOnReplay(kind: String) async throws {
+        let directory = TemporaryDirectory()
+        let store = try EngineFixture.open(Self.location(kind, directory), fsync: .always)
+        let name = RepositoryName("scanned/app")!
+        let config = ContentDigester.digest(Array("{}".utf8))
+        let manifest = Manifest(
+            digest: ContentDigester.digest(Array("m".utf8)), mediaType: ManifestMediaType.ociManifest, content: "m",
+            references: ManifestReferences(
+                config: Descriptor(mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 2)))
+        try await store.submit([
+            .createRepository(name: name, settings: RepositorySettings(scanOnPush: true)),
+            .putBlob(repository: name, digest: config, size: 2),
+        ])
+        let push = try await store.submit(.putManifest(repository: name, manifest: manifest, tag: Tag("v1")))
+        let records = try await store.records(after: push.sequence)
+        #expect(records.map(\.envelope.command.kind) == ["recordImageScan"])
+        #expect(records[0].cause == RecordCause(trigger: push.sequence, reaction: .scanOnPush))
+        #expect(store.state[.default].repositories[name]?.images[manifest.digest]?.scan != nil)
+        if kind == "directory" {
+            let reopened = try EngineFixture.open(Self.location(kind, directory))
+            #expect(reopened.state == store.state && reopened.sequence == store.sequence)
+        }
+    }
+}
+
 struct ContentStoreConformanceTests {
     static func make(_ kind: String, _ directory: TemporaryDirectory) throws -> any ContentStore {
         kind == "memory" ? InMemoryContentStore() : try FileContentStore(directory: directory.path)

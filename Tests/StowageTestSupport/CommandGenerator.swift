@@ -100,11 +100,25 @@ public struct CommandGenerator: Sendable {
         case 48..<50:
             guard let upload = uploads.randomElement(using: &random) else { return next(for: state) }
             return (scope, .cancelUpload(upload: upload.id, repository: upload.repository))
-        case 50..<58:
+        case 50..<55:
             return (
                 scope,
                 .putBlob(repository: name, digest: pick(Self.blobs), size: Int64.random(in: 1...5000, using: &random))
             )
+        case 55..<57:
+            let digests = repository.map { Array($0.images.keys).sorted() } ?? []
+            let digest = digests.randomElement(using: &random) ?? Self.fakeDigest("missing")
+            if chance(0.5) {
+                return (scope, .setImageArchived(repository: name, digest: digest, archived: chance(0.5)))
+            }
+            return (
+                scope,
+                .recordImageScan(
+                    repository: name, digest: digest,
+                    findings: chance(0.5) ? [] : [ScanFinding(name: "CVE-\(manifestCounter)", severity: "LOW")])
+            )
+        case 57..<58:
+            return (scope, .changeRegistrySettings(registryChange()))
         case 58..<61:
             return (scope, .mountBlob(repository: name, digest: pick(Self.blobs), from: pick(Self.names)))
         case 61..<63:
@@ -140,6 +154,30 @@ public struct CommandGenerator: Sendable {
             return (scope, .reset(extent: chance(0.5) ? .scope : .everything))
         default:
             return (scope, .checkpoint(name: CheckpointName(pick(["before", "after", "baseline"]))!))
+        }
+    }
+
+    private mutating func registryChange() -> RegistrySettingChange {
+        let prefix = pick(["team", "base", "ROOT"])
+        switch Int.random(in: 0..<8, using: &random) {
+        case 0: return .policy(chance(0.7) ? "{}" : nil)
+        case 1:
+            return .replication(
+                chance(0.8) ? ReplicationConfiguration(rules: [.init(destinations: [pick(Self.scopes)])]) : nil)
+        case 2:
+            return .scanning(
+                ScanningConfiguration(rules: [
+                    .init(scanFrequency: pick(ScanFrequency.allCases), repositoryFilters: ["*"])
+                ]))
+        case 3: return .registerPullTimeUpdateExclusion(principal: pick(["arn:a", "arn:b"]), limit: 2)
+        case 4: return .deregisterPullTimeUpdateExclusion(principal: pick(["arn:a", "arn:b"]))
+        case 5:
+            return .createCreationTemplate(
+                prefix: prefix,
+                fields: CreationTemplate.Fields(
+                    tagMutability: pick(TagMutability.allCases), appliedFor: [.createOnPush]))
+        case 6: return .updateCreationTemplate(prefix: prefix, changes: CreationTemplate.Fields(description: "d"))
+        default: return .deleteCreationTemplate(prefix: prefix)
         }
     }
 

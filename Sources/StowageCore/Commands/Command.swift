@@ -98,6 +98,15 @@ public struct CheckpointName: ValidatedString {
 }
 
 extension Command {
+    /// Every command kind, in the order of the enum (what ``kind`` can be).
+    public static let kinds: [String] = [
+        "createRepository", "deleteRepository", "setTagMutability", "setScanOnPush", "setRepositoryPolicy",
+        "setLifecyclePolicy", "setLifecyclePreview", "tagRepository", "untagRepository", "changeRegistrySettings",
+        "startUpload", "appendChunk", "commitUpload", "cancelUpload", "putBlob", "mountBlob", "deleteBlobLink",
+        "putManifest", "tagImage", "untagImage", "deleteManifest", "setImageArchived", "recordImageScan",
+        "expireImages", "reset", "checkpoint", "restore",
+    ]
+
     /// The command's name as logged and filtered on (`kind=` in the admin log), e.g. `putManifest`.
     public var kind: String {
         switch self {

@@ -20,12 +20,7 @@ extension JSONValue {
         case .double(let number): JSONText.appendNumber(number, to: &output)
         case .string(let text): JSONText.appendString(text, to: &output)
         case .array(let elements):
-            output.append(UInt8(ascii: "["))
-            for (n, element) in elements.enumerated() {
-                if n > 0 { output.append(UInt8(ascii: ",")) }
-                element.write(into: &output)
-            }
-            output.append(UInt8(ascii: "]"))
+            JSONText.appendArray(elements, to: &output) { element, output in element.write(into: &output) }
         case .object(let members):
             output.append(UInt8(ascii: "{"))
             for (n, key) in members.keys.sorted(by: JSONText.precedes).enumerated() {
@@ -72,6 +67,22 @@ public enum JSONText {
             output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean...]))
         }
         output.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `[a,b,...]`, each element written by `write` (inlinable: the snapshot encoder writes
+    /// millions of elements through it).
+    @inlinable
+    public static func appendArray<Elements: Sequence>(
+        _ elements: Elements, to output: inout [UInt8], _ write: (Elements.Element, inout [UInt8]) -> Void
+    ) {
+        output.append(UInt8(ascii: "["))
+        var first = true
+        for element in elements {
+            if !first { output.append(UInt8(ascii: ",")) }
+            first = false
+            write(element, &output)
+        }
+        output.append(UInt8(ascii: "]"))
     }
 
     /// The JSON form of a finite double: its shortest description, without a trailing `.0`.

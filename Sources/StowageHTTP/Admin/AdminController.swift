@@ -16,56 +16,66 @@ struct AdminController: Sendable {
     let tokens: TokenAuthority
     let ingest: Ingest
 
-    /// Every route this controller serves, as `METHOD path`; `admin-api.md` must document each.
-    static let routes = [
-        "GET /_admin/health",
-        "GET /_admin/stats",
-        "POST /_admin/reset",
-        "POST /_admin/checkpoints",
-        "GET /_admin/checkpoints",
-        "POST /_admin/rewind",
-        "GET /_admin/export",
-        "POST /_admin/import",
-        "POST /_admin/compact",
-        "GET /_admin/log",
-        "GET /_admin/log/stream",
-        "GET /_admin/state",
-        "GET /_admin/uploads",
-        "GET /_admin/uploads/{id}",
-        "POST /_admin/lifecycle",
-        "POST /_admin/scan-findings",
-        "GET /_admin/clock",
-        "POST /_admin/clock",
-        "GET /_admin/repositories",
-        "POST /_admin/repositories",
-        "POST /_admin/token",
+    /// One endpoint of the admin API: what both the router and the `admin-api.md` agreement test read.
+    struct Route: Sendable {
+        var method: HTTPRequest.Method
+        /// The path under `/_admin`, as documented: `{id}` for a parameter.
+        var path: String
+        var handle: @Sendable (AdminController, Request, BasicRequestContext) async throws -> Response
+
+        init(
+            _ method: HTTPRequest.Method, _ path: String,
+            _ handle: @escaping @Sendable (AdminController, Request, BasicRequestContext) async throws -> Response
+        ) {
+            self.method = method
+            self.path = path
+            self.handle = handle
+        }
+
+        /// `METHOD /_admin/path`, as `admin-api.md` heads its sections.
+        var documented: String { "\(method) /_admin\(path)" }
+
+        /// The path in Hummingbird's syntax (`:id`).
+        var routerPath: String { path.replacingOccurrences(of: "{id}", with: ":id") }
+    }
+
+    /// Every endpoint, in the order `admin-api.md` documents them.
+    static let table: [Route] = [
+        Route(.get, "/health") { admin, _, _ in try admin.health() },
+        Route(.get, "/stats") { admin, _, _ in try await admin.stats() },
+        Route(.post, "/reset") { admin, request, _ in try await admin.reset(request) },
+        Route(.post, "/checkpoints") { admin, request, _ in try await admin.createCheckpoint(request) },
+        Route(.get, "/checkpoints") { admin, _, _ in try admin.listCheckpoints() },
+        Route(.post, "/rewind") { admin, request, _ in try await admin.rewind(request) },
+        Route(.get, "/export") { admin, request, _ in try admin.exportRegistry(request) },
+        Route(.post, "/import") { admin, request, context in try await admin.importRegistry(request, context) },
+        Route(.post, "/compact") { admin, _, _ in try await admin.compact() },
+        Route(.get, "/log") { admin, request, _ in try await admin.log(request) },
+        Route(.get, "/log/stream") { admin, request, _ in try await admin.logStream(request) },
+        Route(.get, "/state") { admin, request, _ in try await admin.state(request) },
+        Route(.get, "/uploads") { admin, request, _ in try await admin.uploads(request) },
+        Route(.get, "/uploads/{id}") { admin, request, context in
+            try await admin.upload(request, id: context.parameters.get("id") ?? "")
+        },
+        Route(.post, "/lifecycle") { admin, _, _ in try await admin.evaluateLifecycle() },
+        Route(.post, "/scan-findings") { admin, request, _ in try await admin.seedScanFindings(request) },
+        Route(.get, "/clock") { admin, _, _ in try admin.clock() },
+        Route(.post, "/clock") { admin, request, _ in try await admin.setClock(request) },
+        Route(.get, "/repositories") { admin, request, _ in try admin.listRepositories(request) },
+        Route(.post, "/repositories") { admin, request, _ in try await admin.createRepository(request) },
+        Route(.post, "/token") { admin, request, _ in try admin.token(request) },
     ]
+
+    /// Every route this controller serves, as `METHOD path`; `admin-api.md` must document each.
+    static var routes: [String] { table.map(\.documented) }
 
     func register(on router: Router<BasicRequestContext>) {
         let group = router.group("/_admin").add(middleware: AdminTokenMiddleware(token: configuration.adminToken))
-        group.get("/health") { _, _ in try health() }
-        group.get("/stats") { _, _ in try await stats() }
-        group.post("/reset") { request, _ in try await reset(request) }
-        group.post("/checkpoints") { request, _ in try await createCheckpoint(request) }
-        group.get("/checkpoints") { _, _ in try listCheckpoints() }
-        group.post("/rewind") { request, _ in try await rewind(request) }
-        group.get("/export") { request, _ in try exportRegistry(request) }
-        group.post("/import") { request, context in try await importRegistry(request, context) }
-        group.post("/compact") { _, _ in try await compact() }
-        group.get("/log") { request, _ in try await log(request) }
-        group.get("/log/stream") { request, _ in try await logStream(request) }
-        group.get("/state") { request, _ in try await state(request) }
-        group.get("/uploads") { request, _ in try await uploads(request) }
-        group.get("/uploads/:id") { request, context in
-            try await upload(request, id: context.parameters.get("id") ?? "")
+        for route in Self.table {
+            group.on(RouterPath(route.routerPath), method: route.method) { request, context in
+                try await route.handle(self, request, context)
+            }
         }
-        group.post("/lifecycle") { _, _ in try await evaluateLifecycle() }
-        group.post("/scan-findings") { request, _ in try await seedScanFindings(request) }
-        group.get("/clock") { _, _ in try clock() }
-        group.post("/clock") { request, _ in try await setClock(request) }
-        group.get("/repositories") { request, _ in try listRepositories(request) }
-        group.post("/repositories") { request, _ in try await createRepository(request) }
-        group.post("/token") { request, _ in try token(request) }
     }
 
     // MARK: Health and statistics

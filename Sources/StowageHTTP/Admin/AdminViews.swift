@@ -29,7 +29,14 @@ struct RecordView: Encodable {
     var upload: String?
     var applied: Bool
     var refusal: String?
+    /// For a reaction (a scan on push, a replicated copy, a lifecycle expiry): the record it follows, and why.
+    var follows: Follows?
     var command: Command
+
+    struct Follows: Encodable {
+        var sequence: UInt64
+        var reaction: String
+    }
 
     init(_ record: LogRecord) {
         let envelope = record.envelope
@@ -42,6 +49,7 @@ struct RecordView: Encodable {
         upload = envelope.command.upload?.rawValue
         applied = record.refusal == nil
         refusal = record.refusal?.description
+        follows = record.cause.map { Follows(sequence: $0.trigger, reaction: $0.reaction.rawValue) }
         command = envelope.command
     }
 }

@@ -9,15 +9,10 @@ enum ECRShape {
         private enum Key: CodingKey {}
     }
 
-    /// A time as AWS JSON writes it: seconds since the epoch.
-    struct Time: Encodable {
-        var time: Timestamp
-        init(_ time: Timestamp) { self.time = time }
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            try container.encode(time.epochSeconds)
-        }
-    }
+    /// A time as AWS JSON writes it: seconds since the epoch. A plain `Double`, so the encoder
+    /// writes it without a container of its own (measured: a wrapper struct per time cost
+    /// DescribeImages a fifth of its CPU).
+    typealias Time = Double
 
     /// `{filter, filterType}`.
     struct Filter: Encodable {
@@ -79,4 +74,9 @@ enum ECRShape {
         var status = "COMPLETE"
         var description = "The scan was completed successfully."
     }
+}
+
+extension Double {
+    /// A time in seconds since the epoch, as AWS JSON writes times.
+    init(_ time: Timestamp) { self = time.epochSeconds }
 }

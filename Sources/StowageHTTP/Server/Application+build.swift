@@ -6,7 +6,8 @@ import HummingbirdCore
 public import Logging
 public import StowageStorage
 
-/// The application `stowage serve` runs and the tests start: one listener for `/v2`, the ECR
+/// The applications `stowage serve` runs (the end-to-end tests start that binary; the in-process
+/// tests drive ``buildRouters(configuration:store:secret:address:ingest:)``): one listener for `/v2`, the ECR
 /// JSON API and `/_admin` — or, with `adminPort`, `/_admin` on a listener of its own.
 ///
 /// - Parameters:
@@ -18,11 +19,47 @@ public func buildApplications(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     onAdminRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> [Application<RouterResponder<BasicRequestContext>>] {
-    let router = Router(context: BasicRequestContext.self)
     let address = ServerAddress(host: configuration.host, port: configuration.port)
+    let (router, adminRouter) = buildRouters(
+        configuration: configuration, store: store, secret: secret, address: address)
+    let server = HTTPServerBuilder.stowage(.init(additionalChannelHandlers: [ExpectContinueHandler()]))
+    var applications = [
+        Application(
+            router: router, server: server,
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "Stowage"),
+            services: [
+                BackgroundService.garbageCollector(store, every: configuration.garbageCollectionInterval),
+                BackgroundService.lifecycle(store, every: configuration.garbageCollectionInterval),
+            ],
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                address.bound(to: port)
+                await onServerRunning(port)
+            },
+            logger: logger)
+    ]
+    if let adminPort = configuration.adminPort, let adminRouter {
+        applications.append(
+            Application(
+                router: adminRouter, server: server,
+                configuration: .init(address: .hostname(configuration.host, port: adminPort), serverName: "Stowage"),
+                onServerRunning: { channel in await onAdminRunning(channel.localAddress?.port ?? adminPort) },
+                logger: logger))
+    }
+    return applications
+}
+
+/// The routers of the listeners: `/v2`, the ECR API and (without `adminPort`) `/_admin` on the
+/// first; with `adminPort`, `/_admin` on the second. The in-process tests drive these directly.
+func buildRouters(
+    configuration: ServerConfiguration, store: RegistryStore, secret: [UInt8], address: ServerAddress,
+    ingest: Ingest? = nil
+) -> (main: Router<BasicRequestContext>, admin: Router<BasicRequestContext>?) {
+    let router = Router(context: BasicRequestContext.self)
     router.middlewares.add(AccessLogMiddleware())
     let tokens = TokenAuthority(secret: secret, clock: store.clock)
-    let ingest = Ingest(store: store)
+    let ingest = ingest ?? Ingest(store: store)
     let pullThrough = PullThroughCache(store: store, ingest: ingest)
     let pullTimes = PullTimes()
     OCIController(
@@ -37,40 +74,14 @@ public func buildApplications(
     .register(on: router)
     let admin = AdminController(
         store: store, configuration: configuration, address: address, tokens: tokens, ingest: ingest)
-    let adminRouter: Router<BasicRequestContext>
-    if configuration.adminPort == nil {
-        adminRouter = router
-    } else {
-        adminRouter = Router(context: BasicRequestContext.self)
-        adminRouter.middlewares.add(AccessLogMiddleware())
+    guard configuration.adminPort != nil else {
+        admin.register(on: router)
+        return (router, nil)
     }
+    let adminRouter = Router(context: BasicRequestContext.self)
+    adminRouter.middlewares.add(AccessLogMiddleware())
     admin.register(on: adminRouter)
-    let server = HTTPServerBuilder.stowage(.init(additionalChannelHandlers: [ExpectContinueHandler()]))
-    var applications = [
-        Application(
-            router: router, server: server,
-            configuration: .init(
-                address: .hostname(configuration.host, port: configuration.port), serverName: "Stowage"),
-            services: [
-                GarbageCollector(store: store, interval: configuration.garbageCollectionInterval),
-                LifecycleService(store: store, interval: configuration.garbageCollectionInterval),
-            ],
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? configuration.port
-                address.bound(to: port)
-                await onServerRunning(port)
-            },
-            logger: logger)
-    ]
-    if let adminPort = configuration.adminPort {
-        applications.append(
-            Application(
-                router: adminRouter, server: server,
-                configuration: .init(address: .hostname(configuration.host, port: adminPort), serverName: "Stowage"),
-                onServerRunning: { channel in await onAdminRunning(channel.localAddress?.port ?? adminPort) },
-                logger: logger))
-    }
-    return applications
+    return (router, adminRouter)
 }
 
 /// The `/_admin` routes the server answers, as `METHOD path` (what `admin-api.md` must document).

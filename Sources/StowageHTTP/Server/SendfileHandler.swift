@@ -14,8 +14,8 @@ import Synchronization
 /// can pass for one; a region not yet sent when the connection ends is closed then.
 ///
 /// The handler serves one connection. Responses find it through ``current``, a task-local set for
-/// the connection's task by ``LargeReadsChannel``; where it is not set (in-process router tests) a
-/// response copies its bytes as before.
+/// the connection's task by ``LargeReadsChannel``; where it is not set (the in-process tests,
+/// which drive the router without a socket) a response copies its bytes as before.
 final class SendfileHandler: ChannelOutboundHandler, RemovableChannelHandler, Sendable {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart

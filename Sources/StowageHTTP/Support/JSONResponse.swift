@@ -27,12 +27,7 @@ enum JSONResponse {
 
     /// Appends a JSON array of strings.
     static func appendStrings(_ strings: some Sequence<String>, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "["))
-        for (n, string) in strings.enumerated() {
-            if n > 0 { output.append(UInt8(ascii: ",")) }
-            JSONText.appendString(string, to: &output)
-        }
-        output.append(UInt8(ascii: "]"))
+        JSONText.appendArray(strings, to: &output) { string, output in JSONText.appendString(string, to: &output) }
     }
 
     /// Decodes a small JSON request body (at most `limit` bytes).

@@ -48,12 +48,7 @@ private indirect enum Node {
         case .string(let text): JSONText.appendString(text, to: &output)
         case .box(let box): box.node.write(into: &output)
         case .array(let elements):
-            output.append(UInt8(ascii: "["))
-            for (n, element) in elements.enumerated() {
-                if n > 0 { output.append(UInt8(ascii: ",")) }
-                element.write(into: &output)
-            }
-            output.append(UInt8(ascii: "]"))
+            JSONText.appendArray(elements, to: &output) { element, output in element.write(into: &output) }
         case .object(let members):
             // Byte order of the keys; a stable sort keeps repeats in the order they were encoded,
             // and the last of a run of equal keys is the value that stands.
