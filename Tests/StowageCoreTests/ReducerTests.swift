@@ -101,6 +101,7 @@ struct ReducerTests {
         var inFlight = Upload(id: F.upload, repository: F.app, startedAt: F.time(2), size: 5, chunks: 2)
         inFlight.lastChunkLength = 2
         inFlight.smallestEarlierChunk = 3
+        inFlight.touchedAt = F.time(4)
         #expect(state == F.registry([F.repository()], uploads: [inFlight], sequence: 4))
 
         try state.apply(

@@ -117,6 +117,25 @@ struct EngineTests {
 }
 
 extension EngineTests {
+    /// One engine per data directory: a second one refuses, naming the directory and the holder;
+    /// once the first is gone, the directory opens again with everything in it.
+    @Test func aSecondEngineOnADataDirectoryIsRefusedUntilTheFirstIsGone() async throws {
+        let directory = TemporaryDirectory()
+        var first: RegistryStore? = try EngineFixture.open(.directory(directory.path), locking: true)
+        try await first!.submit(.createRepository(name: RepositoryName("locked/app")!, settings: .init()))
+        #expect {
+            _ = try EngineFixture.open(.directory(directory.path), locking: true)
+        } throws: { error in
+            guard let locked = error as? DirectoryLocked else { return false }
+            return locked.directory == directory.path && locked.holder == getpid()
+                && locked.description.contains("in use by another Stowage (pid \(getpid()))")
+        }
+        await first!.quiesce()
+        first = nil
+        let again = try EngineFixture.open(.directory(directory.path), locking: true)
+        #expect(again.state[.default].repositories.count == 1)
+    }
+
     /// A push to a repository that scans on push is followed by its scan, logged with the record
     /// it follows; a restart replays both and runs nothing again.
     @Test(arguments: locations)

@@ -79,58 +79,56 @@ enum GoldenLog {
             .updatePullThroughRule(prefix: "hub", credentialArn: "c2", customRoleArn: nil),
             .deletePullThroughRule(prefix: "old"),
         ]
-        let applied: [(Scope, Command)] =
-            [
-                (.default, .createRepository(name: app, settings: settings)),
-                (
-                    .default,
-                    .setTagMutability(repository: app, mutability: .immutableWithExclusion, exclusions: ["dev-*"])
-                ),
-                (.default, .setScanOnPush(repository: app, scanOnPush: true)),
-                (.default, .setRepositoryPolicy(repository: app, policy: #"{"Version":"2012-10-17"}"#)),
-                (.default, .setLifecyclePolicy(repository: app, policy: policy)),
-                (.default, .setLifecyclePreview(repository: app, policy: policy)),
-                (.default, .tagRepository(repository: app, tags: [ResourceTag(key: "team", value: "b")], limit: 50)),
-                (.default, .untagRepository(repository: app, keys: ["k"])),
-            ] + changes.map { (Scope.default, Command.changeRegistrySettings($0)) } + [
-                (.default, .startUpload(id: u1, repository: app)),
-                (.default, .appendChunk(upload: u1, repository: app, offset: 0, length: 4)),
-                (
-                    .default,
-                    .commitUpload(
-                        upload: u1, repository: app, claimed: layer, computed: layer, size: 4,
-                        layerRules: LayerUploadRules(minimumPartSize: 5 << 20))
-                ),
-                (.default, .startUpload(id: u2, repository: app)),
-                (.default, .cancelUpload(upload: u2, repository: app)),
-                (.default, .putBlob(repository: app, digest: config, size: 2)),
-                (.default, .createRepository(name: base, settings: .init())),
-                (.default, .mountBlob(repository: base, digest: config, from: app)),
-                (.default, .mountBlob(repository: base, digest: layer, from: nil)),
-                (.default, .deleteBlobLink(repository: base, digest: layer)),
-                (.default, .putManifest(repository: app, manifest: image, tag: Tag("v1"))),
-                (
-                    .default,
-                    .putManifest(
-                        repository: app, manifest: manifest("index", children: [image.digest]), tag: Tag("multi"),
-                        refuseIfPresent: true)
-                ),
-                (.default, .tagImage(repository: app, tag: Tag("dev-1")!, digest: image.digest)),
-                (.default, .untagImage(repository: app, tag: Tag("dev-1")!, pruneUntaggedImage: false)),
-                (.default, .setImageArchived(repository: app, digest: image.digest, archived: true)),
-                (.default, .recordImageScan(repository: app, digest: image.digest, findings: [])),
-                (.default, .setImageArchived(repository: app, digest: image.digest, archived: false)),
-                (.default, .putManifest(repository: app, manifest: manifest("two"), tag: nil)),
-                (.default, .expireImages(repository: app, digests: [manifest("two").digest])),
-                (.default, .putManifest(repository: app, manifest: manifest("three"), tag: nil)),
-                (
-                    .default,
-                    .deleteManifest(repository: app, digest: manifest("three").digest, refuseIfReferenced: true)
-                ),
-                (other, .createRepository(name: base, settings: .init())),
-                (.default, .checkpoint(name: CheckpointName("baseline")!)),
-                (other, .reset(extent: .scope)),
-            ]
+        var applied: [(Scope, Command)] = [
+            (.default, .createRepository(name: app, settings: settings)),
+            (.default, .setTagMutability(repository: app, mutability: .immutableWithExclusion, exclusions: ["dev-*"])),
+            (.default, .setScanOnPush(repository: app, scanOnPush: true)),
+            (.default, .setRepositoryPolicy(repository: app, policy: #"{"Version":"2012-10-17"}"#)),
+            (.default, .setLifecyclePolicy(repository: app, policy: policy)),
+            (.default, .setLifecyclePreview(repository: app, policy: policy)),
+            (.default, .tagRepository(repository: app, tags: [ResourceTag(key: "team", value: "b")], limit: 50)),
+            (.default, .untagRepository(repository: app, keys: ["k"])),
+        ]
+        applied += changes.map { (Scope.default, Command.changeRegistrySettings($0)) }
+        let u3 = UploadID("upload-3")!
+        applied += [
+            (.default, .startUpload(id: u1, repository: app)),
+            (.default, .appendChunk(upload: u1, repository: app, offset: 0, length: 4)),
+            (
+                .default,
+                .commitUpload(
+                    upload: u1, repository: app, claimed: layer, computed: layer, size: 4,
+                    layerRules: LayerUploadRules(minimumPartSize: 5 << 20))
+            ),
+            (.default, .startUpload(id: u2, repository: app)),
+            (.default, .cancelUpload(upload: u2, repository: app)),
+            (.default, .startUpload(id: u3, repository: app)),
+            (.default, .endUpload(upload: u3, repository: app, reason: .expired)),
+            (.default, .putBlob(repository: app, digest: config, size: 2)),
+            (.default, .createRepository(name: base, settings: .init())),
+            (.default, .mountBlob(repository: base, digest: config, from: app)),
+            (.default, .mountBlob(repository: base, digest: layer, from: nil)),
+            (.default, .deleteBlobLink(repository: base, digest: layer)),
+        ]
+        let index = manifest("index", children: [image.digest])
+        let everything = PutManifestOptions(
+            refuseIfPresent: true, allowMissingReferences: true, moreTags: [Tag("multi-2")!, Tag("multi-3")!])
+        applied += [
+            (.default, .putManifest(repository: app, manifest: image, tag: Tag("v1"))),
+            (.default, .putManifest(repository: app, manifest: index, tag: Tag("multi"), options: everything)),
+            (.default, .tagImage(repository: app, tag: Tag("dev-1")!, digest: image.digest)),
+            (.default, .untagImage(repository: app, tag: Tag("dev-1")!, pruneUntaggedImage: false)),
+            (.default, .setImageArchived(repository: app, digest: image.digest, archived: true)),
+            (.default, .recordImageScan(repository: app, digest: image.digest, findings: [])),
+            (.default, .setImageArchived(repository: app, digest: image.digest, archived: false)),
+            (.default, .putManifest(repository: app, manifest: manifest("two"), tag: nil)),
+            (.default, .expireImages(repository: app, digests: [manifest("two").digest])),
+            (.default, .putManifest(repository: app, manifest: manifest("three"), tag: nil)),
+            (.default, .deleteManifest(repository: app, digest: manifest("three").digest, refuseIfReferenced: true)),
+            (other, .createRepository(name: base, settings: .init())),
+            (.default, .checkpoint(name: CheckpointName("baseline")!)),
+            (other, .reset(extent: .scope)),
+        ]
         var entries = applied.map { ($0.0, $0.1, RegistryError?.none) }
         let checkpoint = UInt64(entries.count - 1)
         entries.append(

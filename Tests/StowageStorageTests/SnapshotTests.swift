@@ -137,6 +137,7 @@ struct SnapshotTests {
             for id in Array(state.scopes[scope]!.uploads.keys) {
                 state.scopes[scope]!.uploads[id]!.lastChunkLength = nil
                 state.scopes[scope]!.uploads[id]!.smallestEarlierChunk = nil
+                state.scopes[scope]!.uploads[id]!.touchedAt = nil
             }
         }
         return state

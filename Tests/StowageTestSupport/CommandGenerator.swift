@@ -99,6 +99,12 @@ public struct CommandGenerator: Sendable {
             )
         case 48..<50:
             guard let upload = uploads.randomElement(using: &random) else { return next(for: state) }
+            if chance(0.3) {
+                return (
+                    scope,
+                    .endUpload(upload: upload.id, repository: upload.repository, reason: pick([.expired, .bytesLost]))
+                )
+            }
             return (scope, .cancelUpload(upload: upload.id, repository: upload.repository))
         case 50..<55:
             return (

@@ -25,6 +25,9 @@ public enum Command: Hashable, Sendable, Codable {
         upload: UploadID, repository: RepositoryName, claimed: Digest, computed: Digest, size: Int64,
         layerRules: LayerUploadRules? = nil)
     case cancelUpload(upload: UploadID, repository: RepositoryName)
+    /// Ends an upload the registry gave up on, with why: nobody touched it for too long, or a
+    /// crash took bytes it had acknowledged.
+    case endUpload(upload: UploadID, repository: RepositoryName, reason: UploadEnd)
     /// A blob whose bytes arrived whole and were verified and stored at the edge.
     case putBlob(repository: RepositoryName, digest: Digest, size: Int64)
     /// Links a blob another repository of the account-region has: `from`, or (with `nil`) the
@@ -33,9 +36,9 @@ public enum Command: Hashable, Sendable, Codable {
     case deleteBlobLink(repository: RepositoryName, digest: Digest)
 
     // Images
-    /// Stores an image (if new) and points the tag at it. With `refuseIfPresent` (ECR `PutImage`),
-    /// refused when the image is there already and the tag, if any, already points at it.
-    case putManifest(repository: RepositoryName, manifest: Manifest, tag: Tag?, refuseIfPresent: Bool? = nil)
+    /// Stores an image (if new) and points the tag (and the options' other tags) at it; refused
+    /// when it names blobs or child manifests the repository lacks, unless the options allow it.
+    case putManifest(repository: RepositoryName, manifest: Manifest, tag: Tag?, options: PutManifestOptions? = nil)
     case tagImage(repository: RepositoryName, tag: Tag, digest: Digest)
     /// Removes a tag; with `pruneUntaggedImage`, also the image when no tag is left on it (ECR's rule).
     case untagImage(repository: RepositoryName, tag: Tag, pruneUntaggedImage: Bool)
@@ -56,6 +59,31 @@ public enum Command: Hashable, Sendable, Codable {
     /// or an imported one stored under this command's own sequence number). Checkpoints are kept;
     /// uploads in flight are cancelled, since their bytes belong to the present.
     case restore(point: UInt64, cause: RestoreCause)
+}
+
+/// How a manifest is put, beyond the defaults (all of them off).
+public struct PutManifestOptions: Hashable, Sendable, Codable {
+    /// ECR `PutImage`: refused when the image is there already and the tag, if any, points at it.
+    public var refuseIfPresent: Bool?
+    /// `--sparse-manifests`: an image manifest may name layers, an index child manifests, that the
+    /// repository lacks (the config must be there).
+    public var allowMissingReferences: Bool?
+    /// More tags to point at the image in the same command (the distribution-spec's `?tag=` list).
+    public var moreTags: [Tag]?
+
+    public init(refuseIfPresent: Bool? = nil, allowMissingReferences: Bool? = nil, moreTags: [Tag]? = nil) {
+        self.refuseIfPresent = refuseIfPresent
+        self.allowMissingReferences = allowMissingReferences
+        self.moreTags = moreTags
+    }
+}
+
+/// Why the registry ended an upload.
+public enum UploadEnd: String, Hashable, Sendable, Codable {
+    /// Nobody touched it for the upload timeout (`--upload-timeout`) of the server's clock.
+    case expired
+    /// After a crash or a power cut its spool held fewer bytes than the log had acknowledged.
+    case bytesLost
 }
 
 /// The rules ECR's `CompleteLayerUpload` adds to a commit: an upload must hold bytes, every part
@@ -98,11 +126,17 @@ public struct CheckpointName: ValidatedString {
 }
 
 extension Command {
+    /// The tags a `putManifest` points at the image: its tag, then the options' other tags.
+    public static func tags(_ tag: Tag?, _ options: PutManifestOptions?) -> [Tag] {
+        (tag.map { [$0] } ?? []) + (options?.moreTags ?? [])
+    }
+
     /// Every command kind, in the order of the enum (what ``kind`` can be).
     public static let kinds: [String] = [
         "createRepository", "deleteRepository", "setTagMutability", "setScanOnPush", "setRepositoryPolicy",
         "setLifecyclePolicy", "setLifecyclePreview", "tagRepository", "untagRepository", "changeRegistrySettings",
-        "startUpload", "appendChunk", "commitUpload", "cancelUpload", "putBlob", "mountBlob", "deleteBlobLink",
+        "startUpload", "appendChunk", "commitUpload", "cancelUpload", "endUpload", "putBlob", "mountBlob",
+        "deleteBlobLink",
         "putManifest", "tagImage", "untagImage", "deleteManifest", "setImageArchived", "recordImageScan",
         "expireImages", "reset", "checkpoint", "restore",
     ]
@@ -124,6 +158,7 @@ extension Command {
         case .appendChunk: "appendChunk"
         case .commitUpload: "commitUpload"
         case .cancelUpload: "cancelUpload"
+        case .endUpload: "endUpload"
         case .putBlob: "putBlob"
         case .mountBlob: "mountBlob"
         case .deleteBlobLink: "deleteBlobLink"
@@ -148,7 +183,8 @@ extension Command {
             .setLifecyclePolicy(let r, _), .setLifecyclePreview(let r, _), .tagRepository(let r, _, _),
             .untagRepository(let r, _),
             .startUpload(_, let r), .appendChunk(_, let r, _, _), .commitUpload(_, let r, _, _, _, _),
-            .cancelUpload(_, let r), .putBlob(let r, _, _), .mountBlob(let r, _, _), .deleteBlobLink(let r, _),
+            .cancelUpload(_, let r), .endUpload(_, let r, _), .putBlob(let r, _, _), .mountBlob(let r, _, _),
+            .deleteBlobLink(let r, _),
             .putManifest(let r, _, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _),
             .deleteManifest(let r, _, _),
             .expireImages(let r, _), .recordImageScan(let r, _, _), .setImageArchived(let r, _, _):
@@ -161,7 +197,7 @@ extension Command {
     public var upload: UploadID? {
         switch self {
         case .startUpload(let id, _), .appendChunk(let id, _, _, _), .commitUpload(let id, _, _, _, _, _),
-            .cancelUpload(let id, _):
+            .cancelUpload(let id, _), .endUpload(let id, _, _):
             id
         default: nil
         }

@@ -17,23 +17,28 @@ public enum ManifestParser {
         guard String(validating: bytes, as: UTF8.self) != nil, let object = try? JSONValue.parse(bytes),
             object.objectValue != nil
         else { throw ManifestError("the manifest is not a JSON object") }
-        if let version = object["schemaVersion"] {
-            guard version == .int(2) else {
-                throw ManifestError(
-                    "schemaVersion \(version.text) is not supported; push schema 2 (Docker v2 or OCI) manifests")
-            }
+        guard let version = object["schemaVersion"] else {
+            throw ManifestError("schemaVersion is missing; it must be 2 (Docker v2 or OCI manifests)")
+        }
+        guard version == .int(2) else {
+            throw ManifestError(
+                "schemaVersion \(version.text) is not supported; push schema 2 (Docker v2 or OCI) manifests")
+        }
+        if let member = object["mediaType"], member.stringValue == nil {
+            throw ManifestError("mediaType must be a string")
         }
         let declared = object["mediaType"]?.stringValue
         let header = contentType?.split(separator: ";").first.map { trimmed($0) }
+        // The manifest's own mediaType decides; without one, the type the sender declared.
         let mediaType: String
         if let declared {
             mediaType = declared
         } else if let header, ManifestMediaType.all.contains(header) {
             mediaType = header
-        } else if object["manifests"] != nil {
-            mediaType = ManifestMediaType.ociIndex
         } else {
-            mediaType = ManifestMediaType.ociManifest
+            throw ManifestError(
+                "the manifest has no mediaType and the request names no manifest type (Content-Type \(header ?? "absent")); set either to an OCI image manifest or index, or a Docker v2 manifest or manifest list"
+            )
         }
         guard ManifestMediaType.all.contains(mediaType) else {
             throw ManifestError(
@@ -49,8 +54,7 @@ public enum ManifestParser {
                 throw ManifestError("an image manifest needs a config descriptor")
             }
             references.config = try descriptor(config, "config")
-            guard let layers = object["layers"]?.arrayValue ?? (mediaType == ManifestMediaType.ociManifest ? [] : nil)
-            else {
+            guard let layers = object["layers"]?.arrayValue else {
                 throw ManifestError("an image manifest needs a layers array")
             }
             // Foreign (non-distributable) layers live elsewhere; the registry does not hold them.
@@ -84,11 +88,15 @@ public enum ManifestParser {
 
     private static func descriptor(_ value: JSONValue, _ field: String) throws(ManifestError) -> Descriptor {
         guard value.objectValue != nil else { throw ManifestError("\(field) is not a descriptor object") }
-        guard let mediaType = value["mediaType"]?.stringValue else { throw ManifestError("\(field) has no mediaType") }
-        guard let text = value["digest"]?.stringValue, let digest = Digest(text) else {
-            throw ManifestError("\(field) has no valid digest")
+        guard let mediaType = value["mediaType"]?.stringValue else {
+            throw ManifestError("\(field).mediaType must be a string")
         }
-        guard case .int(let size)? = value["size"], size >= 0 else { throw ManifestError("\(field) has no valid size") }
+        guard let text = value["digest"]?.stringValue, let digest = Digest(text) else {
+            throw ManifestError("\(field).digest must be a valid digest (sha256:<64 hex> or sha512:<128 hex>)")
+        }
+        guard case .int(let size)? = value["size"], size >= 0 else {
+            throw ManifestError("\(field).size must be a non-negative integer")
+        }
         return Descriptor(
             mediaType: mediaType, digest: digest, size: Int64(size), artifactType: value["artifactType"]?.stringValue)
     }

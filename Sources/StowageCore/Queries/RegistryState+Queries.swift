@@ -22,6 +22,12 @@ public enum Reference: Hashable, Sendable, CustomStringConvertible {
         case .digest(let d): d.rawValue
         }
     }
+
+    /// Whether the reference is a tag.
+    public var isTag: Bool {
+        if case .tag = self { return true }
+        return false
+    }
 }
 
 /// One page of a sorted listing.

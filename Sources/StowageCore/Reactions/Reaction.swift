@@ -39,11 +39,12 @@ extension RegistryState {
     public func reactions(to envelope: Envelope, following cause: Reaction.Kind? = nil) -> [Reaction] {
         let scope = envelope.scope
         switch envelope.command {
-        case .putManifest(let name, let manifest, let tag, _):
+        case .putManifest(let name, let manifest, let tag, let options):
             var reactions: [Reaction] = []
             if let scan = scanOnPush(manifest.digest, in: name, scope: scope) { reactions.append(scan) }
             if cause != .replication {
-                reactions += replicate(manifest.digest, tag: tag, from: name, in: scope, at: envelope)
+                reactions += replicate(
+                    manifest.digest, tags: Command.tags(tag, options), from: name, in: scope, at: envelope)
             }
             reactions += lifecycleReactions(in: name, scope: scope, at: envelope.time)
             return reactions
@@ -111,10 +112,8 @@ extension RegistryState {
     /// The commands that copy an image (children first, for an index) with its blob links and tag
     /// to each destination: the repository created there first if it is missing.
     private func replicate(
-        _ digest: Digest, tag: Tag?, from name: RepositoryName, in scope: Scope, at envelope: Envelope
-    )
-        -> [Reaction]
-    {
+        _ digest: Digest, tags: [Tag], from name: RepositoryName, in scope: Scope, at envelope: Envelope
+    ) -> [Reaction] {
         guard let source = self[scope].repositories[name] else { return [] }
         var reactions: [Reaction] = []
         for destination in replicationDestinations(for: name, in: scope) {
@@ -126,11 +125,11 @@ extension RegistryState {
                 guard (try? scratch.apply(stamped)) != nil else { return }
                 reactions.append(Reaction(.replication, in: destination, command))
             }
-            func copy(_ digest: Digest, tag: Tag?) {
+            func copy(_ digest: Digest, tags: [Tag]) {
                 guard let image = source.images[digest] else { return }
                 for child in image.manifest.references.manifests
                 where scratch[destination].repositories[name]?.images[child.digest] == nil {
-                    copy(child.digest, tag: nil)
+                    copy(child.digest, tags: [])
                 }
                 for blob in image.manifest.references.blobs
                 where scratch[destination].repositories[name]?.blobs[blob.digest] == nil {
@@ -138,10 +137,11 @@ extension RegistryState {
                         add(.putBlob(repository: name, digest: blob.digest, size: size))
                     }
                 }
-                add(.putManifest(repository: name, manifest: image.manifest, tag: tag))
+                let options = tags.count > 1 ? PutManifestOptions(moreTags: Array(tags.dropFirst())) : nil
+                add(.putManifest(repository: name, manifest: image.manifest, tag: tags.first, options: options))
             }
             if let create = creation(of: name, in: destination, .replication) { add(create) }
-            copy(digest, tag: tag)
+            copy(digest, tags: tags)
         }
         return reactions
     }

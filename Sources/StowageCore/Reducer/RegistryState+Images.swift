@@ -2,22 +2,26 @@ import HashTreeCollections
 
 extension RegistryState {
     mutating func putManifest(
-        _ manifest: Manifest, tag: Tag?, in name: RepositoryName, scope: Scope, at time: Timestamp,
-        refuseIfPresent: Bool
+        _ manifest: Manifest, tags: [Tag], in name: RepositoryName, scope: Scope, at time: Timestamp,
+        options: PutManifestOptions?
     ) throws(RegistryError) {
         let repository = try self.repository(name, in: scope)
-        if refuseIfPresent, repository.images[manifest.digest] != nil,
-            tag.map({ repository.tags[$0] == manifest.digest }) ?? true
+        if options?.refuseIfPresent == true, repository.images[manifest.digest] != nil,
+            tags.allSatisfy({ repository.tags[$0] == manifest.digest })
         {
-            throw .imageAlreadyExists(name, manifest.digest, tag: tag)
+            throw .imageAlreadyExists(name, manifest.digest, tag: tags.first)
         }
         let references = manifest.references
-        let missingBlobs = unique(references.blobs.map(\.digest).filter { repository.blobs[$0] == nil })
-        let missingManifests = unique(references.manifests.map(\.digest).filter { repository.images[$0] == nil })
+        let sparse = options?.allowMissingReferences == true
+        // A sparse registry may lack layers and child manifests, never the config.
+        let required = sparse ? references.config.map { [$0] } ?? [] : references.blobs
+        let missingBlobs = unique(required.map(\.digest).filter { repository.blobs[$0] == nil })
+        let missingManifests =
+            sparse ? [] : unique(references.manifests.map(\.digest).filter { repository.images[$0] == nil })
         guard missingBlobs.isEmpty && missingManifests.isEmpty else {
             throw .manifestReferencesMissing(name, blobs: missingBlobs, manifests: missingManifests)
         }
-        if let tag { try repository.checkTagMove(tag, to: manifest.digest) }
+        for tag in tags { try repository.checkTagMove(tag, to: manifest.digest) }
         modifyRepository(name, in: scope) { repository in
             if repository.images[manifest.digest] == nil {
                 repository.images[manifest.digest] = Image(manifest: manifest, pushedAt: time)
@@ -25,7 +29,7 @@ extension RegistryState {
                     repository.referrers[subject, default: []].insertSorted(manifest.digest)
                 }
             }
-            if let tag { repository.point(tag, at: manifest.digest) }
+            for tag in tags { repository.point(tag, at: manifest.digest) }
         }
     }
 

@@ -10,7 +10,7 @@ extension RegistryState {
     }
 
     mutating func appendChunk(
-        to id: UploadID, in name: RepositoryName, scope: Scope, offset: Int64, length: Int64
+        to id: UploadID, in name: RepositoryName, scope: Scope, offset: Int64, length: Int64, at time: Timestamp
     ) throws(RegistryError) {
         let upload = try self.upload(id, of: name, in: scope)
         guard length >= 0 else { throw .invalidChunkLength(id, length: length) }
@@ -24,6 +24,7 @@ extension RegistryState {
             upload.size += length
             upload.chunks += 1
             upload.lastChunkLength = length
+            upload.touchedAt = time
             state.uploads[id] = upload
         }
     }
@@ -40,6 +41,19 @@ extension RegistryState {
             $0.uploads[id] = nil
             $0.repositories[name]!.blobs[computed] = size
         }
+    }
+
+    /// The uploads nobody touched for `timeout` milliseconds of the clock at `now`, as the commands
+    /// that end them, in order of account-region and id.
+    public func expiredUploads(at now: Timestamp, timeout milliseconds: Int64) -> [(scope: Scope, command: Command)] {
+        var ended: [(Scope, Command)] = []
+        for (scope, scoped) in scopes.sorted(by: { $0.key < $1.key }) {
+            for upload in scoped.uploads.values.sorted(by: { $0.id < $1.id })
+            where now.millisecondsSinceEpoch - upload.lastTouched.millisecondsSinceEpoch >= milliseconds {
+                ended.append((scope, .endUpload(upload: upload.id, repository: upload.repository, reason: .expired)))
+            }
+        }
+        return ended
     }
 
     /// Throws when committing `upload` as the layer `claimed` breaks ECR's `CompleteLayerUpload` rules.

@@ -45,10 +45,10 @@ extension RegistryState {
         case .startUpload(let id, let name):
             try startUpload(id, in: name, scope: scope, at: time)
         case .appendChunk(let id, let name, let offset, let length):
-            try appendChunk(to: id, in: name, scope: scope, offset: offset, length: length)
+            try appendChunk(to: id, in: name, scope: scope, offset: offset, length: length, at: time)
         case .commitUpload(let id, let name, let claimed, let computed, let size, let rules):
             try commitUpload(id, in: name, scope: scope, claimed: claimed, computed: computed, size: size, rules: rules)
-        case .cancelUpload(let id, let name):
+        case .cancelUpload(let id, let name), .endUpload(let id, let name, _):
             _ = try upload(id, of: name, in: scope)
             modifyScope(scope) { $0.uploads[id] = nil }
         case .putBlob(let name, let digest, let size):
@@ -60,9 +60,9 @@ extension RegistryState {
             guard try repository(name, in: scope).blobs[digest] != nil else { throw .blobNotFound(name, digest) }
             modifyRepository(name, in: scope) { $0.blobs[digest] = nil }
 
-        case .putManifest(let name, let manifest, let tag, let refuseIfPresent):
+        case .putManifest(let name, let manifest, let tag, let options):
             try putManifest(
-                manifest, tag: tag, in: name, scope: scope, at: time, refuseIfPresent: refuseIfPresent ?? false)
+                manifest, tags: Command.tags(tag, options), in: name, scope: scope, at: time, options: options)
         case .tagImage(let name, let tag, let digest):
             let repository = try repository(name, in: scope)
             guard repository.images[digest] != nil else { throw .manifestNotFound(name, reference: digest.rawValue) }

@@ -307,8 +307,9 @@ struct AdminController: Sendable {
         default:
             throw AdminError(.badRequest, "InvalidRequest", "give exactly one of \"set\" and \"advance\"")
         }
-        // Time moved: lifecycle rules see the new time at once.
+        // Time moved: lifecycle rules and the upload timeout see the new time at once.
         try await store.applyLifecyclePolicies()
+        try await store.expireUploads(after: configuration.uploadTimeout)
         return try clock()
     }
 

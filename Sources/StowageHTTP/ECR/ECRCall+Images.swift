@@ -147,7 +147,9 @@ extension ECRCall {
         let manifest = Manifest(
             digest: digest, mediaType: parsed.mediaType, content: text, references: parsed.references)
         // Scan on push, replication and lifecycle follow as reactions of the writer.
-        try await submit(.putManifest(repository: name, manifest: manifest, tag: tag, refuseIfPresent: true))
+        try await submit(
+            .putManifest(
+                repository: name, manifest: manifest, tag: tag, options: PutManifestOptions(refuseIfPresent: true)))
         return Output(
             image: ECRShape.Image(
                 registryId: registryId, repositoryName: name.rawValue,

@@ -29,7 +29,9 @@ extension ECRCall {
                 .unsupportedImageType,
                 "The image of media type \(image.manifest.mediaType) is not supported for scanning")
         }
-        try await submit(store.state.scan(image.digest, in: name, scope: scope))
+        // The findings are those seeded when the scan is logged: the writer reads them.
+        let scope = self.scope
+        try await store.submit(scope: scope) { state in [state.scan(image.digest, in: name, scope: scope)] }
         return Output(registryId: registryId, repositoryName: name.rawValue, imageId: imageId)
     }
 

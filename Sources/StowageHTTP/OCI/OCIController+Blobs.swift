@@ -32,7 +32,8 @@ extension OCIController {
         case .unsatisfiable:
             var failure = OCIError(
                 .rangeNotSatisfiable, .rangeInvalid,
-                "the range \(request.headers[.range] ?? "") is outside the blob's \(size) bytes")
+                "the range \(request.headers[.range] ?? "") is not within the blob's \(size) bytes (or ends before it starts)"
+            )
             failure.headers[.contentRange] = "bytes */\(size)"
             throw failure
         }
@@ -125,8 +126,13 @@ enum ByteRange: Equatable {
         }
         var end = size - 1
         if !parts[1].isEmpty {
-            guard let last = Int64(parts[1]), last >= start else {
+            guard let last = Int64(parts[1]) else {
                 self = .none
+                return
+            }
+            // An end before the start is no range of this blob (the spec: 416); one past its end is cut to it.
+            guard last >= start else {
+                self = .unsatisfiable
                 return
             }
             end = min(last, size - 1)

@@ -51,7 +51,9 @@ extension OCIController {
         let name = try repositoryName(rawName)
         let subject = try digest(rawDigest)
         let artifactType = request.uri.queryParameters["artifactType"].map(String.init)
-        let images = try repository(name, in: scope).referrers(of: subject, artifactType: artifactType)
+        // Never 404 (the spec: a client reads 404 as "no referrers API"): a repository with
+        // nothing in it yet, or none at all, has no referrers.
+        let images = store.state[scope].repositories[name]?.referrers(of: subject, artifactType: artifactType) ?? []
         struct Entry: Encodable {
             var mediaType: String
             var digest: String

@@ -15,12 +15,23 @@ extension OCIController {
         return reference
     }
 
+    /// The reference of a read: one that is neither a tag nor a digest names nothing that can exist.
+    func readReference(_ raw: String, in name: RepositoryName) throws(OCIError) -> Reference {
+        guard let reference = Reference(raw) else {
+            throw OCIError(
+                .notFound, .manifestUnknown,
+                "manifest '\(raw)' is not in repository '\(name)': it is neither a valid tag nor a valid digest",
+                detail: ["reference": raw])
+        }
+        return reference
+    }
+
     /// `GET`/`HEAD /v2/<name>/manifests/<reference>`: the exact bytes that were pushed.
     func getManifest(_ request: Request, scope: Scope, name rawName: String, reference rawReference: String)
         async throws -> Response
     {
         let name = try repositoryName(rawName)
-        let reference = try reference(rawReference)
+        let reference = try readReference(rawReference, in: name)
         // Under a pull-through cache rule, what is not here yet is fetched from the upstream first.
         do { try await pullThrough.fetchIfCovered(name, reference, in: scope) } catch let failure
             as PullThroughCache.Failure
@@ -94,14 +105,27 @@ extension OCIController {
         let manifest = Manifest(
             digest: digest, mediaType: parsed.mediaType, content: String(decoding: bytes, as: UTF8.self),
             references: parsed.references)
-        var tag: Tag? = nil
-        if case .tag(let t) = reference { tag = t }
+        // The tag in the path, or (the distribution-spec's multi-tag push, by digest) every `?tag=`.
+        var tags: [Tag] = []
+        if case .tag(let t) = reference { tags = [t] }
+        for raw in request.uri.queryParameters[values: "tag"] {
+            guard let tag = Tag(String(raw)) else {
+                throw OCIError(
+                    .badRequest, .tagInvalid, "'\(raw)' is not a valid tag ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})")
+            }
+            if !tags.contains(tag) { tags.append(tag) }
+        }
+        var options = PutManifestOptions()
+        if tags.count > 1 { options.moreTags = Array(tags.dropFirst()) }
+        if configuration.sparseManifests { options.allowMissingReferences = true }
+        let command = Command.putManifest(
+            repository: name, manifest: manifest, tag: tags.first,
+            options: options == PutManifestOptions() ? nil : options)
         try await pushing(into: name) {
-            try await store.submit(
-                [.putManifest(repository: name, manifest: manifest, tag: tag)], scope: scope, creating: name,
-                pushCreation)
+            try await store.submit([command], scope: scope, creating: name, pushCreation)
         }
         var headers: HTTPFields = [.location: "/v2/\(name)/manifests/\(digest)", .dockerContentDigest: digest.rawValue]
+        for tag in tags where !reference.isTag { headers.append(HTTPField(name: .ociTag, value: tag.rawValue)) }
         if let subject = parsed.references.subject { headers[.ociSubject] = subject.rawValue }
         return Self.empty(.created, headers)
     }

@@ -36,8 +36,19 @@ extension OCIController {
                 return Self.empty(
                     .created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
             }
-            let id = try await ingest.begin(in: name, scope: scope, creation: pushCreation)
-            return Self.empty(.accepted, uploadHeaders(name: name, id: id, size: 0))
+            var algorithm = Digest.Algorithm.sha256
+            if let text = query["digest-algorithm"].map(String.init) {
+                guard let chosen = Digest.Algorithm(rawValue: text) else {
+                    throw OCIError(
+                        .badRequest, .digestInvalid,
+                        "digest-algorithm '\(text)' is not one this registry supports (sha256, sha512)")
+                }
+                algorithm = chosen
+            }
+            let id = try await ingest.begin(in: name, scope: scope, creation: pushCreation, algorithm: algorithm)
+            var headers = uploadHeaders(name: name, id: id, size: 0)
+            if let minimum = configuration.chunkMinLength { headers[.ociChunkMinLength] = String(minimum) }
+            return Self.empty(.accepted, headers)
         }
     }
 

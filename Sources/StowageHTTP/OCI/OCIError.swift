@@ -76,10 +76,11 @@ struct OCIError: HTTPResponseError {
                         code: .manifestBlobUnknown, message: "blob unknown to registry", detail: ["digest": $0.rawValue]
                     )
                 }
+                // The spec's code for "a manifest or blob unknown to registry" that a manifest references.
                 + manifests.map {
                     Entry(
-                        code: .manifestUnknown, message: "manifest unknown to registry", detail: ["digest": $0.rawValue]
-                    )
+                        code: .manifestBlobUnknown, message: "manifest unknown to registry",
+                        detail: ["digest": $0.rawValue])
                 }
         case .manifestNotFound:
             self.init(.notFound, .manifestUnknown, message)

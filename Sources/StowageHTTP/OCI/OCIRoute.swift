@@ -22,12 +22,13 @@ enum OCIRoute: Equatable, Sendable {
     case referrers(String, digest: String)
 
     /// Classifies a path that starts with `/v2`; `nil` when it addresses nothing.
-    /// Components are percent-decoded (clients may send `sha256%3A...`).
+    /// The last component is percent-decoded (clients may send `sha256%3A...`); the name is not.
     init?(path: String) {
         guard path == "/v2" || path.hasPrefix("/v2/") else { return nil }
-        var parts = path.dropFirst(3).split(separator: "/", omittingEmptySubsequences: false).map {
-            String($0).removingPercentEncoding ?? String($0)
-        }
+        // Only the last component (a digest, reference or upload id) is percent-decoded: a
+        // repository name is never decoded into another (`a%2Fb` is no name, not `a/b`).
+        var parts = path.dropFirst(3).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if let last = parts.indices.last { parts[last] = parts[last].removingPercentEncoding ?? parts[last] }
         if parts.first == "" { parts.removeFirst() }
         let trailingSlash = parts.last == ""
         if trailingSlash { parts.removeLast() }

@@ -31,6 +31,8 @@ public func buildApplications(
             services: [
                 BackgroundService.garbageCollector(store, every: configuration.garbageCollectionInterval),
                 BackgroundService.lifecycle(store, every: configuration.garbageCollectionInterval),
+                BackgroundService.uploadExpiry(
+                    store, after: configuration.uploadTimeout, every: configuration.garbageCollectionInterval),
             ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

@@ -28,6 +28,13 @@ public struct ServerConfiguration: Sendable {
     public var maxImportBytes: Int
     /// The account each AWS access key acts in on the ECR API (a 12-digit key is its own account).
     public var accounts: [String: AccountID]
+    /// Accept image manifests whose layers, and indexes whose child manifests, the repository lacks
+    /// (the distribution-spec allows a registry to); off by default, as in ECR.
+    public var sparseManifests = false
+    /// Uploads nobody touches for this long (of the server's clock) end, logged as expired.
+    public var uploadTimeout: Duration = .seconds(24 * 3600)
+    /// When set, upload sessions advertise `OCI-Chunk-Min-Length` (the smallest chunk but the last).
+    public var chunkMinLength: Int64?
 
     public init(
         host: String = "127.0.0.1", port: Int = 5000, auth: AuthMode = .ecr, createOnPush: Bool = false,

@@ -8,6 +8,8 @@ extension HTTPField.Name {
     static let dockerDistributionAPIVersion = Self("Docker-Distribution-Api-Version")!
     static let ociSubject = Self("OCI-Subject")!
     static let ociFiltersApplied = Self("OCI-Filters-Applied")!
+    static let ociTag = Self("OCI-Tag")!
+    static let ociChunkMinLength = Self("OCI-Chunk-Min-Length")!
     static let amznRequestID = Self("x-amzn-RequestId")!
     static let link = Self("Link")!
     static let amzTarget = Self("X-Amz-Target")!

@@ -14,6 +14,8 @@ public protocol ContentStore: Sendable {
     /// Reads spooled bytes (to rebuild a running hash after a restart).
     func readSpool(_ id: UploadID, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
     func removeSpool(_ id: UploadID)
+    /// How many bytes a spool holds; `nil` when there is no spool.
+    func spoolSize(_ id: UploadID) -> Int64?
     /// The ids of every spool present.
     func spoolIDs() -> [String]
     /// Makes the first `size` bytes of the spool the blob `digest`, durably (nothing to do when the
@@ -38,11 +40,15 @@ public protocol SpoolWriter: Sendable {
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
     /// A hint that `length` bytes will be written at `offset` (a request's `Content-Length`).
     func reserve(_ length: Int64, at offset: Int64)
+    /// Makes what was written durable before it is logged — and, with `entry`, the spool's own
+    /// name in its directory (the first chunk of an upload). Nothing to do in memory.
+    func sync(entry: Bool) throws
     func close()
 }
 
 extension SpoolWriter {
     public func reserve(_ length: Int64, at offset: Int64) {}
+    public func sync(entry: Bool) throws {}
 }
 
 /// Reads a stored blob.

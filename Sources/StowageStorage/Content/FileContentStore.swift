@@ -34,7 +34,9 @@ public struct FileContentStore: ContentStore {
 
     public func openSpool(_ id: UploadID) throws -> any SpoolWriter {
         let path = spoolPath(id)
-        return FileSpoolWriter(descriptor: Descriptor(try POSIX.open(path, O_WRONLY | O_CREAT), path: path))
+        return FileSpoolWriter(
+            descriptor: Descriptor(try POSIX.open(path, O_WRONLY | O_CREAT), path: path), directory: uploads,
+            durable: durable)
     }
 
     public func truncateSpool(_ id: UploadID, to size: Int64) throws {
@@ -52,6 +54,8 @@ public struct FileContentStore: ContentStore {
     }
 
     public func removeSpool(_ id: UploadID) { POSIX.unlink(spoolPath(id)) }
+
+    public func spoolSize(_ id: UploadID) -> Int64? { POSIX.fileSize(spoolPath(id)) }
 
     public func spoolIDs() -> [String] { POSIX.list(uploads) }
 
@@ -104,6 +108,8 @@ public struct FileContentStore: ContentStore {
 
 struct FileSpoolWriter: SpoolWriter {
     let descriptor: Descriptor
+    let directory: String
+    let durable: Bool
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         try POSIX.pwriteAll(descriptor.fd, bytes, at: offset, path: descriptor.path)
@@ -122,6 +128,12 @@ struct FileSpoolWriter: SpoolWriter {
     static let keepSize: Int32 = 1
     /// No reservation beyond this, whatever a client declares.
     static let largestReservation: Int64 = 16 << 30
+
+    func sync(entry: Bool) throws {
+        guard durable else { return }
+        try POSIX.fsync(descriptor.fd, path: descriptor.path)
+        if entry { try POSIX.fsyncDirectory(directory) }
+    }
 
     func close() {}
 }

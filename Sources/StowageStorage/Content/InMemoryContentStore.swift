@@ -35,6 +35,8 @@ public final class InMemoryContentStore: ContentStore {
 
     public func removeSpool(_ id: UploadID) { _ = spools.withLock { $0.removeValue(forKey: id) } }
 
+    public func spoolSize(_ id: UploadID) -> Int64? { spools.withLock { $0[id].map { Int64($0.count) } } }
+
     public func spoolIDs() -> [String] { spools.withLock { $0.keys.map(\.rawValue).sorted() } }
 
     public func storeSpool(_ id: UploadID, size: Int64, as digest: Digest) throws {

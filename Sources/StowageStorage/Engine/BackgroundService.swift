@@ -22,6 +22,13 @@ public struct BackgroundService: Service {
         Self(every: interval) { _ = try? await store.applyLifecyclePolicies() }
     }
 
+    /// Ends uploads nobody touched for `timeout` of the server's clock.
+    public static func uploadExpiry(
+        _ store: RegistryStore, after timeout: Duration, every interval: Duration = .seconds(5)
+    ) -> Self {
+        Self(every: interval) { _ = try? await store.expireUploads(after: timeout) }
+    }
+
     public func run() async throws {
         do {
             try await cancelWhenGracefulShutdown {

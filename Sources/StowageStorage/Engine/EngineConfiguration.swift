@@ -30,6 +30,9 @@ public struct EngineConfiguration: Sendable {
     public var snapshotsKept: Int
     /// zlib level for snapshots.
     public var compressionLevel: Int32
+    /// Take `LOCK` in the data directory, so a second engine on it refuses to start. Off only in
+    /// tests that open a directory again while the first engine still lives, as a restart would not.
+    public var locksDirectory = true
 
     public init(
         location: StorageLocation, fsync: FsyncPolicy = .always, snapshotEvery: UInt64 = 10_000,

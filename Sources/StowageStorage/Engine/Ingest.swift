@@ -31,10 +31,13 @@ public struct Ingest: Sendable {
 
     // MARK: Uploads
 
-    /// Starts an upload in repository `name` (created first when `creation` allows); returns its id.
-    public func begin(in name: RepositoryName, scope: Scope, creation: RepositoryCreation = .never) async throws
-        -> UploadID
-    {
+    /// Starts an upload in repository `name` (created first when `creation` allows); returns its
+    /// id. Its bytes are hashed with `algorithm` as they come (another one at the commit costs a
+    /// second pass over the spool).
+    public func begin(
+        in name: RepositoryName, scope: Scope, creation: RepositoryCreation = .never,
+        algorithm: Digest.Algorithm = .sha256
+    ) async throws -> UploadID {
         let id = ids.uploadID()
         try content.createSpool(id)
         do {
@@ -43,6 +46,7 @@ public struct Ingest: Sendable {
             content.removeSpool(id)
             throw error
         }
+        if algorithm != .sha256 { await sessions.prime(id, algorithm: algorithm) }
         return id
     }
 
@@ -65,13 +69,13 @@ public struct Ingest: Sendable {
         do {
             upload = try self.upload(id, in: name, scope: scope)
             try await refuseMisplaced(bytes, claiming: offset, for: upload, scope: scope)
-            session = try await self.session(for: upload, algorithm: .sha256)
+            session = try await self.session(for: upload, algorithm: nil)
         } catch {
             await sessions.release(id)
             throw error
         }
         do {
-            let added = try await write(bytes, into: upload, digester: &session.digester)
+            let added = try await write(bytes, into: upload, digester: &session.digester, sync: true)
             try await store.submit(
                 .appendChunk(upload: id, repository: name, offset: upload.size, length: added), scope: scope)
             session.size = upload.size + added
@@ -116,7 +120,8 @@ public struct Ingest: Sendable {
         var pending: [Command] = []
         do {
             if let lastChunk {
-                let added = try await write(lastChunk, into: upload, digester: &session.digester)
+                // Not synced here: the commit stores the spool durably, or (a wrong digest) it is synced below.
+                let added = try await write(lastChunk, into: upload, digester: &session.digester, sync: false)
                 if added > 0 {
                     pending.append(.appendChunk(upload: id, repository: name, offset: size, length: added))
                     size += added
@@ -135,7 +140,10 @@ public struct Ingest: Sendable {
             // The chunk stays (the upload is usable for a retry); the commit is refused, as history.
             let mismatch = RegistryError.digestMismatch(id, claimed: claimed, computed: computed)
             do {
-                if !pending.isEmpty { try await store.submit(pending, scope: scope) }
+                if !pending.isEmpty {
+                    if store.configuration.fsync == .always { try content.openSpool(id).sync(entry: upload.size == 0) }
+                    try await store.submit(pending, scope: scope)
+                }
                 try await store.recordRefusal(commit, because: mismatch, scope: scope)
             } catch {
                 cutBack(upload, scope: scope)
@@ -190,7 +198,7 @@ public struct Ingest: Sendable {
         try content.createSpool(id)
         do {
             var digester = ContentDigester(claimed.algorithm)
-            let size = try await write(bytes, into: id, at: 0, digester: &digester)
+            let size = try await write(bytes, into: id, at: 0, digester: &digester, sync: false)
             let computed = digester.finalize()
             guard computed == claimed else {
                 let mismatch = RegistryError.digestMismatch(nil, claimed: claimed, computed: computed)
@@ -257,20 +265,23 @@ public struct Ingest: Sendable {
     }
 
     /// The running digest over the upload's bytes: kept from the last request, else read from its spool.
-    private func session(for upload: Upload, algorithm: Digest.Algorithm) async throws -> UploadSessions.Session {
+    /// With `algorithm` `nil`: whichever the upload was started with (sha256 unless it said otherwise).
+    private func session(for upload: Upload, algorithm: Digest.Algorithm?) async throws -> UploadSessions.Session {
         if let kept = await sessions.session(upload.id, size: upload.size, algorithm: algorithm) { return kept }
-        return try UploadSessions.rehash(upload.id, size: upload.size, algorithm: algorithm, in: content)
+        return try UploadSessions.rehash(upload.id, size: upload.size, algorithm: algorithm ?? .sha256, in: content)
     }
 
     /// Streams a chunk into the upload's spool where it stands; returns the bytes written.
-    private func write(_ bytes: ByteSource, into upload: Upload, digester: inout ContentDigester) async throws -> Int64
-    {
-        try await write(bytes, into: upload.id, at: upload.size, digester: &digester)
-    }
-
-    private func write(_ bytes: ByteSource, into id: UploadID, at offset: Int64, digester: inout ContentDigester)
+    private func write(_ bytes: ByteSource, into upload: Upload, digester: inout ContentDigester, sync: Bool)
         async throws -> Int64
     {
+        try await write(bytes, into: upload.id, at: upload.size, digester: &digester, sync: sync)
+    }
+
+    /// Streams bytes into a spool at `offset`; with `sync`, durably (see below).
+    private func write(
+        _ bytes: ByteSource, into id: UploadID, at offset: Int64, digester: inout ContentDigester, sync: Bool
+    ) async throws -> Int64 {
         let writer = try content.openSpool(id)
         defer { writer.close() }
         if let length = bytes.declaredLength, length > 0 { writer.reserve(length, at: offset) }
@@ -281,6 +292,9 @@ public struct Ingest: Sendable {
             running.update(run)
             written += Int64(run.count)
         }
+        // Under `--fsync always` the bytes (and, for a first chunk, the spool's name) are durable
+        // before the record that counts them: a power cut never leaves the log ahead of the spool.
+        if sync && store.configuration.fsync == .always && written > 0 { try writer.sync(entry: offset == 0) }
         digester = running
         return written
     }

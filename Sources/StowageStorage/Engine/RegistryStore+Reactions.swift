@@ -66,3 +66,17 @@ extension RegistryStore {
         return expired
     }
 }
+
+extension RegistryStore {
+    /// Ends the uploads nobody touched for `timeout` of the server's clock, as logged `endUpload`
+    /// commands decided in one turn of the writer. Returns how many ended.
+    @discardableResult
+    public func expireUploads(after timeout: Duration) async throws -> Int {
+        let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        let ended = head.expiredUploads(at: clock.now(), timeout: milliseconds)
+        guard !ended.isEmpty else { return 0 }
+        let appended = try append(ended.map { Pending(scope: $0.scope, command: $0.command) })
+        if let last = appended.envelopes.last { try await settle(through: last.sequence) }
+        return appended.envelopes.count
+    }
+}

@@ -12,6 +12,9 @@ public struct RecoveryReport: Sendable {
     public var replayed = 0
     /// Spool files cut back to their logged length, or removed as unknown.
     public var spoolsRepaired = 0
+    /// Uploads ended because their spool held fewer bytes than the log had acknowledged (a power
+    /// cut, or a spool removed by hand), each with a logged `endUpload`.
+    public var uploadsEnded: [String] = []
 }
 
 /// Start-up: the newest snapshot that loads, then the log after it, then the spools made to
@@ -27,15 +30,20 @@ enum Recovery {
         var pointCache: [UInt64: RegistryState]
         var snapshotLoadSeconds: Double
         var report: RecoveryReport
+        var lock: DirectoryLock?
     }
 
-    static func open(_ configuration: EngineConfiguration, logger: Logger) throws -> Recovered {
+    static func open(_ configuration: EngineConfiguration, clock: any RegistryClock, logger: Logger) throws -> Recovered
+    {
         var report = RecoveryReport()
         let snapshots: any SnapshotStore
         let points: any SnapshotStore
         let content: any ContentStore
+        var lock: DirectoryLock?
         switch configuration.location {
         case .directory(let path):
+            // Before anything is read: one server per data directory.
+            if configuration.locksDirectory { lock = try DirectoryLock(directory: path) }
             snapshots = try FileSnapshotStore(directory: path + "/snap")
             points = try FileSnapshotStore(directory: path + "/snap/points")
             content = try FileContentStore(directory: path, durable: configuration.fsync != .never)
@@ -119,23 +127,49 @@ enum Recovery {
                 }
             }
         }
-        // Spools: cut back to what the log acknowledged; remove those of no upload.
-        let inFlight = Dictionary(state.uploadsInFlight.map { ($0.upload.id.rawValue, $0.upload) }) { a, _ in a }
-        let spools = content.spoolIDs()
-        for name in spools {
-            if let upload = inFlight[name] {
-                try content.truncateSpool(upload.id, to: upload.size)
+        // Spools: cut back to what the log acknowledged; remove those of no upload. A spool that
+        // holds less than the log acknowledged is never filled up with zeros: its upload ends, logged.
+        let inFlight = Dictionary(state.uploadsInFlight.map { ($0.upload.id.rawValue, $0) }) { a, _ in a }
+        let spools = Set(content.spoolIDs())
+        var lost: [(scope: Scope, upload: Upload)] = []
+        for name in spools.sorted() {
+            if let (scope, upload) = inFlight[name] {
+                guard let size = content.spoolSize(upload.id), size >= upload.size else {
+                    lost.append((scope, upload))
+                    continue
+                }
+                if size > upload.size {
+                    try content.truncateSpool(upload.id, to: upload.size)
+                    report.spoolsRepaired += 1
+                }
             } else if let id = UploadID(name) {
                 content.removeSpool(id)
+                report.spoolsRepaired += 1
             }
-            report.spoolsRepaired += 1
         }
-        for upload in inFlight.values where !spools.contains(upload.id.rawValue) {
-            try content.createSpool(upload.id)
+        for (scope, upload) in inFlight.values.sorted(by: { $0.upload.id < $1.upload.id })
+        where !spools.contains(upload.id.rawValue) {
+            if upload.size == 0 { try content.createSpool(upload.id) } else { lost.append((scope, upload)) }
         }
+        for (scope, upload) in lost {
+            last += 1
+            let envelope = Envelope(
+                sequence: last, time: clock.now(), scope: scope,
+                command: .endUpload(upload: upload.id, repository: upload.repository, reason: .bytesLost))
+            try state.apply(envelope)
+            var frame: [UInt8] = []
+            RecordFraming.appendFrame(try StateCodec.encode(LogRecord(envelope: envelope)), to: &frame)
+            try log.append(framed: frame, lastSequence: last)
+            logger.warning(
+                "upload \(upload.id) in \(upload.repository) had \(upload.size) bytes acknowledged but its spool holds \(content.spoolSize(upload.id) ?? 0): ended it (record \(last)); the client must push that blob again"
+            )
+            content.removeSpool(upload.id)
+            report.uploadsEnded.append(upload.id.rawValue)
+        }
+        if !lost.isEmpty { try log.syncTarget().sync() }
         return Recovered(
             content: content, snapshots: snapshots, points: points, log: log, state: state, sequence: last,
-            pointCache: cache, snapshotLoadSeconds: loadSeconds, report: report)
+            pointCache: cache, snapshotLoadSeconds: loadSeconds, report: report, lock: lock)
     }
 }
 

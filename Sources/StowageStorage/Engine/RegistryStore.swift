@@ -28,6 +28,8 @@ public actor RegistryStore {
     public nonisolated let configuration: EngineConfiguration
     public nonisolated let clock: any RegistryClock
     public nonisolated let recovery: RecoveryReport
+    /// The data directory's lock, held while the engine lives.
+    nonisolated let lock: DirectoryLock?
     let log: any EventLog
     let snapshots: any SnapshotStore
     /// Stored states by the sequence number they are the state after: one per checkpoint and
@@ -73,7 +75,7 @@ public actor RegistryStore {
         configuration: EngineConfiguration, clock: any RegistryClock = SystemClock(),
         logger: Logger = Logger(label: "stowage.engine")
     ) throws {
-        let recovered = try Recovery.open(configuration, logger: logger)
+        let recovered = try Recovery.open(configuration, clock: clock, logger: logger)
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
@@ -89,6 +91,7 @@ public actor RegistryStore {
         lastSnapshotSeconds = recovered.snapshotLoadSeconds
         published = Mutex(Published(state: recovered.state, sequence: recovered.sequence))
         recovery = recovered.report
+        lock = recovered.lock
     }
 
     // MARK: Reading
@@ -130,6 +133,14 @@ public actor RegistryStore {
     /// Submits commands in order, as ``submit(_:scope:)-([Command],_)`` does, and returns what they did.
     public func write(_ commands: [Command], scope: Scope) async throws -> Written {
         try await write(scope: scope) { _ in commands }
+    }
+
+    /// Submits the commands `decide` makes of the current state, in the same turn of the writer as
+    /// their append: for a command whose content depends on the state (a scan records the
+    /// findings seeded at the time it is logged).
+    @discardableResult
+    public func submit(scope: Scope, deciding decide: @Sendable (RegistryState) -> [Command]) async throws -> Written {
+        try await write(scope: scope, decide)
     }
 
     /// Submits commands that write into repository `name`, which is created first when it does not
@@ -226,7 +237,7 @@ public actor RegistryStore {
             default: break
             }
             switch item.command {
-            case .reset, .restore, .deleteRepository: removeOrphanSpools()
+            case .reset, .restore, .deleteRepository, .endUpload: removeOrphanSpools()
             default: break
             }
             envelopes.append(envelope)

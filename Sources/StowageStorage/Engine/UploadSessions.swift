@@ -24,10 +24,16 @@ actor UploadSessions {
         await withCheckedContinuation { waiting[id, default: []].append($0) }
     }
 
-    /// The kept digest, if it covers exactly `size` bytes with `algorithm`.
-    func session(_ id: UploadID, size: Int64, algorithm: Digest.Algorithm) -> Session? {
-        guard let session = sessions[id], session.size == size, session.algorithm == algorithm else { return nil }
+    /// The kept digest, if it covers exactly `size` bytes with `algorithm` (any, when `nil`).
+    func session(_ id: UploadID, size: Int64, algorithm: Digest.Algorithm?) -> Session? {
+        guard let session = sessions[id], session.size == size, algorithm.map({ session.algorithm == $0 }) ?? true
+        else { return nil }
         return session
+    }
+
+    /// An empty upload's digest, with the algorithm it was started with.
+    func prime(_ id: UploadID, algorithm: Digest.Algorithm) {
+        sessions[id] = Session(digester: ContentDigester(algorithm), size: 0, algorithm: algorithm)
     }
 
     /// Gives the upload back untouched: nothing was written.

@@ -45,14 +45,15 @@ public struct OCILayout: Sendable {
         var blobs: [Digest: [UInt8]] = [:]
         var manifests: [(Manifest, Tag?)] = []
         var seen: Set<Digest> = []
-        func add(_ digest: Digest, tag: Tag?) throws {
+        // A manifest without a mediaType of its own has the one of the descriptor that names it.
+        func add(_ digest: Digest, mediaType: String?, tag: Tag?) throws {
             let bytes = try blob(digest)
             let parsed: (mediaType: String, references: ManifestReferences)
-            do { parsed = try ManifestParser.parse(bytes, contentType: nil) } catch {
+            do { parsed = try ManifestParser.parse(bytes, contentType: mediaType) } catch {
                 throw Failure(description: "manifest \(digest): \(error.reason)")
             }
             for child in parsed.references.manifests where !seen.contains(child.digest) {
-                try add(child.digest, tag: nil)
+                try add(child.digest, mediaType: child.mediaType, tag: nil)
             }
             for descriptor in parsed.references.blobs { blobs[descriptor.digest] = try blob(descriptor.digest) }
             if seen.insert(digest).inserted || tag != nil {
@@ -72,7 +73,7 @@ public struct OCILayout: Sendable {
             if let ref = entry["annotations"]?["org.opencontainers.image.ref.name"]?.stringValue {
                 tag = Tag(ref) ?? ref.split(separator: ":").last.flatMap { Tag(String($0)) }
             }
-            try add(digest, tag: tag)
+            try add(digest, mediaType: entry["mediaType"]?.stringValue, tag: tag)
         }
         return Plan(blobs: blobs.sorted { $0.key < $1.key }, manifests: manifests)
     }
