@@ -100,3 +100,40 @@ def shared_template_server(tmp_path_factory):
         resourceTags=[{"Key": "team", "Value": "race"}])
     yield server
     server.kill()
+
+
+def test_chunks_claiming_one_offset_at_once_let_exactly_one_land(shared_flag_server):
+    """Of eight PATCHes claiming 0-9 at once, one gets 202 and the others 416 with Range 0-9; the
+    upload holds exactly the winner's bytes."""
+    host, port = shared_flag_server.authority.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.request("POST", "/v2/race/chunks/blobs/uploads/", body=b"")
+    response = connection.getresponse()
+    response.read()
+    location = response.getheader("Location")
+    barrier = threading.Barrier(8)
+    answers = [None] * 8
+
+    def patch(n):
+        c = http.client.HTTPConnection(host, int(port), timeout=60)
+        body = bytes([n]) * 10
+        barrier.wait()
+        c.request("PATCH", location, body=body, headers={"Content-Range": "0-9", "Content-Length": "10"})
+        r = c.getresponse()
+        r.read()
+        answers[n] = (r.status, r.getheader("Range"))
+        c.close()
+
+    threads = [threading.Thread(target=patch, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [n for n, (status, _) in enumerate(answers) if status == 202]
+    assert len(winners) == 1, answers
+    assert sorted(a for a in answers if a[0] != 202) == [(416, "0-9")] * 7, answers
+    body = bytes([winners[0]]) * 10
+    connection.request("PUT", f"{location}?digest=sha256:{hashlib.sha256(body).hexdigest()}", body=b"")
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 201

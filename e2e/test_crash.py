@@ -6,6 +6,7 @@ write it acknowledged must be there, byte for byte; nothing half-made may be vis
 resolves to a manifest whose blobs can all be read back with the right digest.
 """
 
+import http.client
 import json
 import random
 import signal
@@ -18,6 +19,7 @@ from registry import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, Registry, digest
 ROUNDS = 30
 WRITERS = 4
 IMAGES = "crash/images"
+UPLOADS = "crash/uploads"
 
 
 def push_image(registry, tag, rng):
@@ -53,11 +55,73 @@ def check_images(registry, acknowledged):
             assert layer == acknowledged[tag][1]
 
 
+class OpenUpload:
+    """An upload pushed chunk by chunk: the whole blob, and how much of it the server acknowledged."""
+
+    def __init__(self, location, blob):
+        self.location, self.blob, self.acknowledged = location, blob, 0
+        self.completing = False  # a PUT was sent: the kill may have come before or after its commit
+
+
+def upload_in_chunks(registry, rng, uploads, lock, stop):
+    """Starts uploads and sends them in chunks (never completed here): a kill leaves them open."""
+    while not stop.is_set():
+        r = registry.request("POST", f"/v2/{UPLOADS}/blobs/uploads/")
+        assert r.status < 500, r
+        if r.status != 202:
+            return
+        upload = OpenUpload(r.headers["Location"], rng.randbytes(rng.randint(200_000, 2_000_000)))
+        with lock:
+            uploads.append(upload)
+        while upload.acknowledged < len(upload.blob) and not stop.is_set():
+            start = upload.acknowledged
+            chunk = upload.blob[start:start + rng.randint(1_000, 40_000)]
+            r = registry.request("PATCH", upload.location, body=chunk,
+                                 headers={"Content-Range": f"{start}-{start + len(chunk) - 1}"})
+            assert r.status < 500, r
+            if r.status != 202:
+                return
+            upload.acknowledged = start + len(chunk)
+        if upload.acknowledged == len(upload.blob) and not stop.is_set():
+            upload.completing = True
+            r = registry.request("PUT", upload.location + f"?digest={digest(upload.blob)}")
+            assert r.status < 500, r
+            if r.status == 201:
+                with lock:
+                    uploads.remove(upload)
+
+
+def resume_and_complete(registry, upload):
+    """After a restart: the upload stands at least where it was acknowledged, holds exactly those
+    bytes, and completes with the rest. Nothing a crash left answers 5xx."""
+    status = registry.request("GET", upload.location)
+    if upload.completing and status.status == 404:
+        # The commit landed before the kill: the blob is whole.
+        blob = registry.request("GET", f"/v2/{UPLOADS}/blobs/{digest(upload.blob)}")
+        assert blob.status == 200 and blob.body == upload.blob, "a committed upload's blob is missing or damaged"
+        return
+    assert status.status == 204, f"an upload open at the kill is gone or broken: {status}"
+    # `Range: 0-0` is an empty upload here: every chunk sent is at least 1000 bytes.
+    end = int(status.headers["Range"].split("-")[1])
+    size = 0 if end == 0 else end + 1
+    assert size >= upload.acknowledged, f"acknowledged bytes lost: {size} < {upload.acknowledged}"
+    rest = upload.blob[size:]
+    if rest:
+        r = registry.request("PATCH", upload.location, body=rest,
+                             headers={"Content-Range": f"{size}-{size + len(rest) - 1}"})
+        assert r.status == 202, r
+    r = registry.request("PUT", upload.location + f"?digest={digest(upload.blob)}")
+    assert r.status == 201, f"completing a resumed upload: {r}"
+    blob = registry.request("GET", f"/v2/{UPLOADS}/blobs/{digest(upload.blob)}")
+    assert blob.status == 200 and blob.body == upload.blob
+
+
 def test_sigkill_at_random_moments_never_loses_an_acknowledged_write(tmp_path):
     data = str(tmp_path / "data")
     rng = random.Random(20261129)
     repositories, images = set(), {}
     attempted = set()
+    uploads, resumed, failures = [], 0, []
     lock = threading.Lock()
     for round_number in range(ROUNDS):
         # Small snapshot intervals make kills land during compaction too.
@@ -67,9 +131,15 @@ def test_sigkill_at_random_moments_never_loses_an_acknowledged_write(tmp_path):
             registry = Registry(server)
             if round_number == 0:
                 registry.create(IMAGES)
+                registry.create(UPLOADS)
+            # The uploads the last kill left open go on where they stood, and complete.
+            for upload in uploads:
+                resume_and_complete(registry, upload)
+                resumed += 1
+            uploads.clear()
             status, catalog = server.json("GET", "/v2/_catalog")
             assert status == 200
-            present = set(catalog["repositories"]) - {IMAGES}
+            present = set(catalog["repositories"]) - {IMAGES, UPLOADS}
             missing = repositories - present
             assert not missing, f"round {round_number}: acknowledged repositories lost: {sorted(missing)[:5]}"
             assert present <= attempted, "a repository nobody created appeared"
@@ -99,6 +169,16 @@ def test_sigkill_at_random_moments_never_loses_an_acknowledged_write(tmp_path):
                     i += 1
 
             threads = [threading.Thread(target=writer, args=(k,)) for k in range(WRITERS)]
+
+            def chunks():
+                try:
+                    upload_in_chunks(registry, random.Random(round_number), uploads, lock, stop)
+                except (OSError, http.client.HTTPException):
+                    return  # the server died under us
+                except AssertionError as error:
+                    failures.append(error)
+
+            threads.append(threading.Thread(target=chunks))
             for thread in threads:
                 thread.start()
             time.sleep(rng.uniform(0.02, 0.35))
@@ -107,6 +187,7 @@ def test_sigkill_at_random_moments_never_loses_an_acknowledged_write(tmp_path):
             stop.set()
             for thread in threads:
                 thread.join(timeout=30)
+            assert not failures, failures
         finally:
             server.kill()
     final = Server("--data-dir", data, "--auth", "none")
@@ -114,7 +195,11 @@ def test_sigkill_at_random_moments_never_loses_an_acknowledged_write(tmp_path):
         catalog = final.json("GET", "/v2/_catalog")[1]["repositories"]
         assert repositories <= set(catalog)
         check_images(Registry(final), images)
+        for upload in uploads:
+            resume_and_complete(Registry(final), upload)
+            resumed += 1
         assert len(repositories) > ROUNDS * 3 and len(images) > ROUNDS * 2, "the writers barely wrote: the test proves little"
+        assert resumed >= ROUNDS // 2, "too few uploads were left open by the kills to prove resuming"
         assert final.terminate() == 0
     finally:
         final.kill()

@@ -135,3 +135,28 @@ def test_blobs_nothing_links_are_collected_and_shared_ones_kept(start_server, tm
     assert stored(shared)
     assert registry.request("GET", f"/v2/gc/two/blobs/{shared}").body == b"in both"
     assert digest(b"in both") == shared
+
+
+def test_a_second_server_on_a_data_directory_refuses_and_the_first_keeps_every_write(start_server, tmp_path):
+    import subprocess
+
+    from conftest import BINARY
+
+    data = tmp_path / "data"
+    first = start_server("--data-dir", str(data), "--auth", "none")
+    assert first.json("POST", "/_admin/repositories", {"name": "lock/one"})[0] == 201
+    result = subprocess.run(
+        [str(BINARY), "serve", "--port", "0", "--data-dir", str(data)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert str(data) in result.stderr and f"pid {first.pid}" in result.stderr
+    # The first goes on writing, and all of it survives its restart.
+    assert first.json("POST", "/_admin/checkpoints", {"name": "after"})[0] == 201
+    assert first.json("POST", "/_admin/repositories", {"name": "lock/two"})[0] == 201
+    assert first.terminate() == 0
+    again = start_server("--data-dir", str(data), "--auth", "none")
+    assert again.json("GET", "/v2/_catalog")[1]["repositories"] == ["lock/one", "lock/two"]
+    assert [c["name"] for c in again.json("GET", "/_admin/checkpoints")[1]["checkpoints"]] == ["after"]
+    # A live directory can still be read offline.
+    inspect = subprocess.run([str(BINARY), "inspect", str(data)], capture_output=True, text=True, timeout=60)
+    assert inspect.returncode == 0, inspect.stdout + inspect.stderr

@@ -13,7 +13,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the registry server.",
         discussion:
-            "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_ADMIN_TOKEN, STOWAGE_ADMIN_PORT, STOWAGE_MAX_IMPORT_BYTES, STOWAGE_ACCOUNTS (KEY=ACCOUNT,...), STOWAGE_LOG_LEVEL. A flag wins over the variable."
+            "Every option can also be set with an environment variable: STOWAGE_HOST, STOWAGE_PORT, STOWAGE_DATA_DIR, STOWAGE_EPHEMERAL=1, STOWAGE_AUTH, STOWAGE_CREATE_ON_PUSH=1, STOWAGE_FSYNC, STOWAGE_SNAPSHOT_EVERY, STOWAGE_GC_INTERVAL, STOWAGE_ADMIN_TOKEN, STOWAGE_ADMIN_PORT, STOWAGE_MAX_IMPORT_BYTES, STOWAGE_ACCOUNTS (KEY=ACCOUNT,...), STOWAGE_SPARSE_MANIFESTS=1, STOWAGE_UPLOAD_TIMEOUT, STOWAGE_CHUNK_MIN_LENGTH, STOWAGE_LOG_LEVEL. A flag wins over the variable."
     )
 
     @Option(help: "Address to listen on.")
@@ -69,6 +69,17 @@ struct Serve: AsyncParsableCommand {
     )
     var accountsForKeys: [String] = env("STOWAGE_ACCOUNTS")?.split(separator: ",").map(String.init) ?? []
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Accept image manifests with layers, and indexes with child manifests, the repository lacks.")
+    var sparseManifests: Bool = envFlag("STOWAGE_SPARSE_MANIFESTS")
+
+    @Option(help: "End uploads nobody touches for this long of the server's clock (e.g. 24h, 90m).")
+    var uploadTimeout: String = env("STOWAGE_UPLOAD_TIMEOUT") ?? "24h"
+
+    @Option(help: "Advertise OCI-Chunk-Min-Length: the smallest chunk (but the last) clients should send, in bytes.")
+    var chunkMinLength: Int64? = env("STOWAGE_CHUNK_MIN_LENGTH").flatMap { Int64($0) }
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = env("STOWAGE_LOG_LEVEL") ?? "info"
 
@@ -86,6 +97,13 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--snapshot-every must be at least 1")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+        guard let timeout = parseDuration(uploadTimeout), timeout > 0 else {
+            throw ValidationError(
+                "--upload-timeout takes a positive duration such as 24h or 90m, not '\(uploadTimeout)'")
+        }
+        guard chunkMinLength.map({ $0 > 0 }) ?? true else {
+            throw ValidationError("--chunk-min-length must be positive")
+        }
     }
 
     func run() async throws {
@@ -107,7 +125,7 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "registry open: \(ephemeral ? "in memory" : dataDir), sequence \(store.sequence), snapshot \(recovery.snapshotSequence), replayed \(recovery.replayed) records"
         )
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host, port: port, auth: auth, createOnPush: createOnPush,
             garbageCollectionInterval: .milliseconds(Int64(gcInterval * 1000)), adminToken: adminToken,
             maxImportBytes: maxImportBytes,
@@ -118,6 +136,9 @@ struct Serve: AsyncParsableCommand {
                 }
             ) { _, last in last },
             adminPort: adminPort)
+        configuration.sparseManifests = sparseManifests
+        configuration.uploadTimeout = .milliseconds(parseDuration(uploadTimeout) ?? 86_400_000)
+        configuration.chunkMinLength = chunkMinLength
         let host = self.host
         let auth = self.auth
         let secret: [UInt8]

@@ -18,10 +18,11 @@ final class InProcessServer: Sendable {
     let tokens: TokenAuthority
     static let secret = [UInt8](repeating: 7, count: 32)
 
-    init(auth: AuthMode = .ecr) throws {
+    init(auth: AuthMode = .ecr, _ configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
         store = try RegistryStore(
             configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
-        let configuration = ServerConfiguration(port: 5999, auth: auth)
+        var configuration = ServerConfiguration(port: 5999, auth: auth)
+        configure(&configuration)
         let routers = buildRouters(
             configuration: configuration, store: store, secret: Self.secret,
             address: ServerAddress(host: "127.0.0.1", port: 5999))
@@ -162,6 +163,59 @@ struct RouterTableTests {
         Exchange(method: .delete, path: "/v2/", status: .methodNotAllowed, code: "UNSUPPORTED"),
         Exchange(path: "/v2/\(name)/nothing", status: .notFound, code: "UNSUPPORTED"),
         Exchange(path: "/v2/\(name)/referrers/\(missing)", status: .ok),
+        // The image-spec's manifests, the newest distribution-spec (issue 11's rules).
+        Exchange(
+            method: .put, path: "/v2/\(name)/manifests/v1",
+            body:
+                #"{"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"a/b","digest":"\#(layerDigest)","size":11},"layers":[]}"#,
+            status: .badRequest, code: "MANIFEST_INVALID"),
+        Exchange(
+            method: .put, path: "/v2/\(name)/manifests/v1",
+            body: #"{"schemaVersion":2,"config":{"mediaType":"a/b","digest":"\#(layerDigest)","size":11},"layers":[]}"#,
+            status: .badRequest, code: "MANIFEST_INVALID"),
+        Exchange(
+            method: .put, path: "/v2/\(name)/manifests/v1",
+            body: #"{"schemaVersion":2,"config":{"mediaType":"a/b","digest":"\#(layerDigest)","size":11},"layers":[]}"#,
+            headers: ["Content-Type": "application/vnd.oci.image.manifest.v1+json"], status: .created),
+        Exchange(
+            method: .put, path: "/v2/\(name)/manifests/v1",
+            body:
+                #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"a/b","digest":"\#(layerDigest)","size":-1},"layers":[]}"#,
+            status: .badRequest, code: "MANIFEST_INVALID"),
+        Exchange(
+            method: .put, path: "/v2/\(name)/manifests/v1",
+            body:
+                #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"a/b","digest":"\#(layerDigest)","size":11}}"#,
+            status: .badRequest, code: "MANIFEST_INVALID"),
+        Exchange(
+            method: .put, path: "/v2/\(name)/manifests/v1",
+            body: #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}"#, status: .badRequest,
+            code: "MANIFEST_INVALID"),
+        Exchange(path: "/v2/\(name)/manifests/not~a~tag", status: .notFound, code: "MANIFEST_UNKNOWN"),
+        Exchange(method: .head, path: "/v2/\(name)/manifests/sha256:abc", status: .notFound),
+        Exchange(
+            method: .put, path: "/v2/\(name)/manifests/not~a~tag", body: "{}", status: .badRequest, code: "TAG_INVALID"),
+        Exchange(path: "/v2/team%2Fapp/tags/list", status: .badRequest, code: "NAME_INVALID"),
+        Exchange(method: .post, path: "/v2/team%2fapp/blobs/uploads/", status: .badRequest, code: "NAME_INVALID"),
+        Exchange(path: "/v2/no/such/referrers/\(missing)", status: .ok),
+        Exchange(
+            method: .post, path: "/v2/\(name)/blobs/uploads/?digest-algorithm=md5", status: .badRequest,
+            code: "DIGEST_INVALID"),
+        Exchange(method: .post, path: "/v2/\(name)/blobs/uploads/?digest-algorithm=sha512", status: .accepted),
+        Exchange(
+            path: "/v2/\(name)/blobs/\(layerDigest)", headers: ["Range": "bytes=9-3"], status: .rangeNotSatisfiable,
+            code: "RANGE_INVALID", answerHeaders: ["Content-Range": "bytes */11"]),
+        Exchange(
+            path: "/v2/\(name)/blobs/\(layerDigest)", headers: ["Range": "bytes=5-500"], status: .partialContent,
+            answerHeaders: ["Content-Range": "bytes 5-10/11"]),
+        Exchange(
+            method: .head, path: "/v2/\(name)/blobs/\(layerDigest)", status: .ok,
+            answerHeaders: ["Content-Length": "11", "Docker-Content-Digest": layerDigest]),
+        Exchange(
+            method: .post, path: "/", target: "PutImage",
+            body:
+                #"{"repositoryName":"\#(name)","imageManifest":"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"\#(layerDigest)\",\"size\":11},\"layers\":[]}"}"#,
+            status: .badRequest, code: "InvalidParameterException"),
         // The ECR API: HTTP 400 with the model's exception in `__type`.
         Exchange(method: .post, path: "/", body: "{}", status: .badRequest, code: "UnknownOperationException"),
         Exchange(

@@ -158,6 +158,17 @@ extension AdminController {
             case .cancelUpload:
                 event.event = "cancel"
                 if record.refusal == nil { status = "cancelled" }
+            case .endUpload(_, _, let reason):
+                switch reason {
+                case .expired:
+                    event.event = "expired"
+                    if record.refusal == nil { status = "expired (nobody touched it for the upload timeout)" }
+                case .bytesLost:
+                    event.event = "ended"
+                    if record.refusal == nil {
+                        status = "ended: a crash took bytes it had acknowledged; push the blob again"
+                    }
+                }
             default:
                 break
             }

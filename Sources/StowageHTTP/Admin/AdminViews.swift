@@ -146,7 +146,7 @@ extension StateView.UploadView {
 }
 
 /// Parses Go-style durations: `72h`, `90m`, `1h30m`, `10s`, `250ms`, `2d`, with an optional `-`.
-func parseDuration(_ text: String) -> Int64? {
+public func parseDuration(_ text: String) -> Int64? {
     var rest = Substring(text.trimmingCharacters(in: .whitespaces))
     var sign: Int64 = 1
     if rest.hasPrefix("-") {
