@@ -27,13 +27,17 @@ def push_image(registry, tag, rng):
     layer = rng.randbytes(rng.randint(1, 50_000))
     config = json.dumps({"tag": tag}).encode()
     for blob in (config, layer):
-        if registry.request("POST", f"/v2/{IMAGES}/blobs/uploads/?digest={digest(blob)}", body=blob).status != 201:
+        r = registry.request("POST", f"/v2/{IMAGES}/blobs/uploads/?digest={digest(blob)}", body=blob)
+        assert r.status < 500, r
+        if r.status != 201:
             return None
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": digest(config), "size": len(config)},
         "layers": [{"mediaType": OCI_LAYER, "digest": digest(layer), "size": len(layer)}]}).encode()
-    if registry.push_manifest(IMAGES, tag, manifest).status != 201:
+    r = registry.push_manifest(IMAGES, tag, manifest)
+    assert r.status < 500, r
+    if r.status != 201:
         return None
     return manifest, layer
 
@@ -164,8 +168,11 @@ def test_sigkill_at_random_moments_never_loses_an_acknowledged_write(tmp_path):
                             if pushed:
                                 with lock:
                                     images[tag] = pushed
-                    except OSError:
+                    except (OSError, http.client.HTTPException):
                         return  # the server died under us: this write is unacknowledged
+                    except AssertionError as error:
+                        failures.append(error)
+                        return
                     i += 1
 
             threads = [threading.Thread(target=writer, args=(k,)) for k in range(WRITERS)]

@@ -3,8 +3,9 @@
 set -euo pipefail
 
 # libz-dev is Debian's virtual name for zlib1g-dev; docker.io brings dockerd, containerd and runc.
-apt_packages=(zlib1g-dev skopeo podman docker.io)
-pip_packages=(pytest oras boto3 awscli)
+# fuse3 and mfusepy run LazyFS, the forgetful file system of the power-loss test.
+apt_packages=(zlib1g-dev skopeo podman docker.io fuse3)
+pip_packages=(pytest oras boto3 awscli mfusepy)
 
 missing=()
 for package in "${apt_packages[@]}"; do
