@@ -151,7 +151,8 @@ struct ReactionTests {
             trigger: push(image),
             expected: [
                 Reaction(
-                    .lifecycle, in: .default, .expireImages(repository: F.app, digests: [F.manifest("old").digest]))
+                    .lifecycle, in: .default,
+                    .expireImages(repository: F.app, digests: [F.manifest("old").digest], rules: [1]))
             ]),
         Case(
             name: "putting a lifecycle policy applies it at once",
@@ -159,7 +160,8 @@ struct ReactionTests {
             trigger: (.default, .setLifecyclePolicy(repository: F.app, policy: keepOne)),
             expected: [
                 Reaction(
-                    .lifecycle, in: .default, .expireImages(repository: F.app, digests: [F.manifest("old").digest]))
+                    .lifecycle, in: .default,
+                    .expireImages(repository: F.app, digests: [F.manifest("old").digest], rules: [1]))
             ]),
         Case(
             name: "removing a lifecycle policy, and commands that add no image, cause nothing",
@@ -211,7 +213,8 @@ struct ReactionTests {
             state.lifecycleReactions(at: Timestamp(millisecondsSinceEpoch: F.time(5).millisecondsSinceEpoch + 8 * day))
                 == [
                     Reaction(
-                        .lifecycle, in: .default, .expireImages(repository: F.app, digests: [F.manifest("a").digest]))
+                        .lifecycle, in: .default,
+                        .expireImages(repository: F.app, digests: [F.manifest("a").digest], rules: [1]))
                 ])
     }
 

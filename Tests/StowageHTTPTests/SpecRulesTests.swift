@@ -122,12 +122,14 @@ struct SpecRulesTests {
         let location = try #require(post.headers[.location])
         let id = String(location.split(separator: "/").last!)
         #expect(try await server.store.expireUploads(after: .seconds(3600)) == 0)
-        server.store.clock.advance(byMilliseconds: 3_600_000)
+        try await server.store.moveClock(toOffset: server.store.clock.offset + 3_600_000)
         #expect(try await server.store.expireUploads(after: .seconds(3600)) == 1)
         let patch = try await server.send(.patch, location, headers: server.login, body: Array("late".utf8))
         #expect(patch.status == .notFound && patch.code == "BLOB_UPLOAD_UNKNOWN")
         let timeline = try await server.send(.get, "/_admin/uploads/\(id)")
         #expect(timeline.json?["status"]?.stringValue?.hasPrefix("expired") == true)
-        #expect(timeline.json?["events"]?.arrayValue?.last?["event"]?.stringValue == "expired")
+        let events = timeline.json?["events"]?.arrayValue?.compactMap { $0["event"]?.stringValue } ?? []
+        #expect(events == ["started", "expired", "request"], "the late PATCH is history too")
+        #expect(timeline.json?["ended"]?["how"]?.stringValue?.contains("expired") == true)
     }
 }

@@ -126,6 +126,7 @@ enum GoldenLog {
             (.default, .putManifest(repository: app, manifest: manifest("three"), tag: nil)),
             (.default, .deleteManifest(repository: app, digest: manifest("three").digest, refuseIfReferenced: true)),
             (other, .createRepository(name: base, settings: .init())),
+            (.default, .setClock(offsetMilliseconds: 3_600_000)),
             (.default, .checkpoint(name: CheckpointName("baseline")!)),
             (other, .reset(extent: .scope)),
         ]
@@ -157,6 +158,9 @@ enum GoldenLog {
         for refusal in refusals {
             entries.append((.default, .appendChunk(upload: u1, repository: app, offset: 0, length: 1), refusal))
         }
+        let request = "PUT of upload 'upload-1' with digest 'sha256:nothex'"
+        entries.append(
+            (.default, .refuseRequest(upload: u1, repository: app, request: request), .invalidRequest("not a digest")))
         return entries
     }
 
@@ -181,7 +185,7 @@ enum GoldenLog {
             let sequence = UInt64(i + 1)
             let envelope = Envelope(sequence: sequence, time: time(sequence), scope: scope, command: command)
             if let refusal {
-                records.append(LogRecord(envelope: envelope, refusal: refusal))
+                records.append(LogRecord(envelope: envelope, refusal: refusal, origin: "PATCH /v2 upload"))
                 continue
             }
             if case .restore(let point, .importFile) = command { points[point] = imported(state) }

@@ -38,7 +38,7 @@ struct GoldenLogTests {
         }
         #expect(changes.count == 16 && Set(changes).count == 16, "every RegistrySettingChange case once")
         let reasons = Set(records.compactMap { $0.refusal.flatMap { Mirror(reflecting: $0).children.first?.label } })
-        #expect(reasons.count == 28, "every RegistryError case")
+        #expect(reasons.count == 29, "every RegistryError case")
 
         let golden = try POSIX.readFile(wal)
         let payloads = RecordFraming.scan(golden).frames.map(\.payload)

@@ -157,6 +157,15 @@ public struct CommandGenerator: Sendable {
             }
             return (scope, .deleteManifest(repository: name, digest: digest))
         case 94..<95:
+            if chance(0.2) {
+                return (scope, .setClock(offsetMilliseconds: Int64.random(in: -5000...5000, using: &random)))
+            }
+            if chance(0.2) {
+                return (
+                    scope,
+                    .refuseRequest(upload: uploads.first?.id, repository: name, request: "PATCH of an ended upload")
+                )
+            }
             return (scope, .reset(extent: chance(0.5) ? .scope : .everything))
         default:
             return (scope, .checkpoint(name: CheckpointName(pick(["before", "after", "baseline"]))!))

@@ -50,7 +50,8 @@ public enum Command: Hashable, Sendable, Codable {
     /// Records a completed scan of an image, with its findings.
     case recordImageScan(repository: RepositoryName, digest: Digest, findings: [ScanFinding])
     /// Removes images a lifecycle policy expired (with their tags), all or none.
-    case expireImages(repository: RepositoryName, digests: [Digest])
+    /// With `rules`, the priority of the lifecycle rule that expired each image, in the same order.
+    case expireImages(repository: RepositoryName, digests: [Digest], rules: [Int]? = nil)
 
     // The registry as a whole
     case reset(extent: ResetExtent)
@@ -59,6 +60,13 @@ public enum Command: Hashable, Sendable, Codable {
     /// or an imported one stored under this command's own sequence number). Checkpoints are kept;
     /// uploads in flight are cancelled, since their bytes belong to the present.
     case restore(point: UInt64, cause: RestoreCause)
+    /// The server's clock stands `offsetMilliseconds` from its source from this record on (the
+    /// admin API set or advanced it). Kept in the state, so a restart keeps the clock where it was.
+    case setClock(offsetMilliseconds: Int64)
+    /// A request refused at the edge before it became a command (a malformed digest, a chunk for
+    /// an upload that ended): recorded as a refusal, so the history of the upload it names shows
+    /// it. Never applied.
+    case refuseRequest(upload: UploadID?, repository: RepositoryName?, request: String)
 }
 
 /// How a manifest is put, beyond the defaults (all of them off).
@@ -138,7 +146,7 @@ extension Command {
         "startUpload", "appendChunk", "commitUpload", "cancelUpload", "endUpload", "putBlob", "mountBlob",
         "deleteBlobLink",
         "putManifest", "tagImage", "untagImage", "deleteManifest", "setImageArchived", "recordImageScan",
-        "expireImages", "reset", "checkpoint", "restore",
+        "expireImages", "reset", "checkpoint", "restore", "setClock", "refuseRequest",
     ]
 
     /// The command's name as logged and filtered on (`kind=` in the admin log), e.g. `putManifest`.
@@ -172,6 +180,8 @@ extension Command {
         case .reset: "reset"
         case .checkpoint: "checkpoint"
         case .restore: "restore"
+        case .setClock: "setClock"
+        case .refuseRequest: "refuseRequest"
         }
     }
 
@@ -187,9 +197,10 @@ extension Command {
             .deleteBlobLink(let r, _),
             .putManifest(let r, _, _, _), .tagImage(let r, _, _), .untagImage(let r, _, _),
             .deleteManifest(let r, _, _),
-            .expireImages(let r, _), .recordImageScan(let r, _, _), .setImageArchived(let r, _, _):
+            .expireImages(let r, _, _), .recordImageScan(let r, _, _), .setImageArchived(let r, _, _):
             r
-        case .reset, .checkpoint, .restore, .changeRegistrySettings: nil
+        case .refuseRequest(_, let r, _): r
+        case .reset, .checkpoint, .restore, .changeRegistrySettings, .setClock: nil
         }
     }
 
@@ -199,6 +210,7 @@ extension Command {
         case .startUpload(let id, _), .appendChunk(let id, _, _, _), .commitUpload(let id, _, _, _, _, _),
             .cancelUpload(let id, _), .endUpload(let id, _, _):
             id
+        case .refuseRequest(let id, _, _): id
         default: nil
         }
     }

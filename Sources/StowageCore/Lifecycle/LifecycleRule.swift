@@ -45,6 +45,11 @@ public struct LifecycleRule: Hashable, Sendable, Codable {
 public struct LifecycleExpiration: Hashable, Sendable {
     public var digest: Digest
     public var rulePriority: Int
+
+    public init(digest: Digest, rulePriority: Int) {
+        self.digest = digest
+        self.rulePriority = rulePriority
+    }
 }
 
 extension Repository {

@@ -74,7 +74,9 @@ extension RegistryState {
         else { return [] }
         let expirations = repository.lifecycleExpirations(rules, now: now)
         guard !expirations.isEmpty else { return [] }
-        return [Reaction(.lifecycle, in: scope, .expireImages(repository: name, digests: expirations.map(\.digest)))]
+        let command = Command.expireImages(
+            repository: name, digests: expirations.map(\.digest), rules: expirations.map(\.rulePriority))
+        return [Reaction(.lifecycle, in: scope, command)]
     }
 
     // MARK: Scanning

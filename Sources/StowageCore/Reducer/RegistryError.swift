@@ -45,6 +45,8 @@ public enum RegistryError: Error, Hashable, Sendable, Codable, CustomStringConve
     case templateAlreadyExists(prefix: String)
     case pullThroughRuleNotFound(prefix: String)
     case pullThroughRuleAlreadyExists(prefix: String)
+    /// A request refused at the edge, in its words (recorded with ``Command/refuseRequest(upload:repository:request:)``).
+    case invalidRequest(String)
 
     public var description: String {
         switch self {
@@ -87,6 +89,7 @@ public enum RegistryError: Error, Hashable, Sendable, Codable, CustomStringConve
         case .pullThroughRuleNotFound(let prefix): "there is no pull-through cache rule with prefix '\(prefix)'"
         case .pullThroughRuleAlreadyExists(let prefix):
             "a pull-through cache rule with prefix '\(prefix)' already exists"
+        case .invalidRequest(let why): why
         }
     }
 }

@@ -78,7 +78,7 @@ extension RegistryState {
             try modifyImage(digest, in: name, scope: scope) {
                 $0.scan = ImageScan(completedAt: time, findings: findings)
             }
-        case .expireImages(let name, let digests):
+        case .expireImages(let name, let digests, _):
             try expireImages(digests, in: name, scope: scope)
 
         case .reset(.everything):
@@ -89,6 +89,10 @@ extension RegistryState {
             checkpoints[name] = Checkpoint(name: name, sequence: envelope.sequence, time: time)
         case .restore(let point, _):
             try restore(point, points: points)
+        case .setClock(let offset):
+            clockOffset = offset == 0 ? nil : offset
+        case .refuseRequest(_, _, let request):
+            throw .invalidRequest(request)
         }
         sequence = envelope.sequence
         self.time = time

@@ -24,6 +24,8 @@ public struct RegistryState: Hashable, Sendable, Codable {
     public var time: Timestamp
     public var scopes: TreeDictionary<Scope, ScopeState>
     public var checkpoints: TreeDictionary<CheckpointName, Checkpoint>
+    /// Where the server's clock stands from its source, in milliseconds (`nil`: at it).
+    public var clockOffset: Int64?
 
     public init() {
         sequence = 0

@@ -6,24 +6,38 @@ import StowageCore
 import StowageStorage
 
 extension AdminController {
-    /// A filter over log records, from `?repository=&upload=&kind=`.
+    /// A filter over log records, from `?account=&region=&repository=&upload=&kind=&refused=`.
     struct RecordFilter {
+        var account: String?
+        var region: String?
         var repository: String?
         var upload: String?
         var kind: String?
+        var refusedOnly = false
 
-        init(_ request: Request) {
+        init(_ request: Request) throws {
             let query = request.uri.queryParameters
+            account = query["account"].map(String.init)
+            region = query["region"].map(String.init)
             repository = query["repository"].map(String.init)
             upload = query["upload"].map(String.init)
             kind = query["kind"].map(String.init)
+            refusedOnly = query["refused"].map { $0 == "true" || $0 == "1" } ?? false
+            if let kind, !Command.kinds.contains(kind) {
+                throw AdminError(
+                    .badRequest, "InvalidKind",
+                    "'\(kind)' is not a kind of record; the kinds are \(Command.kinds.joined(separator: ", "))")
+            }
         }
 
         func admits(_ record: LogRecord) -> Bool {
             let command = record.envelope.command
+            if let account, record.envelope.scope.account.rawValue != account { return false }
+            if let region, record.envelope.scope.region.rawValue != region { return false }
             if let repository, command.repository?.rawValue != repository { return false }
             if let upload, command.upload?.rawValue != upload { return false }
             if let kind, command.kind != kind { return false }
+            if refusedOnly && record.refusal == nil { return false }
             return true
         }
     }
@@ -33,7 +47,7 @@ extension AdminController {
         let query = request.uri.queryParameters
         let after = try number(query["after"], "after") ?? 0
         let limit = Int(min(try number(query["limit"], "limit") ?? 1000, 10_000))
-        let filter = RecordFilter(request)
+        let filter = try RecordFilter(request)
         let records = try await store.records(after: after).filter(filter.admits)
         let page = records.prefix(limit)
         struct Body: Encodable {
@@ -51,7 +65,7 @@ extension AdminController {
     /// `GET /_admin/log/stream?after=`: the same records as Server-Sent Events, then live ones.
     func logStream(_ request: Request) async throws -> Response {
         let after = try number(request.uri.queryParameters["after"], "after") ?? store.sequence
-        let filter = RecordFilter(request)
+        let filter = try RecordFilter(request)
         let live = await store.subscribe()
         let history = try await store.records(after: after)
         let body = ResponseBody { writer in
@@ -77,22 +91,88 @@ extension AdminController {
         guard let at = request.uri.queryParameters["at"].map(String.init) else {
             return try JSONResponse.make(StateView(store.state, sequence: store.sequence))
         }
+        let point = try await resolve(at, "at")
+        return try JSONResponse.make(StateView(point.state, sequence: point.sequence))
+    }
+
+    /// A point of history: a checkpoint's name, a sequence number, or an RFC 3339 time (the last
+    /// record at or before it; record times never run backwards, so that is one record).
+    func resolve(_ text: String, _ parameter: String) async throws -> (
+        sequence: UInt64, state: RegistryState, checkpoint: String?
+    ) {
         let sequence: UInt64
-        if let number = UInt64(at) {
+        var checkpoint: String?
+        if let number = UInt64(text) {
             sequence = number
-        } else if let time = RFC3339.parse(at) {
+        } else if let name = CheckpointName(text), let found = store.state.checkpoints[name] {
+            sequence = found.sequence
+            checkpoint = name.rawValue
+        } else if let time = RFC3339.parse(text) {
             do { sequence = try await store.sequence(at: time) } catch let error as RegistryStore.HistoryError {
                 throw AdminError(.gone, "HistoryUnavailable", error.description)
             }
         } else {
             throw AdminError(
-                .badRequest, "InvalidRequest", "at must be a sequence number or an RFC 3339 time, not '\(at)'")
+                .badRequest, "InvalidRequest",
+                "\(parameter) must be a checkpoint name, a sequence number or an RFC 3339 time, not '\(text)'")
         }
         do {
-            return try JSONResponse.make(StateView(try await store.state(at: sequence), sequence: sequence))
+            return (sequence, try await store.state(at: sequence), checkpoint)
         } catch let error as RegistryStore.HistoryError {
             throw AdminError(.gone, "HistoryUnavailable", error.description)
         }
+    }
+
+    /// `GET /_admin/diff?from=&to=`: what changed between two points (`to` defaults to now).
+    func diff(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        guard let from = query["from"].map(String.init) else {
+            throw AdminError(
+                .badRequest, "InvalidRequest",
+                "give ?from= (and ?to=, default now): a checkpoint, a sequence number or an RFC 3339 time")
+        }
+        let start = try await resolve(from, "from")
+        let now: (sequence: UInt64, state: RegistryState, checkpoint: String?) = (store.sequence, store.state, nil)
+        let end = try await query["to"].map(String.init).asyncMap { try await self.resolve($0, "to") } ?? now
+        func point(_ p: (sequence: UInt64, state: RegistryState, checkpoint: String?)) -> DiffView.Point {
+            DiffView.Point(sequence: p.sequence, time: RFC3339.format(p.state.time), checkpoint: p.checkpoint)
+        }
+        return try JSONResponse.make(DiffView(start.state.diff(to: end.state), from: point(start), to: point(end)))
+    }
+
+    /// `GET /_admin/tags/history?repository=&tag=&start=&end=`: every move of a tag, oldest first.
+    func tagHistory(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        guard let rawName = query["repository"].map(String.init), let name = RepositoryName(rawName) else {
+            throw AdminError(.badRequest, "InvalidName", "give ?repository= with a valid repository name")
+        }
+        guard let rawTag = query["tag"].map(String.init), let tag = Tag(rawTag) else {
+            throw AdminError(.badRequest, "InvalidTag", "give ?tag= with a valid tag")
+        }
+        let start = try await query["start"].map(String.init).asyncMap { try await self.resolve($0, "start").sequence }
+        let end = try await query["end"].map(String.init).asyncMap { try await self.resolve($0, "end").sequence }
+        struct Move: Encodable {
+            var sequence: UInt64
+            var time: String
+            var digest: String?
+            var deleted: Bool
+            var cause: String
+        }
+        struct Body: Encodable {
+            var repository: String
+            var tag: String
+            var moves: [Move]
+            var historyStartsAt: UInt64
+        }
+        let moves = try await store.tagHistory(tag, in: name, scope: try scope(request), start: start, end: end)
+        return try JSONResponse.make(
+            Body(
+                repository: name.rawValue, tag: tag.rawValue,
+                moves: moves.map {
+                    Move(
+                        sequence: $0.sequence, time: RFC3339.format($0.time), digest: $0.digest?.rawValue,
+                        deleted: $0.digest == nil, cause: $0.cause)
+                }, historyStartsAt: await store.storageFacts().firstSequence))
     }
 
     /// One event in an upload's timeline.
@@ -106,6 +186,8 @@ extension AdminController {
         var computed: String?
         var size: Int64?
         var refused: String?
+        /// The record in a line.
+        var summary: String?
     }
 
     struct UploadTimeline: Encodable {
@@ -117,7 +199,14 @@ extension AdminController {
         var size: Int64?
         var blob: String?
         var events: [UploadEvent]
+        /// The record that ended the upload, and how, once it ended.
+        var ended: Ended?
         var historyStartsAt: UInt64
+
+        struct Ended: Encodable {
+            var sequence: UInt64
+            var how: String
+        }
     }
 
     /// `GET /_admin/uploads/<id>`: started, every chunk, every refusal, the commit or cancel, the blob.
@@ -141,6 +230,7 @@ extension AdminController {
                 sequence: record.sequence, time: RFC3339.format(record.envelope.time),
                 event: record.envelope.command.kind)
             event.refused = record.refusal?.description
+            event.summary = record.summary
             switch record.envelope.command {
             case .startUpload:
                 event.event = "started"
@@ -155,6 +245,8 @@ extension AdminController {
                     status = "committed"
                     blob = computed.rawValue
                 }
+            case .refuseRequest:
+                event.event = "request"
             case .cancelUpload:
                 event.event = "cancel"
                 if record.refusal == nil { status = "cancelled" }
@@ -175,13 +267,37 @@ extension AdminController {
             events.append(event)
         }
         let inFlight = store.state.uploadsInFlight.first { $0.upload.id == id }
-        if inFlight == nil && status == "in flight" { status = "gone (reset, rewound or its repository deleted)" }
         let first = records.first?.envelope
+        // The record that ended it: its own commit, cancel or end, else a reset, restore or
+        // deletion of its repository that came after its last record.
+        var ended: UploadTimeline.Ended?
+        if let last = records.last(where: { $0.refusal == nil }), let kind = Optional(last.envelope.command.kind),
+            ["commitUpload", "cancelUpload", "endUpload"].contains(kind)
+        {
+            ended = .init(sequence: last.sequence, how: last.envelope.command.summary)
+        } else if inFlight == nil, let first, let last = records.last {
+            let repository = first.command.repository
+            let ending = try await store.records(after: last.sequence).first { record in
+                guard record.refusal == nil else { return false }
+                switch record.envelope.command {
+                case .reset(.everything), .restore: return true
+                case .reset(.scope): return record.envelope.scope == first.scope
+                case .deleteRepository(let name, _): return name == repository && record.envelope.scope == first.scope
+                default: return false
+                }
+            }
+            if let ending {
+                ended = .init(sequence: ending.sequence, how: ending.envelope.command.summary)
+                status = "ended by record \(ending.sequence): \(ending.envelope.command.summary)"
+            } else if status == "in flight" {
+                status = "gone (the record that ended it is older than the history kept)"
+            }
+        }
         return UploadTimeline(
             id: id.rawValue, account: (inFlight?.scope ?? first?.scope)?.account.rawValue,
             region: (inFlight?.scope ?? first?.scope)?.region.rawValue,
             repository: (inFlight?.upload.repository ?? first?.command.repository)?.rawValue, status: status,
-            size: inFlight?.upload.size, blob: blob, events: events,
+            size: inFlight?.upload.size, blob: blob, events: events, ended: ended,
             historyStartsAt: await store.storageFacts().firstSequence)
     }
 
@@ -221,5 +337,13 @@ extension AdminController {
             throw AdminError(.badRequest, "InvalidRequest", "\(name) must be a non-negative integer")
         }
         return value
+    }
+}
+
+extension Optional {
+    /// `map` with an async transform.
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
     }
 }

@@ -41,6 +41,7 @@ struct AdminController: Sendable {
 
     /// Every endpoint, in the order `admin-api.md` documents them.
     static let table: [Route] = [
+        Route(.get, "") { _, _, _ in try AdminController.index() },
         Route(.get, "/health") { admin, _, _ in try admin.health() },
         Route(.get, "/stats") { admin, _, _ in try await admin.stats() },
         Route(.post, "/reset") { admin, request, _ in try await admin.reset(request) },
@@ -53,6 +54,8 @@ struct AdminController: Sendable {
         Route(.get, "/log") { admin, request, _ in try await admin.log(request) },
         Route(.get, "/log/stream") { admin, request, _ in try await admin.logStream(request) },
         Route(.get, "/state") { admin, request, _ in try await admin.state(request) },
+        Route(.get, "/diff") { admin, request, _ in try await admin.diff(request) },
+        Route(.get, "/tags/history") { admin, request, _ in try await admin.tagHistory(request) },
         Route(.get, "/uploads") { admin, request, _ in try await admin.uploads(request) },
         Route(.get, "/uploads/{id}") { admin, request, context in
             try await admin.upload(request, id: context.parameters.get("id") ?? "")
@@ -73,9 +76,30 @@ struct AdminController: Sendable {
         let group = router.group("/_admin").add(middleware: AdminTokenMiddleware(token: configuration.adminToken))
         for route in Self.table {
             group.on(RouterPath(route.routerPath), method: route.method) { request, context in
-                try await route.handle(self, request, context)
+                try await RegistryStore.$origin.withValue("admin \(route.method) \(route.path)") {
+                    try await route.handle(self, request, context)
+                }
             }
         }
+        // Anything else under /_admin: the admin API's own error, pointing at the list.
+        for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] {
+            group.on("**", method: method) { request, _ -> Response in
+                throw AdminError(
+                    .notFound, "NotFound",
+                    "there is no admin endpoint \(request.method) \(request.uri.path); GET /_admin lists them (admin-api.md describes each)"
+                )
+            }
+        }
+    }
+
+    /// `GET /_admin`: the endpoints, as `admin-api.md` heads them.
+    static func index() throws -> Response {
+        struct Body: Encodable {
+            var service = "Stowage admin API"
+            var page = "/_admin/ui/"
+            var endpoints: [String]
+        }
+        return try JSONResponse.make(Body(endpoints: routes))
     }
 
     // MARK: Health and statistics
@@ -297,13 +321,17 @@ struct AdminController: Sendable {
                 throw AdminError(
                     .badRequest, "InvalidTime", "'\(text)' is not an RFC 3339 time such as 2030-01-01T00:00:00Z")
             }
-            store.clock.set(time)
+            try await store.moveClock(toOffset: store.clock.offset(toRead: time))
         case (nil, let text?):
             guard let milliseconds = parseDuration(text) else {
                 throw AdminError(
                     .badRequest, "InvalidDuration", "'\(text)' is not a duration such as 72h, 90m, 1h30m or 10s")
             }
-            store.clock.advance(byMilliseconds: milliseconds)
+            let (offset, overflow) = store.clock.offset.addingReportingOverflow(milliseconds)
+            guard !overflow else {
+                throw AdminError(.badRequest, "InvalidDuration", "'\(text)' moves the clock too far")
+            }
+            try await store.moveClock(toOffset: offset)
         default:
             throw AdminError(.badRequest, "InvalidRequest", "give exactly one of \"set\" and \"advance\"")
         }

@@ -31,6 +31,10 @@ struct RecordView: Encodable {
     var refusal: String?
     /// For a reaction (a scan on push, a replicated copy, a lifecycle expiry): the record it follows, and why.
     var follows: Follows?
+    /// What asked for it (`ECR PutImage`, `PUT /v2 manifest`, `admin POST /import`).
+    var via: String?
+    /// The record in a line: what changed, with digests, tags and values.
+    var summary: String
     var command: Command
 
     struct Follows: Encodable {
@@ -50,6 +54,8 @@ struct RecordView: Encodable {
         applied = record.refusal == nil
         refusal = record.refusal?.description
         follows = record.cause.map { Follows(sequence: $0.trigger, reaction: $0.reaction.rawValue) }
+        via = record.origin
+        summary = record.summary
         command = envelope.command
     }
 }
@@ -177,4 +183,80 @@ public func parseDuration(_ text: String) -> Int64? {
         guard abs(total) < 1_000_000_000_000_000 else { return nil }
     }
     return sign * total
+}
+
+/// A diff between two points as the admin API shows it.
+struct DiffView: Encodable {
+    struct Point: Encodable {
+        var sequence: UInt64
+        var time: String
+        var checkpoint: String?
+    }
+
+    struct Setting: Encodable {
+        var field: String
+        var from: String?
+        var to: String?
+        init(_ change: RegistryDiff.SettingChange) { (field, from, to) = (change.field, change.from, change.to) }
+    }
+
+    struct TagChange: Encodable {
+        var tag: String
+        var from: String?
+        var to: String?
+    }
+
+    struct RepositoryChange: Encodable {
+        var name: String
+        var settings: [Setting]
+        var imagesAdded: [String]
+        var imagesRemoved: [String]
+        var tags: [TagChange]
+        var blobsLinked: [String]
+        var blobsUnlinked: [String]
+
+        init(_ change: RegistryDiff.RepositoryChange) {
+            name = change.name.rawValue
+            settings = change.settings.map(Setting.init)
+            imagesAdded = change.imagesAdded.map(\.rawValue)
+            imagesRemoved = change.imagesRemoved.map(\.rawValue)
+            tags = change.tags.map { TagChange(tag: $0.tag.rawValue, from: $0.from?.rawValue, to: $0.to?.rawValue) }
+            blobsLinked = change.blobsLinked.map(\.rawValue)
+            blobsUnlinked = change.blobsUnlinked.map(\.rawValue)
+        }
+    }
+
+    struct ScopeChange: Encodable {
+        var account: String
+        var region: String
+        var repositoriesAdded: [RepositoryChange]
+        var repositoriesRemoved: [RepositoryChange]
+        var repositoriesChanged: [RepositoryChange]
+        var registrySettings: [Setting]
+    }
+
+    var from: Point
+    var to: Point
+    var registries: [ScopeChange]
+    var checkpointsAdded: [String]
+    var checkpointsRemoved: [String]
+    var clock: Setting?
+    var unchanged: Bool
+
+    init(_ diff: RegistryDiff, from: Point, to: Point) {
+        self.from = from
+        self.to = to
+        registries = diff.scopes.map { scope in
+            ScopeChange(
+                account: scope.scope.account.rawValue, region: scope.scope.region.rawValue,
+                repositoriesAdded: scope.repositoriesAdded.map(RepositoryChange.init),
+                repositoriesRemoved: scope.repositoriesRemoved.map(RepositoryChange.init),
+                repositoriesChanged: scope.repositoriesChanged.map(RepositoryChange.init),
+                registrySettings: scope.registrySettings.map(Setting.init))
+        }
+        checkpointsAdded = diff.checkpointsAdded.map(\.rawValue)
+        checkpointsRemoved = diff.checkpointsRemoved.map(\.rawValue)
+        clock = diff.clock.map(Setting.init)
+        unchanged = diff.isEmpty
+    }
 }

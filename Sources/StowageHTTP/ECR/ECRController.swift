@@ -60,7 +60,10 @@ struct ECRController: Sendable {
         }
         let call = ECRCall(controller: self, input: input, scope: scope)
         do {
-            return try ECRResponse.make(try await call.perform(action))
+            let output = try await RegistryStore.$origin.withValue("ECR \(action.rawValue)") {
+                try await call.perform(action)
+            }
+            return try ECRResponse.make(output)
         } catch let error as ECRError {
             throw error
         } catch let error as RegistryError {

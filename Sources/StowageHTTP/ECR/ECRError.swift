@@ -147,7 +147,7 @@ struct ECRError: HTTPResponseError {
             self.init(.tooManyTags, "a repository may have at most \(limit) tags")
         case .limitExceeded(let what, let limit):
             self.init(.limitExceeded, "a registry has at most \(limit) \(what)")
-        case .imageReferencedByIndex:
+        case .imageReferencedByIndex, .invalidRequest:
             self.init(.invalidParameter, error.description)
         case .pointUnavailable:
             self.init(.serverException, error.description)

@@ -56,9 +56,8 @@ extension OCIController {
     func patchUpload(_ request: Request, scope: Scope, name rawName: String, id rawID: String) async throws -> Response
     {
         let (name, id) = try uploadAddress(name: rawName, id: rawID)
-        let offset = try chunkStart(request)
-        let size = try await uploadRequest(name, id) {
-            try await ingest.append(ByteSource(request), to: id, in: name, scope: scope, at: offset)
+        let size = try await uploadRequest(request, scope, name, id) {
+            try await ingest.append(ByteSource(request), to: id, in: name, scope: scope, at: try chunkStart(request))
         }
         return Self.empty(.accepted, uploadHeaders(name: name, id: id, size: size))
     }
@@ -68,14 +67,14 @@ extension OCIController {
         -> Response
     {
         let (name, id) = try uploadAddress(name: rawName, id: rawID)
-        guard let raw = request.uri.queryParameters["digest"].map(String.init) else {
-            throw OCIError(.badRequest, .digestInvalid, "the digest query parameter is required to complete an upload")
-        }
-        let claimed = try digest(raw)
-        let offset = try chunkStart(request)
-        let (computed, _) = try await uploadRequest(name, id) {
-            try await ingest.complete(
-                id, in: name, scope: scope, claimed: claimed, lastChunk: ByteSource(request), at: offset)
+        let (computed, _) = try await uploadRequest(request, scope, name, id) {
+            guard let raw = request.uri.queryParameters["digest"].map(String.init) else {
+                throw OCIError(
+                    .badRequest, .digestInvalid, "the digest query parameter is required to complete an upload")
+            }
+            return try await ingest.complete(
+                id, in: name, scope: scope, claimed: try digest(raw), lastChunk: ByteSource(request),
+                at: try chunkStart(request))
         }
         return Self.empty(
             .created, [.location: "/v2/\(name)/blobs/\(computed)", .dockerContentDigest: computed.rawValue])
@@ -90,7 +89,7 @@ extension OCIController {
     /// `DELETE /v2/<name>/blobs/uploads/<id>`: cancels the upload and drops its bytes.
     func cancelUpload(scope: Scope, name rawName: String, id rawID: String) async throws -> Response {
         let (name, id) = try uploadAddress(name: rawName, id: rawID)
-        try await uploadRequest(name, id) { try await ingest.cancel(id, in: name, scope: scope) }
+        try await uploadRequest(nil, scope, name, id) { try await ingest.cancel(id, in: name, scope: scope) }
         return Self.empty(.noContent)
     }
 
@@ -117,17 +116,38 @@ extension OCIController {
         OCIError(.notFound, .blobUploadUnknown, "upload '\(id)' is not in progress in repository '\(name)'")
     }
 
-    /// Runs a request on an upload, answering a chunk out of order with the upload's current `Range`.
-    private func uploadRequest<T>(_ name: RepositoryName, _ id: UploadID, _ body: () async throws -> T) async throws
-        -> T
-    {
-        do { return try await body() } catch RegistryError.chunkOutOfOrder(_, let expected, let offset) {
+    /// Runs a request on an upload. A chunk out of order is answered with the upload's current
+    /// `Range`; a request refused before it reached the engine (no such upload, a malformed digest
+    /// or `Content-Range`) is logged as a refusal that names the upload, so its history shows it;
+    /// and every refusal names the upload's story on this server (`detail.story`).
+    private func uploadRequest<T>(
+        _ request: Request?, _ scope: Scope, _ name: RepositoryName, _ id: UploadID, _ body: () async throws -> T
+    ) async throws -> T {
+        do {
+            return try await body()
+        } catch RegistryError.chunkOutOfOrder(_, let expected, let offset) {
             var failure = OCIError(RegistryError.chunkOutOfOrder(id, expectedOffset: expected, offset: offset))
             failure.headers = uploadHeaders(name: name, id: id, size: expected)
-            throw failure
-        } catch RegistryError.uploadNotFound {
-            throw Self.unknownUpload(id.rawValue, name)
+            throw failure.naming(id)
+        } catch let error as RegistryError {
+            if case .uploadNotFound = error {
+                try await refused(request, scope, name, id, because: error)
+                throw Self.unknownUpload(id.rawValue, name).naming(id)
+            }
+            throw OCIError(error).naming(id)
+        } catch let failure as OCIError {
+            try await refused(request, scope, name, id, because: .invalidRequest(failure.errors.first?.message ?? ""))
+            throw failure.naming(id)
         }
+    }
+
+    /// Logs a request on upload `id` that the edge refused.
+    private func refused(
+        _ request: Request?, _ scope: Scope, _ name: RepositoryName, _ id: UploadID, because reason: RegistryError
+    ) async throws {
+        let what = request.map { "\($0.method) \($0.uri)" } ?? "DELETE of upload \(id)"
+        try await store.recordRefusal(
+            .refuseRequest(upload: id, repository: name, request: what), because: reason, scope: scope)
     }
 
     /// Where a chunk says it starts (`Content-Range`), checked against its `Content-Length`.

@@ -30,6 +30,12 @@ struct OCIController: Sendable {
     }
 
     func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        // What the records this request leads to say made them.
+        let origin = "\(request.method) /v2 \(OCIRoute(path: request.uri.path)?.kind ?? "")"
+        return try await RegistryStore.$origin.withValue(origin) { try await respond(request, context) }
+    }
+
+    private func respond(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         do {
             var response = try await dispatch(request, context)
             response.headers[.dockerDistributionAPIVersion] = "registry/2.0"

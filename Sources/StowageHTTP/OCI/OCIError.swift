@@ -95,9 +95,23 @@ struct OCIError: HTTPResponseError {
         case .tooManyResourceTags, .limitExceeded, .settingNotFound, .settingAlreadyExists, .templateNotFound,
             .templateAlreadyExists, .pullThroughRuleNotFound, .pullThroughRuleAlreadyExists:
             self.init(.badRequest, .denied, message)
+        case .invalidRequest:
+            self.init(.badRequest, .unsupported, message)
         case .pointUnavailable:
             self.init(.internalServerError, .unknown, message)
         }
+    }
+
+    /// The error with the path of upload `id`'s story on this server in its detail.
+    func naming(_ id: UploadID) -> OCIError {
+        var named = self
+        for i in named.errors.indices {
+            var detail = named.errors[i].detail ?? [:]
+            detail["story"] = "/_admin/ui/#upload/\(id)"
+            detail["history"] = "/_admin/uploads/\(id)"
+            named.errors[i].detail = detail
+        }
+        return named
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {

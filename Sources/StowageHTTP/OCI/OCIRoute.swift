@@ -21,6 +21,20 @@ enum OCIRoute: Equatable, Sendable {
     /// `<name>/referrers/<digest>`
     case referrers(String, digest: String)
 
+    /// What the route addresses, in a word, for the log (`PUT /v2 manifest`).
+    var kind: String {
+        switch self {
+        case .base: "base"
+        case .catalog: "catalog"
+        case .uploads: "uploads"
+        case .upload: "upload"
+        case .blob: "blob"
+        case .manifest: "manifest"
+        case .tags: "tags"
+        case .referrers: "referrers"
+        }
+    }
+
     /// Classifies a path that starts with `/v2`; `nil` when it addresses nothing.
     /// The last component is percent-decoded (clients may send `sha256%3A...`); the name is not.
     init?(path: String) {

@@ -76,6 +76,21 @@ func buildRouters(
     .register(on: router)
     let admin = AdminController(
         store: store, configuration: configuration, address: address, tokens: tokens, ingest: ingest)
+    // `GET /`: what this server is and where its faces are.
+    let separateAdmin = configuration.adminPort != nil
+    router.get("/") { _, _ -> Response in
+        struct Body: Encodable {
+            var service = "Stowage: a local AWS ECR"
+            var oci = "/v2/"
+            var ecr = "POST / with X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<operation>"
+            var admin: String
+            var page: String
+        }
+        return try JSONResponse.make(
+            Body(
+                admin: separateAdmin ? "/_admin on the admin listener (--admin-port)" : "/_admin",
+                page: separateAdmin ? "/_admin/ui/ on the admin listener" : "/_admin/ui/"))
+    }
     guard configuration.adminPort != nil else {
         admin.register(on: router)
         return (router, nil)

@@ -2,47 +2,55 @@ import Foundation
 public import StowageCore
 import Synchronization
 
-/// The server's clock, which stamps every command. Injected so tests and the admin API can move it.
+/// The server's clock, which stamps every command: a time source plus an offset that the admin
+/// API moves. The offset is part of the logged state (a `setClock` record), so it survives a
+/// restart. Injected, so tests can use a clock that moves only when told.
 public protocol RegistryClock: Sendable {
     func now() -> Timestamp
-    /// Moves the clock by `milliseconds` (may be negative); it runs on from there.
-    func advance(byMilliseconds milliseconds: Int64)
-    /// Sets the clock to `time`; it runs on from there.
-    func set(_ time: Timestamp)
+    /// How far the clock stands from its source, in milliseconds.
+    var offset: Int64 { get }
+    /// Moves the clock to stand `offset` milliseconds from its source; it runs on from there.
+    func setOffset(_ offset: Int64)
 }
 
-/// Wall-clock time plus an adjustable offset (the admin API can set or advance it).
+extension RegistryClock {
+    /// The offset at which the clock reads `time` now.
+    public func offset(toRead time: Timestamp) -> Int64 {
+        offset + time.millisecondsSinceEpoch - now().millisecondsSinceEpoch
+    }
+}
+
+/// Wall-clock time plus an offset.
 public final class SystemClock: RegistryClock {
-    private let offset = Mutex<Int64>(0)
+    private let stored = Mutex<Int64>(0)
 
     public init() {}
 
     public func now() -> Timestamp {
         let wall = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        return Timestamp(millisecondsSinceEpoch: wall + offset.withLock { $0 })
+        return Timestamp(millisecondsSinceEpoch: wall + stored.withLock { $0 })
     }
 
-    /// Moves the clock by `milliseconds` (may be negative).
-    public func advance(byMilliseconds milliseconds: Int64) { offset.withLock { $0 += milliseconds } }
+    public var offset: Int64 { stored.withLock { $0 } }
 
-    /// Sets the clock to `time`; it runs on from there.
-    public func set(_ time: Timestamp) {
-        let wall = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        offset.withLock { $0 = time.millisecondsSinceEpoch - wall }
-    }
+    public func setOffset(_ offset: Int64) { stored.withLock { $0 = offset } }
 }
 
-/// A clock that only moves when told to (tests).
+/// A clock that only moves when told to (tests): a fixed start plus the offset.
 public final class ManualClock: RegistryClock {
-    private let time: Mutex<Timestamp>
+    private let start: Timestamp
+    private let stored = Mutex<Int64>(0)
 
-    public init(_ start: Timestamp = Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)) { time = Mutex(start) }
+    public init(_ start: Timestamp = Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)) { self.start = start }
 
-    public func now() -> Timestamp { time.withLock { $0 } }
-
-    public func advance(byMilliseconds milliseconds: Int64) {
-        time.withLock { $0.millisecondsSinceEpoch += milliseconds }
+    public func now() -> Timestamp {
+        Timestamp(millisecondsSinceEpoch: start.millisecondsSinceEpoch + stored.withLock { $0 })
     }
 
-    public func set(_ time: Timestamp) { self.time.withLock { $0 = time } }
+    public var offset: Int64 { stored.withLock { $0 } }
+
+    public func setOffset(_ offset: Int64) { stored.withLock { $0 = offset } }
+
+    /// Moves the clock by `milliseconds` (tests; a server moves its clock with a logged command).
+    public func advance(byMilliseconds milliseconds: Int64) { stored.withLock { $0 += milliseconds } }
 }

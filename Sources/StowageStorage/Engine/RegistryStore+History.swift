@@ -123,3 +123,63 @@ extension RegistryStore {
         return state
     }
 }
+
+extension RegistryStore {
+    /// One move of a tag: where it pointed after a record (`nil`: it was removed), and why.
+    public struct TagMove: Sendable, Equatable {
+        public var sequence: UInt64
+        public var time: Timestamp
+        public var digest: Digest?
+        public var cause: String
+    }
+
+    /// Every move of `tag` in repository `name`, oldest first, over the history kept, from record
+    /// `start` to record `end` (both included, when given): the state is folded from the oldest
+    /// state that can be rebuilt, record by record, and a move is every record after which the
+    /// tag points elsewhere.
+    public func tagHistory(
+        _ tag: Tag, in name: RepositoryName, scope: Scope, start: UInt64? = nil, end: UInt64? = nil
+    ) throws -> [TagMove] {
+        let first = log.firstSequence - 1
+        var base = first
+        var state: RegistryState
+        do { state = try self.state(at: first) } catch {
+            // The oldest kept snapshot, when the log's first records are older than any state kept.
+            guard let oldest = snapshots.sequences().last else { throw error }
+            base = oldest
+            state = try self.state(at: oldest)
+        }
+        var moves: [TagMove] = []
+        var current = state[scope].repositories[name]?.tags[tag]
+        for record in try records(after: base) where record.refusal == nil {
+            if let end, record.sequence > end { break }
+            try state.apply(record.envelope) { self.point($0) }
+            let now = state[scope].repositories[name]?.tags[tag]
+            guard now != current else { continue }
+            current = now
+            if let start, record.sequence < start { continue }
+            moves.append(
+                TagMove(
+                    sequence: record.sequence, time: record.envelope.time, digest: now, cause: Self.cause(of: record)))
+        }
+        return moves
+    }
+
+    /// Why a record changed what it changed, in a few words.
+    static func cause(of record: LogRecord) -> String {
+        if let cause = record.cause {
+            if case .expireImages(_, _, let rules?) = record.envelope.command, !rules.isEmpty {
+                let listed = Array(Set(rules)).sorted().map(String.init).joined(separator: ", ")
+                return "lifecycle rule \(listed) (after record \(cause.trigger))"
+            }
+            return "\(cause.reaction.label) after record \(cause.trigger)"
+        }
+        switch record.envelope.command {
+        case .restore, .reset: return record.envelope.command.summary
+        case .deleteRepository(let name, _):
+            return "repository \(name) deleted" + (record.origin.map { " (\($0))" } ?? "")
+        default:
+            return record.origin.map { "\(record.envelope.command.kind) (\($0))" } ?? record.envelope.command.kind
+        }
+    }
+}

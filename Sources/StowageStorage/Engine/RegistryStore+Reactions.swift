@@ -49,14 +49,9 @@ extension RegistryStore {
         var expired: [Expired] = []
         var pending: [Pending] = []
         for reaction in head.lifecycleReactions(at: now) {
-            guard case .expireImages(let name, _) = reaction.command,
-                let repository = head[reaction.scope].repositories[name],
-                let rules = repository.settings.lifecyclePolicy?.rules
-            else { continue }
-            expired.append(
-                Expired(
-                    scope: reaction.scope, repository: name,
-                    expirations: repository.lifecycleExpirations(rules, now: now)))
+            guard case .expireImages(let name, let digests, let rules) = reaction.command else { continue }
+            let expirations = zip(digests, rules ?? []).map { LifecycleExpiration(digest: $0, rulePriority: $1) }
+            expired.append(Expired(scope: reaction.scope, repository: name, expirations: expirations))
             pending.append(Pending(scope: reaction.scope, command: reaction.command))
         }
         guard !pending.isEmpty else { return [] }

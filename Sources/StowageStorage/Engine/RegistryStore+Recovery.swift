@@ -127,6 +127,8 @@ enum Recovery {
                 }
             }
         }
+        // The clock stands where the log last set it.
+        clock.setOffset(state.clockOffset ?? 0)
         // Spools: cut back to what the log acknowledged; remove those of no upload. A spool that
         // holds less than the log acknowledged is never filled up with zeros: its upload ends, logged.
         let inFlight = Dictionary(state.uploadsInFlight.map { ($0.upload.id.rawValue, $0) }) { a, _ in a }
@@ -154,7 +156,7 @@ enum Recovery {
         for (scope, upload) in lost {
             last += 1
             let envelope = Envelope(
-                sequence: last, time: clock.now(), scope: scope,
+                sequence: last, time: max(clock.now(), state.time), scope: scope,
                 command: .endUpload(upload: upload.id, repository: upload.repository, reason: .bytesLost))
             try state.apply(envelope)
             var frame: [UInt8] = []

@@ -47,6 +47,8 @@ public actor RegistryStore {
     var head: RegistryState
     /// The sequence number of the last record appended (applied or refused).
     var lastSequence: UInt64
+    /// The time of the last record appended: record times never run backwards.
+    var lastTime: Timestamp
     nonisolated let published: Mutex<Published>
     var failure: StoreUnavailable?
 
@@ -86,6 +88,7 @@ public actor RegistryStore {
         pointCache = recovered.pointCache
         head = recovered.state
         lastSequence = recovered.sequence
+        lastTime = recovered.state.time
         durableSequence = recovered.sequence
         recordsSinceSnapshot = recovered.sequence - recovered.report.snapshotSequence
         lastSnapshotSeconds = recovered.snapshotLoadSeconds
@@ -103,6 +106,28 @@ public actor RegistryStore {
     public nonisolated var sequence: UInt64 { published.withLock { $0.sequence } }
 
     // MARK: Writing
+
+    /// What made the commands of the current task (the edges set it per request: `ECR PutImage`,
+    /// `PUT /v2 manifest`, `admin import`); logged with each record the task appends.
+    @TaskLocal public static var origin: String?
+
+    /// The time for the next record: the clock's, or the last record's if the clock was set back,
+    /// so that record times never run backwards (and `state?at=<time>` means one thing).
+    func stamp() -> Timestamp {
+        let now = clock.now()
+        if now > lastTime { lastTime = now }
+        return lastTime
+    }
+
+    /// Sets the server's clock to stand `offset` milliseconds from its source, as a logged command
+    /// (stamped with the clock it sets), so a restart keeps it.
+    @discardableResult
+    public func moveClock(toOffset offset: Int64) async throws -> Envelope {
+        try await write(scope: .default) { _ in
+            self.clock.setOffset(offset)
+            return [.setClock(offsetMilliseconds: offset)]
+        }.envelopes[0]
+    }
 
     /// What a write did: the records it logged, and the registry just before and just after them
     /// (before any reaction), for answers that must describe exactly this write.
@@ -160,8 +185,8 @@ public actor RegistryStore {
     /// history of an upload shows it. Changes nothing.
     public func recordRefusal(_ command: Command, because reason: RegistryError, scope: Scope = .default) throws {
         if let failure { throw failure }
-        let envelope = Envelope(sequence: lastSequence + 1, time: clock.now(), scope: scope, command: command)
-        try appendRefusal(LogRecord(envelope: envelope, refusal: reason))
+        let envelope = Envelope(sequence: lastSequence + 1, time: stamp(), scope: scope, command: command)
+        try appendRefusal(LogRecord(envelope: envelope, refusal: reason, origin: Self.origin))
     }
 
     /// The one write path: in a single turn of the actor, the commands `prepare` decides on the
@@ -169,7 +194,7 @@ public actor RegistryStore {
     /// (per policy), and then for the reactions.
     func write(
         scope: Scope, extraPoints: [UInt64: RegistryState] = [:],
-        _ prepare: (RegistryState) -> [Command]
+        _ prepare: (RegistryState) throws -> [Command]
     ) async throws -> Written {
         let before = head
         let appended = try append(prepare(head).map { Pending(scope: scope, command: $0) }, extraPoints: extraPoints)
@@ -201,12 +226,16 @@ public actor RegistryStore {
         var envelopes: [Envelope] = []
         for item in pending {
             let envelope = Envelope(
-                sequence: lastSequence + 1, time: clock.now(), scope: item.scope, command: item.command)
+                sequence: lastSequence + 1, time: stamp(), scope: item.scope, command: item.command)
             var next = head
             do {
                 try next.apply(envelope) { sequence in extraPoints[sequence] ?? self.point(sequence) }
             } catch {
-                try appendRefusal(LogRecord(envelope: envelope, refusal: error, cause: item.cause))
+                try appendRefusal(
+                    LogRecord(
+                        envelope: envelope, refusal: error, cause: item.cause,
+                        origin: item.cause == nil ? Self.origin : nil
+                    ))
                 return (envelopes, error)
             }
             var storesPoint = false
@@ -229,7 +258,8 @@ public actor RegistryStore {
                 }
                 pointCache[envelope.sequence] = next
             }
-            try appendRecord(LogRecord(envelope: envelope, cause: item.cause))
+            try appendRecord(
+                LogRecord(envelope: envelope, cause: item.cause, origin: item.cause == nil ? Self.origin : nil))
             head = next
             switch item.command {
             case .deleteBlobLink, .deleteRepository, .reset, .restore:
