@@ -7,8 +7,21 @@ import Foundation
 
 /// Options every command that talks to a running server shares.
 struct ServerOptions: ParsableArguments {
-    @Option(help: "The running server.")
-    var server: String = env("STOWAGE_SERVER") ?? "http://127.0.0.1:5000"
+    @Option(
+        name: .customLong("server"),
+        help: ArgumentHelp(
+            "The running server's admin API: a URL or host:port.",
+            discussion: "Default: $STOWAGE_SERVER, else http://127.0.0.1:5000 (with --admin-port, that listener)."))
+    var serverOption: String?
+
+    /// The server's base URL: the option, else `STOWAGE_SERVER`, else the default; `host:port` gets `http://`.
+    var server: String { Self.url(serverOption ?? env("STOWAGE_SERVER") ?? "http://127.0.0.1:5000") }
+
+    static func url(_ text: String) -> String {
+        var url = text.contains("://") ? text : "http://" + text
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
+    }
 
     @Option(
         name: .customLong("admin-token"), help: "The server's --admin-token, if it has one (or STOWAGE_ADMIN_TOKEN).")
@@ -48,9 +61,9 @@ struct AdminClient {
     }
 
     /// Calls and decodes a JSON object.
-    func object(_ method: String, _ path: String, body: Any? = nil) async throws -> [String: Any] {
+    func object(_ method: String, _ path: String, body: Any? = nil, quiet: Bool = false) async throws -> [String: Any] {
         let data = try await call(method, path, body: try body.map { try JSONSerialization.data(withJSONObject: $0) })
-        if options.json { print(String(decoding: data, as: UTF8.self)) }
+        if options.json && !quiet { print(String(decoding: data, as: UTF8.self)) }
         return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StowageCore
 
 struct Reset: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -83,8 +84,14 @@ struct Import: AsyncParsableCommand {
         let answer = (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:]
         if ociLayout {
             print(
-                "imported \((answer["manifests"] as? [Any])?.count ?? 0) manifest(s) into \(repository!), tags: \((answer["tags"] as? [String])?.joined(separator: ", ") ?? "")"
+                "imported \((answer["manifests"] as? [Any])?.count ?? 0) manifest(s) and \(answer["blobs"] ?? 0) blob(s) into \(repository!) (record \(answer["sequence"] ?? "?"))"
             )
+            let moved = answer["moved"] as? [[String: Any]] ?? []
+            if moved.isEmpty { print("  no tag moved") }
+            for move in moved {
+                let from = (move["from"] as? String).map { "moved from \($0)" } ?? "new"
+                print("  tag \(move["tag"] ?? "") -> \(move["to"] ?? "")  (\(from))")
+            }
         } else {
             print(
                 "imported \(answer["repositories"] ?? 0) repositories, \(answer["images"] ?? 0) images, \(answer["blobs"] ?? 0) blobs (record \(answer["sequence"] ?? "?"))"
@@ -94,65 +101,83 @@ struct Import: AsyncParsableCommand {
 }
 
 struct Log: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Read the event log: every command, applied or refused.")
+    static let configuration = CommandConfiguration(
+        abstract: "Read the event log: every command, applied or refused, in a line each.",
+        discussion: "With --follow, new records are printed as they happen, from now on (or after --after).")
     @OptionGroup var options: ServerOptions
-    @Option(help: "Only records after this sequence number.") var after: UInt64 = 0
-    @Option(help: "At most this many records.") var limit: Int = 1000
+    @Option(help: "Only records after this sequence number (default: from the first kept; with --follow, from now).")
+    var after: UInt64?
+    @Option(help: "At most this many records (not with --follow).") var limit: Int?
     @Option(help: "Only this upload's records.") var upload: String?
     @Option(help: "Only this repository's records.") var repository: String?
     @Option(help: "Only records of this kind (putManifest, appendChunk, ...).") var kind: String?
+    @Option(help: "Only this account.") var account: String?
+    @Option(help: "Only this region.") var region: String?
+    @Flag(help: "Only refused records.") var refused = false
     @Flag(help: "Keep printing new records as they happen.") var follow = false
+
+    func validate() throws {
+        if let kind, !Command.kinds.contains(kind) {
+            throw ValidationError("--kind must be one of \(Command.kinds.joined(separator: ", ")), not '\(kind)'")
+        }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
 
     func run() async throws {
         let client = AdminClient(options: options)
-        var after = self.after
-        while true {
-            var query = "?after=\(after)&limit=\(limit)"
-            if let upload { query += "&upload=\(percentEncoded(upload))" }
-            if let repository { query += "&repository=\(percentEncoded(repository))" }
-            if let kind { query += "&kind=\(percentEncoded(kind))" }
+        var after = self.after ?? 0
+        if follow && self.after == nil {
+            after =
+                ((try await client.object("GET", "/_admin/health", quiet: true))["sequence"] as? NSNumber)?
+                .uint64Value ?? 0
+        }
+        var left = follow ? Int.max : limit ?? Int.max
+        while left > 0 {
+            var query = "?after=\(after)&limit=\(min(left, 1000))"
+            for (key, value) in [
+                ("upload", upload), ("repository", repository), ("kind", kind), ("account", account),
+                ("region", region),
+            ] {
+                if let value { query += "&\(key)=\(percentEncoded(value))" }
+            }
+            if refused { query += "&refused=true" }
             let data = try await client.call("GET", "/_admin/log" + query)
             let answer = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
             let records = answer["records"] as? [[String: Any]] ?? []
-            for record in records {
+            for record in records.prefix(left) {
                 if options.json {
-                    print(
-                        String(
-                            decoding: try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]),
-                            as: UTF8.self))
+                    let line = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+                    write(String(decoding: line, as: UTF8.self))
                 } else {
-                    print(describe(record))
+                    write(Self.describe(record))
                 }
                 after = max(after, (record["sequence"] as? NSNumber)?.uint64Value ?? after)
+                if !follow { left -= 1 }
             }
             if !follow && answer["next"] == nil { return }
-            if records.isEmpty { try await Task.sleep(for: .milliseconds(300)) }
+            if follow && records.isEmpty { try await Task.sleep(for: .milliseconds(250)) }
         }
     }
 
-    func describe(_ record: [String: Any]) -> String {
+    /// A line, flushed at once: a pipe or a file sees each record as it comes.
+    private func write(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func describe(_ record: [String: Any]) -> String {
         var line =
-            "#\(record["sequence"] ?? "?") \(record["time"] ?? "") \(record["account"] ?? "")/\(record["region"] ?? "") \(record["kind"] ?? "")"
-        if let repository = record["repository"] { line += " \(repository)" }
-        if let upload = record["upload"] { line += " upload=\(upload)" }
-        if let command = record["command"] as? [String: Any], let fields = command.values.first as? [String: Any] {
-            let keys =
-                ["offset", "length", "digest", "tag", "claimed", "computed", "size"]
-                + (record["kind"] as? String == "checkpoint" ? ["name"] : [])
-            for key in keys {
-                if let value = fields[key] { line += " \(key)=\(value)" }
-            }
-        }
-        if let refusal = record["refusal"] as? String { line += "  REFUSED: \(refusal)" }
+            "#\(record["sequence"] ?? "?") \(record["time"] ?? "") \(record["account"] ?? "")/\(record["region"] ?? "")"
+        line += " \(record["kind"] ?? "")  \(record["summary"] ?? "")"
         return line
     }
 }
 
 struct State: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the registry now, or as it was at a sequence number or time.")
+        abstract: "Show the registry now, or as it was at a checkpoint, a record or a time: images with their tags.")
     @OptionGroup var options: ServerOptions
-    @Option(help: "A sequence number or an RFC 3339 time.") var at: String?
+    @Option(help: "A checkpoint name, a sequence number or an RFC 3339 time (the last record at or before it).")
+    var at: String?
 
     func run() async throws {
         let answer = try await AdminClient(options: options).object(
@@ -163,8 +188,13 @@ struct State: AsyncParsableCommand {
             print("\(registry["account"] ?? "")/\(registry["region"] ?? ""):")
             for repository in registry["repositories"] as? [[String: Any]] ?? [] {
                 let images = repository["images"] as? [[String: Any]] ?? []
-                let tags = (repository["tags"] as? [String: String] ?? [:]).keys.sorted()
-                print("  \(repository["name"] ?? "")  \(images.count) image(s)  tags: \(tags.joined(separator: ", "))")
+                print("  \(repository["name"] ?? "")  \(images.count) image(s)")
+                let tags = repository["tags"] as? [String: String] ?? [:]
+                for image in images {
+                    let digest = image["digest"] as? String ?? "?"
+                    let named = tags.filter { $0.value == digest }.keys.sorted()
+                    print("    \(digest)  \(named.isEmpty ? "untagged" : named.joined(separator: ", "))")
+                }
             }
             for upload in registry["uploads"] as? [[String: Any]] ?? [] {
                 print("  upload \(upload["id"] ?? "") into \(upload["repository"] ?? ""): \(upload["size"] ?? 0) bytes")
@@ -205,7 +235,8 @@ struct ClockCommand: AsyncParsableCommand {
         commandName: "clock", abstract: "Show, set or advance the server's clock.")
     @OptionGroup var options: ServerOptions
     @Option(help: "An RFC 3339 time to set the clock to.") var set: String?
-    @Option(help: "A duration to move the clock by: 72h, 90m, 1h30m, -10s.") var advance: String?
+    @Option(parsing: .unconditional, help: "A duration to move the clock by: 72h, 90m, 1h30m, -1d.") var advance:
+        String?
 
     func run() async throws {
         let client = AdminClient(options: options)

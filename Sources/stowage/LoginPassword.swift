@@ -13,8 +13,7 @@ struct LoginPassword: AsyncParsableCommand {
         discussion: "stowage login-password | docker login --username AWS --password-stdin 127.0.0.1:5000"
     )
 
-    @Option(help: "The running server to ask.")
-    var server: String = env("STOWAGE_SERVER") ?? "http://127.0.0.1:5000"
+    @OptionGroup var options: ServerOptions
 
     @Option(help: "The 12-digit account the token acts in.")
     var account: String = "000000000000"
@@ -23,28 +22,9 @@ struct LoginPassword: AsyncParsableCommand {
     var region: String = "us-east-1"
 
     func run() async throws {
-        guard var components = URLComponents(string: server + "/_admin/token") else {
-            throw ValidationError("--server must be a URL such as http://127.0.0.1:5000")
-        }
-        components.queryItems = [
-            URLQueryItem(name: "account", value: account), URLQueryItem(name: "region", value: region),
-        ]
-        var request = URLRequest(url: components.url!)
-        request.httpMethod = "POST"
-        let (data, response): (Data, URLResponse)
-        do { (data, response) = try await URLSession.shared.data(for: request) } catch {
-            FileHandle.standardError.write(
-                Data("stowage: cannot reach \(server): \(error.localizedDescription)\n".utf8))
-            throw ExitCode(1)
-        }
-        struct Body: Decodable { var password: String }
-        guard (response as? HTTPURLResponse)?.statusCode == 200,
-            let body = try? JSONDecoder().decode(Body.self, from: data)
-        else {
-            FileHandle.standardError.write(
-                Data("stowage: \(server) refused: \(String(decoding: data, as: UTF8.self))\n".utf8))
-            throw ExitCode(1)
-        }
-        print(body.password)
+        let answer = try await AdminClient(options: options).object(
+            "POST", "/_admin/token" + scopeQuery(account: account, region: region), quiet: true)
+        guard let password = answer["password"] as? String else { fail("the server gave no password") }
+        print(password)
     }
 }

@@ -2,10 +2,12 @@ public import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import StowageCore
 import StowageHTTP
 import StowageStorage
+import Synchronization
 import UnixSignals
 
 /// `stowage serve`: run the registry.
@@ -107,6 +109,14 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        for (flag, value) in [("--port", port), ("--admin-port", adminPort)] {
+            guard let value, portInUse(host: host, port: value) else { continue }
+            FileHandle.standardError.write(
+                Data(
+                    "stowage: port \(value) is in use on \(host) (another server there?); choose another with \(flag), or 0 for a free one\n"
+                        .utf8))
+            throw ExitCode(2)
+        }
         var logger = Logger(label: "stowage")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let location: StorageLocation = ephemeral ? .memory : .directory(dataDir)
@@ -147,26 +157,50 @@ struct Serve: AsyncParsableCommand {
                 Data("stowage: cannot read or create the token secret in \(dataDir): \(error)\n".utf8))
             throw ExitCode(2)
         }
+        let separateAdmin = adminPort != nil
+        // The login line works as printed: it names the server whose /_admin answers (unless that is
+        // the default), so with --admin-port it waits for both listeners, whichever is up last.
+        let ports = Mutex<(main: Int?, admin: Int?)>((nil, nil))
+        let loginLine: @Sendable (Int?, Int?) -> String? = { port, adminPort in
+            guard auth == .ecr, let port, let asked = separateAdmin ? adminPort : port else { return nil }
+            let ask = "\(host):\(asked)" == "127.0.0.1:5000" ? "" : " --server \(host):\(asked)"
+            return "log in: stowage login-password\(ask) | docker login --username AWS --password-stdin \(host):\(port)"
+        }
         let applications = buildApplications(
             configuration: configuration, store: store, secret: secret, logger: logger,
             onServerRunning: { port in
+                let admin = ports.withLock { ports in
+                    ports.main = port
+                    return ports.admin
+                }
                 var lines = ["Stowage serving on http://\(host):\(port)"]
-                switch auth {
-                case .ecr:
-                    lines.append(
-                        "log in: stowage login-password | docker login --username AWS --password-stdin \(host):\(port)")
-                case .none:
+                if auth == .none {
                     lines.append("authentication is off (--auth none): push and pull without logging in")
                 }
+                if let login = loginLine(port, admin) { lines.append(login) }
                 FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
             },
-            onAdminRunning: { port in
-                FileHandle.standardOutput.write(Data("Admin API on http://\(host):\(port)/_admin\n".utf8))
+            onAdminRunning: { adminPort in
+                let main = ports.withLock { ports in
+                    ports.admin = adminPort
+                    return ports.main
+                }
+                var lines = ["Admin API on http://\(host):\(adminPort)/_admin"]
+                if let login = loginLine(main, adminPort) { lines.append(login) }
+                FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
             })
         let services = ServiceGroup(
             configuration: .init(
                 services: applications.map { $0 }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await services.run()
+        do { try await services.run() } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            // Taken between the check above and the bind.
+            FileHandle.standardError.write(
+                Data(
+                    "stowage: a port is in use on \(host) (--port \(port)\(adminPort.map { ", --admin-port \($0)" } ?? ""))\n"
+                        .utf8))
+            await store.quiesce()
+            throw ExitCode(2)
+        }
         await store.quiesce()
         logger.info("stopped")
     }

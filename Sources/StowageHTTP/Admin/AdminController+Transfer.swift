@@ -68,6 +68,12 @@ extension AdminController {
             contents = try ExportFormat.decode(
                 bytes, limit: configuration.maxImportBytes.multipliedReportingOverflow(by: 4).partialValue)
         } catch {
+            if TarReader.looksLikeTar(bytes) {
+                throw AdminError(
+                    .badRequest, "InvalidImport",
+                    "the import was refused and nothing changed: this is a tar archive, not a Stowage export; to push an OCI image layout tar into a repository, add ?format=oci-layout&repository=NAME (stowage import --oci-layout --repository NAME FILE)"
+                )
+            }
             throw AdminError(.badRequest, "InvalidImport", "the import was refused and nothing changed: \(error)")
         }
         if !contents.includesBlobs {
@@ -115,24 +121,40 @@ extension AdminController {
         let commands =
             plan.blobs.map { Command.putBlob(repository: name, digest: $0.0, size: Int64($0.1.count)) }
             + plan.manifests.map { Command.putManifest(repository: name, manifest: $0.manifest, tag: $0.tag) }
+        let written: RegistryStore.Written
         do {
-            _ = try await ingest.ingest(verified: plan.blobs) {
-                try await store.submit(commands, scope: scope, creating: name, .onPush(always: true)).envelopes.count
+            written = try await ingest.ingest(verified: plan.blobs) {
+                try await store.submit(commands, scope: scope, creating: name, .onPush(always: true))
             }
         } catch let error as RegistryError {
             throw AdminError(error)
         }
-        let tags = plan.manifests.compactMap { $0.tag?.rawValue }
+        struct Move: Encodable {
+            var tag: String
+            /// What the tag named before the import; absent for a new tag.
+            var from: String?
+            var to: String
+        }
+        let before = written.before[scope].repositories[name]
+        let after = written.after[scope].repositories[name]
+        let moved = plan.manifests.compactMap(\.tag).compactMap { tag -> Move? in
+            guard let to = after?.tags[tag], before?.tags[tag] != to else { return nil }
+            return Move(tag: tag.rawValue, from: before?.tags[tag]?.rawValue, to: to.rawValue)
+        }
         struct Body: Encodable {
             var repository: String
             var manifests: [String]
             var tags: [String]
+            /// The tags this import created or moved, with what they named before.
+            var moved: [Move]
             var blobs: Int
+            var sequence: UInt64
         }
         return try JSONResponse.make(
             Body(
-                repository: name.rawValue, manifests: plan.manifests.map(\.manifest.digest.rawValue), tags: tags,
-                blobs: plan.blobs.count),
+                repository: name.rawValue, manifests: plan.manifests.map(\.manifest.digest.rawValue),
+                tags: plan.manifests.compactMap { $0.tag?.rawValue }, moved: moved, blobs: plan.blobs.count,
+                sequence: written.envelopes.last?.sequence ?? store.sequence),
             status: .created)
     }
 }

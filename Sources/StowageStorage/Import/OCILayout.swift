@@ -80,7 +80,12 @@ public struct OCILayout: Sendable {
 }
 
 /// Reads the regular files of a tar archive (ustar, pax and GNU long names).
-enum TarReader {
+public enum TarReader {
+    /// Whether the bytes start as a tar archive does (`ustar` at offset 257, as POSIX and GNU tar write).
+    public static func looksLikeTar(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 512 && bytes[257..<262].elementsEqual("ustar".utf8)
+    }
+
     static func files(_ bytes: [UInt8]) throws -> [String: [UInt8]] {
         var files: [String: [UInt8]] = [:]
         var offset = 0
