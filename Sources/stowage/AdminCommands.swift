@@ -47,16 +47,32 @@ struct Rewind: AsyncParsableCommand {
 
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Save the registry and its blobs to one file (a fixture).")
+        abstract:
+            "Save the registry and its blobs to one file (a fixture), or with --history a recording of its history.",
+        discussion:
+            "A recording opens with `stowage serve --replay FILE`: the page, the log and /v2 reads at any point.")
     @OptionGroup var options: ServerOptions
     @Argument(help: "The file to write.") var file: String
     @Flag(help: "Leave the blobs out (import only where they already are).") var noBlobs = false
+    @Flag(help: "Write a recording: the history (every record, with the blobs it linked), not only the registry now.")
+    var history = false
+    @Option(help: "With --history: start after this checkpoint or record (default: the oldest history kept).")
+    var since: String?
+
+    func validate() throws {
+        if since != nil && !history { throw ValidationError("--since goes with --history") }
+        if noBlobs && history { throw ValidationError("a recording always holds its blobs: --no-blobs is for exports") }
+    }
 
     func run() async throws {
-        let data = try await AdminClient(options: options).call(
-            "GET", "/_admin/export" + (noBlobs ? "?blobs=false" : ""))
+        var path = "/_admin/export" + (noBlobs ? "?blobs=false" : "")
+        if history { path = "/_admin/export?history=true" + (since.map { "&since=\(percentEncoded($0))" } ?? "") }
+        let data = try await AdminClient(options: options).call("GET", path)
         try data.write(to: URL(fileURLWithPath: file))
-        print("exported \(data.count) bytes to \(file)")
+        print(
+            history
+                ? "recorded \(data.count) bytes of history to \(file) (open it with: stowage serve --replay \(file))"
+                : "exported \(data.count) bytes to \(file)")
     }
 }
 

@@ -140,3 +140,33 @@ struct Checkpoints: AsyncParsableCommand {
         }
     }
 }
+
+/// `stowage replay [POINT]`: where a replay stands, or move it.
+struct Replay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "On a server started with --replay: show which point it serves, or move it to another.",
+        discussion:
+            "Every reader (/v2, the ECR API, /_admin/state, the page) then sees the registry as it was at that point.")
+    @OptionGroup var options: ServerOptions
+    @Argument(help: "A checkpoint name, a record number or an RFC 3339 time.") var point: String?
+
+    func run() async throws {
+        let client = AdminClient(options: options)
+        let answer: [String: Any]
+        if let point {
+            let at: Any = UInt64(point).map { $0 as Any } ?? point
+            answer = try await client.object("POST", "/_admin/replay", body: ["at": at])
+        } else {
+            answer = try await client.object("GET", "/_admin/replay")
+        }
+        guard !options.json else { return }
+        guard answer["replaying"] as? Bool == true else {
+            print("this server is live, not a replay (at record \(answer["at"] ?? "?"))")
+            return
+        }
+        let name = (answer["checkpoint"] as? String).map { " (checkpoint \($0))" } ?? ""
+        print(
+            "showing record \(answer["at"] ?? "?")\(name), \(answer["time"] ?? ""), of records \((answer["start"] as? NSNumber).map { $0.uint64Value + 1 } ?? 1)...\(answer["end"] ?? "?")"
+        )
+    }
+}

@@ -8,8 +8,9 @@ import StowageStorage
 struct Inspect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Show what a snapshot, export file, log segment or data directory holds, and whether its checksums hold.")
-    @Argument(help: "A .snap or export file, a .wal segment, or a data directory.") var path: String
+            "Show what a snapshot, export file, recording, log segment or data directory holds, and whether its checksums hold."
+    )
+    @Argument(help: "A .snap, export or recording file, a .wal segment, or a data directory.") var path: String
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
@@ -80,6 +81,22 @@ struct Inspect: AsyncParsableCommand {
                 entry["blobsIncluded"] = contents.includesBlobs
                 entry["valid"] = true
             } catch { entry["valid"] = false; entry["problem"] = "\(error)" }
+        } else if bytes.starts(with: RecordingFormat.magic) {
+            entry["kind"] = "recording"
+            do {
+                let recording = try RecordingFormat.decode(bytes, limit: Int.max / 2)
+                entry["firstSequence"] = recording.baseSequence + 1
+                entry["lastSequence"] = recording.lastSequence
+                entry["records"] = recording.records.count
+                entry["refused"] = recording.records.count { $0.refusal != nil }
+                entry["blobs"] = recording.blobs.count
+                var end = recording.base
+                for record in recording.records where record.refusal == nil {
+                    try end.apply(record.envelope) { recording.points[$0] }
+                }
+                entry.merge(counts(end)) { a, _ in a }
+                entry["valid"] = true
+            } catch { entry["valid"] = false; entry["problem"] = "\(error)" }
         } else if file.hasSuffix(".wal") {
             entry["kind"] = "log segment"
             let scan = LogInspection.scan(bytes)
@@ -90,7 +107,7 @@ struct Inspect: AsyncParsableCommand {
             if let problem = scan.problem { entry["problem"] = problem }
         } else {
             entry["valid"] = false
-            entry["problem"] = "not a Stowage snapshot, export file or log segment"
+            entry["problem"] = "not a Stowage snapshot, export file, recording or log segment"
         }
         return entry
     }

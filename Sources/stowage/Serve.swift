@@ -82,6 +82,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Advertise OCI-Chunk-Min-Length: the smallest chunk (but the last) clients should send, in bytes.")
     var chunkMinLength: Int64? = env("STOWAGE_CHUNK_MIN_LENGTH").flatMap { Int64($0) }
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve a recording (stowage export --history) read-only, in memory: the page, /_admin reads and /v2 and ECR reads.",
+            valueName: "file"))
+    var replay: String?
+
+    @Option(
+        help:
+            "With --replay: show the registry as it was at this point (checkpoint, record number or RFC 3339 time; default: its end)."
+    )
+    var at: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = env("STOWAGE_LOG_LEVEL") ?? "info"
 
@@ -103,6 +115,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(
                 "--upload-timeout takes a positive duration such as 24h or 90m, not '\(uploadTimeout)'")
         }
+        if at != nil && replay == nil { throw ValidationError("--at goes with --replay FILE") }
         guard chunkMinLength.map({ $0 > 0 }) ?? true else {
             throw ValidationError("--chunk-min-length must be positive")
         }
@@ -119,21 +132,36 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "stowage")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let location: StorageLocation = ephemeral ? .memory : .directory(dataDir)
+        let location: StorageLocation = ephemeral || replay != nil ? .memory : .directory(dataDir)
+        var engine = EngineConfiguration(
+            location: location, fsync: fsync, snapshotEvery: snapshotEvery ?? 10_000,
+            snapshotBudget: snapshotEvery == nil ? 5e-6 : nil)
+        if let replay { engine.replaying = try Self.loadRecording(replay, limit: maxImportBytes) }
         let store: RegistryStore
         do {
-            store = try RegistryStore(
-                configuration: EngineConfiguration(
-                    location: location, fsync: fsync, snapshotEvery: snapshotEvery ?? 10_000,
-                    snapshotBudget: snapshotEvery == nil ? 5e-6 : nil),
-                logger: logger)
+            store = try RegistryStore(configuration: engine, logger: logger)
         } catch {
-            FileHandle.standardError.write(Data("stowage: cannot open the registry in \(dataDir):\n\(error)\n".utf8))
+            let place = replay.map { "the recording \($0)" } ?? "the registry in \(dataDir)"
+            FileHandle.standardError.write(Data("stowage: cannot open \(place):\n\(error)\n".utf8))
             throw ExitCode(2)
+        }
+        if let at {
+            do {
+                guard let point = try await store.point(named: at) else {
+                    throw ValidationError(
+                        "--at takes a checkpoint name, a record number or an RFC 3339 time, not '\(at)'")
+                }
+                try await store.show(point.sequence)
+            } catch let error as ValidationError {
+                throw error
+            } catch {
+                FileHandle.standardError.write(Data("stowage: --at \(at): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
         }
         let recovery = store.recovery
         logger.info(
-            "registry open: \(ephemeral ? "in memory" : dataDir), sequence \(store.sequence), snapshot \(recovery.snapshotSequence), replayed \(recovery.replayed) records"
+            "registry open: \(replay.map { "replaying \($0)" } ?? (ephemeral ? "in memory" : dataDir)), sequence \(store.sequence), snapshot \(recovery.snapshotSequence), replayed \(recovery.replayed) records"
         )
         var configuration = ServerConfiguration(
             host: host, port: port, auth: auth, createOnPush: createOnPush,
@@ -174,6 +202,11 @@ struct Serve: AsyncParsableCommand {
                     return ports.admin
                 }
                 var lines = ["Stowage serving on http://\(host):\(port)"]
+                if let replay, let recording = store.configuration.replaying {
+                    lines.append(
+                        "replaying \(replay), read-only: records \(recording.baseSequence + 1)...\(recording.lastSequence), showing record \(store.sequence) (stowage replay <point> moves it; the page: /_admin/ui/)"
+                    )
+                }
                 if auth == .none {
                     lines.append("authentication is off (--auth none): push and pull without logging in")
                 }
@@ -203,6 +236,23 @@ struct Serve: AsyncParsableCommand {
         }
         await store.quiesce()
         logger.info("stopped")
+    }
+}
+
+extension Serve {
+    /// A recording, validated completely (as an import is), or exit 2 saying why not.
+    static func loadRecording(_ path: String, limit: Int) throws -> Recording {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            FileHandle.standardError.write(Data("stowage: cannot read the recording \(path)\n".utf8))
+            throw ExitCode(2)
+        }
+        do {
+            return try RecordingFormat.decode(
+                Array(data), limit: limit.multipliedReportingOverflow(by: 4).partialValue)
+        } catch {
+            FileHandle.standardError.write(Data("stowage: \(path) is refused: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
     }
 }
 

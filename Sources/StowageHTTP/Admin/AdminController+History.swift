@@ -100,22 +100,16 @@ extension AdminController {
     func resolve(_ text: String, _ parameter: String) async throws -> (
         sequence: UInt64, state: RegistryState, checkpoint: String?
     ) {
-        let sequence: UInt64
-        var checkpoint: String?
-        if let number = UInt64(text) {
-            sequence = number
-        } else if let name = CheckpointName(text), let found = store.state.checkpoints[name] {
-            sequence = found.sequence
-            checkpoint = name.rawValue
-        } else if let time = RFC3339.parse(text) {
-            do { sequence = try await store.sequence(at: time) } catch let error as RegistryStore.HistoryError {
-                throw AdminError(.gone, "HistoryUnavailable", error.description)
-            }
-        } else {
+        let found: (sequence: UInt64, checkpoint: CheckpointName?)?
+        do { found = try await store.point(named: text) } catch let error as RegistryStore.HistoryError {
+            throw AdminError(.gone, "HistoryUnavailable", error.description)
+        }
+        guard let (sequence, name) = found else {
             throw AdminError(
                 .badRequest, "InvalidRequest",
                 "\(parameter) must be a checkpoint name, a sequence number or an RFC 3339 time, not '\(text)'")
         }
+        let checkpoint = name?.rawValue
         do {
             return (sequence, try await store.state(at: sequence), checkpoint)
         } catch let error as RegistryStore.HistoryError {
@@ -132,7 +126,8 @@ extension AdminController {
                 "give ?from= (and ?to=, default now): a checkpoint, a sequence number or an RFC 3339 time")
         }
         let start = try await resolve(from, "from")
-        let now: (sequence: UInt64, state: RegistryState, checkpoint: String?) = (store.sequence, store.state, nil)
+        let last = await store.end
+        let now: (sequence: UInt64, state: RegistryState, checkpoint: String?) = (last.sequence, last.state, nil)
         let end = try await query["to"].map(String.init).asyncMap { try await self.resolve($0, "to") } ?? now
         func point(_ p: (sequence: UInt64, state: RegistryState, checkpoint: String?)) -> DiffView.Point {
             DiffView.Point(sequence: p.sequence, time: RFC3339.format(p.state.time), checkpoint: p.checkpoint)
@@ -215,7 +210,8 @@ extension AdminController {
             throw AdminError(.badRequest, "InvalidUpload", "'\(id)' is not an upload id")
         }
         let records = try await store.records(after: 0).filter { $0.envelope.command.upload == upload }
-        guard !records.isEmpty || store.state.uploadsInFlight.contains(where: { $0.upload.id == upload }) else {
+        let inFlight = await store.end.state.uploadsInFlight.contains { $0.upload.id == upload }
+        guard !records.isEmpty || inFlight else {
             throw AdminError(.notFound, "NotFound", "no upload '\(id)' in the history kept")
         }
         return try JSONResponse.make(try await timeline(upload, records))
@@ -266,7 +262,7 @@ extension AdminController {
             }
             events.append(event)
         }
-        let inFlight = store.state.uploadsInFlight.first { $0.upload.id == id }
+        let inFlight = await store.end.state.uploadsInFlight.first { $0.upload.id == id }
         let first = records.first?.envelope
         // The record that ended it: its own commit, cancel or end, else a reset, restore or
         // deletion of its repository that came after its last record.

@@ -7,7 +7,8 @@ import StowageStorage
 
 extension AdminController {
     /// `GET /_admin/export[?blobs=false]`: one versioned file of the registry and its blobs.
-    func exportRegistry(_ request: Request) throws -> Response {
+    func exportRegistry(_ request: Request) async throws -> Response {
+        if request.uri.queryParameters["history"] == "true" { return try await exportRecording(request) }
         let withBlobs = request.uri.queryParameters["blobs"].map { $0 != "false" } ?? true
         let state = store.state
         var blobs: [Digest: [UInt8]]? = nil
@@ -24,6 +25,32 @@ extension AdminController {
             headers: [
                 .contentType: "application/vnd.stowage.export.v1",
                 .contentDisposition: "attachment; filename=\"registry.stowage\"",
+            ],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// `GET /_admin/export?history=true[&since=]`: a recording, the history since a point (default:
+    /// the oldest the history kept can rebuild) with the blobs linked anywhere in it.
+    private func exportRecording(_ request: Request) async throws -> Response {
+        var since: UInt64?
+        if let text = request.uri.queryParameters["since"].map(String.init) {
+            since = try await resolve(text, "since").sequence
+        }
+        var recording: Recording
+        do { recording = try await store.recording(since: since) } catch let error as RegistryStore.HistoryError {
+            throw AdminError(.gone, "HistoryUnavailable", error.description)
+        }
+        // Blobs collected since (deleted, then garbage-collected) are left out: reads of them at
+        // the points that linked them answer that the content is missing.
+        for digest in recording.blobsEverLinked where store.content.blobSize(digest) != nil {
+            recording.blobs[digest] = try readBlob(digest)
+        }
+        let bytes = try RecordingFormat.encode(recording)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/vnd.stowage.recording.v1",
+                .contentDisposition: "attachment; filename=\"history.stowage-recording\"",
             ],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }

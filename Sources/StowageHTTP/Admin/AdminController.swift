@@ -48,7 +48,7 @@ struct AdminController: Sendable {
         Route(.post, "/checkpoints") { admin, request, _ in try await admin.createCheckpoint(request) },
         Route(.get, "/checkpoints") { admin, _, _ in try admin.listCheckpoints() },
         Route(.post, "/rewind") { admin, request, _ in try await admin.rewind(request) },
-        Route(.get, "/export") { admin, request, _ in try admin.exportRegistry(request) },
+        Route(.get, "/export") { admin, request, _ in try await admin.exportRegistry(request) },
         Route(.post, "/import") { admin, request, context in try await admin.importRegistry(request, context) },
         Route(.post, "/compact") { admin, _, _ in try await admin.compact() },
         Route(.get, "/log") { admin, request, _ in try await admin.log(request) },
@@ -66,8 +66,15 @@ struct AdminController: Sendable {
         Route(.post, "/clock") { admin, request, _ in try await admin.setClock(request) },
         Route(.get, "/repositories") { admin, request, _ in try admin.listRepositories(request) },
         Route(.post, "/repositories") { admin, request, _ in try await admin.createRepository(request) },
+        Route(.get, "/replay") { admin, _, _ in try await admin.replay() },
+        Route(.post, "/replay") { admin, request, _ in try await admin.moveReplay(request) },
         Route(.post, "/token") { admin, request, _ in try admin.token(request) },
     ]
+
+    /// The routes a replay (read-only) serves: every read, a token, and its own view's move.
+    static func servesInReplay(_ route: Route) -> Bool {
+        route.method == .get || route.path == "/token" || route.path == "/replay"
+    }
 
     /// Every route this controller serves, as `METHOD path`; `admin-api.md` must document each.
     static var routes: [String] { table.map(\.documented) }
@@ -75,9 +82,15 @@ struct AdminController: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         let group = router.group("/_admin").add(middleware: AdminTokenMiddleware(token: configuration.adminToken))
         for route in Self.table {
+            let refused = store.configuration.readOnly && !Self.servesInReplay(route)
             group.on(RouterPath(route.routerPath), method: route.method) { request, context in
-                try await RegistryStore.$origin.withValue("admin \(route.method) \(route.path)") {
-                    try await route.handle(self, request, context)
+                if refused { throw AdminError(.conflict, "ReadOnly", StoreReadOnly().description) }
+                do {
+                    return try await RegistryStore.$origin.withValue("admin \(route.method) \(route.path)") {
+                        try await route.handle(self, request, context)
+                    }
+                } catch let error as StoreReadOnly {
+                    throw AdminError(.conflict, "ReadOnly", error.description)
                 }
             }
         }

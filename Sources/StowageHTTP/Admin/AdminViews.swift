@@ -3,21 +3,6 @@ import HashTreeCollections
 import StowageCore
 import StowageStorage
 
-/// RFC 3339 times, with milliseconds.
-enum RFC3339 {
-    static func format(_ time: Timestamp) -> String {
-        let date = Date(timeIntervalSince1970: Double(time.millisecondsSinceEpoch) / 1000)
-        return Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
-    }
-
-    static func parse(_ text: String) -> Timestamp? {
-        let date =
-            (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-            ?? (try? Date.ISO8601FormatStyle().parse(text))
-        return date.map { Timestamp(millisecondsSinceEpoch: Int64(($0.timeIntervalSince1970 * 1000).rounded())) }
-    }
-}
-
 /// A log record as the admin API shows it.
 struct RecordView: Encodable {
     var sequence: UInt64

@@ -60,3 +60,11 @@ enum ECRAction: String, CaseIterable, Sendable {
     case uploadLayerPart = "UploadLayerPart"
     case validatePullThroughCacheRule = "ValidatePullThroughCacheRule"
 }
+
+extension ECRAction {
+    /// Whether the operation only reads (what a replay serves): Describe*, List*, Get*, BatchGet*,
+    /// BatchCheck*, and the validation of a pull-through rule.
+    var onlyReads: Bool {
+        ["Describe", "List", "Get", "BatchGet", "BatchCheck", "Validate"].contains { rawValue.hasPrefix($0) }
+    }
+}

@@ -40,6 +40,9 @@ struct ECRController: Sendable {
         guard let action = ECRAction(rawValue: name) else {
             throw ECRError(.unknownOperation, "'\(name)' is not an ECR operation")
         }
+        if store.configuration.readOnly && !action.onlyReads {
+            throw ECRError(.unsupportedOperation, "\(name): \(StoreReadOnly())")
+        }
         var request = request
         let body: ByteBuffer
         do { body = try await request.collectBody(upTo: 64 << 20) } catch {
@@ -68,6 +71,8 @@ struct ECRController: Sendable {
             throw error
         } catch let error as RegistryError {
             throw ECRError(error, scope: scope)
+        } catch let error as StoreReadOnly {
+            throw ECRError(.unsupportedOperation, error.description)
         } catch let error as StoreUnavailable {
             context.logger.error("\(error)")
             throw ECRError(.serverException, "the registry cannot write right now; its log says why")

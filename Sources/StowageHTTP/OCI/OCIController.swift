@@ -46,6 +46,8 @@ struct OCIController: Sendable {
             throw OCIError(error)
         } catch let error as ManifestError {
             throw OCIError(.badRequest, .manifestInvalid, error.reason)
+        } catch let error as StoreReadOnly {
+            throw OCIError(.methodNotAllowed, .unsupported, error.description)
         } catch let error as StoreUnavailable {
             context.logger.error("\(error)")
             throw OCIError(.serviceUnavailable, .unavailable, "the registry cannot write right now; its log says why")
@@ -57,6 +59,9 @@ struct OCIController: Sendable {
 
     private func dispatch(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let scope = try authorize(request)
+        if store.configuration.readOnly && request.method != .get && request.method != .head {
+            throw StoreReadOnly()
+        }
         guard let route = OCIRoute(path: request.uri.path) else {
             throw OCIError(.notFound, .unsupported, "no OCI endpoint at \(request.uri.path)")
         }

@@ -28,12 +28,15 @@ public func buildApplications(
             router: router, server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "Stowage"),
-            services: [
-                BackgroundService.garbageCollector(store, every: configuration.garbageCollectionInterval),
-                BackgroundService.lifecycle(store, every: configuration.garbageCollectionInterval),
-                BackgroundService.uploadExpiry(
-                    store, after: configuration.uploadTimeout, every: configuration.garbageCollectionInterval),
-            ],
+            // A replay writes nothing: no collection, no expiry.
+            services: store.configuration.readOnly
+                ? []
+                : [
+                    BackgroundService.garbageCollector(store, every: configuration.garbageCollectionInterval),
+                    BackgroundService.lifecycle(store, every: configuration.garbageCollectionInterval),
+                    BackgroundService.uploadExpiry(
+                        store, after: configuration.uploadTimeout, every: configuration.garbageCollectionInterval),
+                ],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 address.bound(to: port)

@@ -54,3 +54,18 @@ public final class ManualClock: RegistryClock {
     /// Moves the clock by `milliseconds` (tests; a server moves its clock with a logged command).
     public func advance(byMilliseconds milliseconds: Int64) { stored.withLock { $0 += milliseconds } }
 }
+
+/// RFC 3339 times, with milliseconds: how the admin API, the CLI and the page write and read them.
+public enum RFC3339 {
+    public static func format(_ time: Timestamp) -> String {
+        let date = Date(timeIntervalSince1970: Double(time.millisecondsSinceEpoch) / 1000)
+        return Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
+    }
+
+    public static func parse(_ text: String) -> Timestamp? {
+        let date =
+            (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+            ?? (try? Date.ISO8601FormatStyle().parse(text))
+        return date.map { Timestamp(millisecondsSinceEpoch: Int64(($0.timeIntervalSince1970 * 1000).rounded())) }
+    }
+}

@@ -33,6 +33,12 @@ public struct EngineConfiguration: Sendable {
     /// Take `LOCK` in the data directory, so a second engine on it refuses to start. Off only in
     /// tests that open a directory again while the first engine still lives, as a restart would not.
     public var locksDirectory = true
+    /// A recording to serve, read-only, in memory (`stowage serve --replay`): the engine starts
+    /// from its base and its records, and refuses every write with ``StoreReadOnly``.
+    public var replaying: Recording?
+
+    /// Whether every write is refused (a replay).
+    public var readOnly: Bool { replaying != nil }
 
     public init(
         location: StorageLocation, fsync: FsyncPolicy = .always, snapshotEvery: UInt64 = 10_000,

@@ -24,6 +24,8 @@ extension RegistryStore {
     @discardableResult
     public func collectGarbage() -> Int {
         garbageMayExist = false
+        // A replay serves every point of its recording: the blobs of each stay.
+        guard !configuration.readOnly else { return 0 }
         var keep = head.linkedBlobs
         keep.formUnion(pinnedBlobs.keys)
         // Blobs a rewind to a checkpoint would bring back.

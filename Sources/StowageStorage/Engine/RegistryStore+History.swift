@@ -1,5 +1,6 @@
 import HashTreeCollections
 public import StowageCore
+import Synchronization
 
 /// History: rewinds and imports (each one logged command), and the registry as it was at any
 /// record the log still holds.
@@ -89,6 +90,16 @@ extension RegistryStore {
             description:
                 "record \(sequence) is older than the history kept: the log now starts at record \(log.firstSequence); create a checkpoint to keep a state for longer"
         )
+    }
+
+    /// A point of history as a person names it: a checkpoint's name, a sequence number, or an
+    /// RFC 3339 time (the last record at or before it; record times never run backwards, so that
+    /// is one record). `nil` when the text is none of these.
+    public func point(named text: String) throws -> (sequence: UInt64, checkpoint: CheckpointName?)? {
+        if let number = UInt64(text) { return (number, nil) }
+        if let name = CheckpointName(text), let found = head.checkpoints[name] { return (found.sequence, name) }
+        if let time = RFC3339.parse(text) { return (try sequence(at: time), nil) }
+        return nil
     }
 
     /// The sequence number of the last record at or before `time`; 0 when none is that old.
@@ -181,5 +192,48 @@ extension RegistryStore {
         default:
             return record.origin.map { "\(record.envelope.command.kind) (\($0))" } ?? record.envelope.command.kind
         }
+    }
+}
+
+extension RegistryStore {
+    /// The history since record `since` (a checkpoint's sequence, say), or since the oldest state
+    /// the history kept can rebuild, as a recording without blobs (the caller reads those from
+    /// ``content``: ``Recording/blobsEverLinked``).
+    public func recording(since: UInt64? = nil) throws -> Recording {
+        let end = lastSequence
+        var baseSequence = since ?? (log.firstSequence - 1)
+        var base: RegistryState
+        do { base = try state(at: baseSequence) } catch  where since == nil {
+            // The log starts inside a snapshot's range: start at the oldest snapshot the log follows.
+            guard let oldest = snapshots.sequences().filter({ $0 >= log.firstSequence - 1 }).min() else { throw error }
+            baseSequence = oldest
+            base = try state(at: oldest)
+        }
+        let records = try self.records(after: baseSequence).filter { $0.sequence <= end }
+        var points: [UInt64: RegistryState] = [:]
+        var wanted = Set(head.checkpoints.values.map(\.sequence)).union(base.checkpoints.values.map(\.sequence))
+        for record in records where record.refusal == nil {
+            if case .restore(let point, _) = record.envelope.command { wanted.insert(point) }
+        }
+        for sequence in wanted { points[sequence] = point(sequence) }
+        return Recording(baseSequence: baseSequence, base: base, points: points, records: records, blobs: [:])
+    }
+
+    /// The end of history as readers may see it: the published state, or, in a replay (whose
+    /// readers may be shown an earlier point), its last record.
+    public var end: (sequence: UInt64, state: RegistryState) {
+        configuration.readOnly ? (lastSequence, head) : (sequence, state)
+    }
+
+    /// A replay's view: the registry every reader sees becomes the state after record `sequence`
+    /// (nothing is logged). Only for a read-only engine.
+    @discardableResult
+    public func show(_ sequence: UInt64) throws -> RegistryState {
+        guard configuration.readOnly else {
+            throw HistoryError(description: "only a replay moves its view; a live registry moves by a rewind")
+        }
+        let shown = try state(at: sequence)
+        published.withLock { $0 = Published(state: shown, sequence: sequence) }
+        return shown
     }
 }

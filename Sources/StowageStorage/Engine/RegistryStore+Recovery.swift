@@ -51,6 +51,16 @@ enum Recovery {
             snapshots = InMemorySnapshotStore()
             points = InMemorySnapshotStore()
             content = InMemoryContentStore()
+            if let recording = configuration.replaying {
+                // A replay starts as a recovery would: from the base as a snapshot, then its records.
+                try snapshots.write(
+                    try SnapshotFormat.encode(recording.base, sequence: recording.baseSequence),
+                    sequence: recording.baseSequence)
+                for (sequence, state) in recording.points {
+                    try points.write(try SnapshotFormat.encode(state, sequence: sequence), sequence: sequence)
+                }
+                for (digest, bytes) in recording.blobs { try content.writeBlob(digest, bytes) }
+            }
         }
         // The newest snapshot that loads.
         var state = RegistryState()
@@ -75,7 +85,17 @@ enum Recovery {
         let log: any EventLog
         switch configuration.location {
         case .directory(let path): log = try FileEventLog(directory: path + "/wal", after: base, logger: logger)
-        case .memory: log = InMemoryEventLog()
+        case .memory:
+            let memory = InMemoryEventLog()
+            if let recording = configuration.replaying {
+                try memory.startSegment(at: recording.baseSequence + 1)
+                var frames: [UInt8] = []
+                for record in recording.records {
+                    RecordFraming.appendFrame(try StateCodec.encode(record), to: &frames)
+                }
+                try memory.append(framed: frames, lastSequence: recording.lastSequence)
+            }
+            log = memory
         }
         guard log.firstSequence <= base + 1 else {
             throw LogError(
@@ -129,6 +149,12 @@ enum Recovery {
         }
         // The clock stands where the log last set it.
         clock.setOffset(state.clockOffset ?? 0)
+        if configuration.readOnly {
+            // A replay: the uploads it ended with stay as recorded (it has no spools, and writes nothing).
+            return Recovered(
+                content: content, snapshots: snapshots, points: points, log: log, state: state, sequence: last,
+                pointCache: cache, snapshotLoadSeconds: loadSeconds, report: report, lock: lock)
+        }
         // Spools: cut back to what the log acknowledged; remove those of no upload. A spool that
         // holds less than the log acknowledged is never filled up with zeros: its upload ends, logged.
         let inFlight = Dictionary(state.uploadsInFlight.map { ($0.upload.id.rawValue, $0) }) { a, _ in a }

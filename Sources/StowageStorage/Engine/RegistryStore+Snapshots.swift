@@ -32,6 +32,7 @@ extension RegistryStore {
 
     /// Writes a snapshot of everything logged so far, now, and returns where it ends and its size.
     public func compact() async throws -> SnapshotInfo {
+        if configuration.readOnly { throw StoreReadOnly() }
         while let running = snapshotTask { _ = try? await running.value }
         return try await startSnapshot().value
     }

@@ -4,6 +4,15 @@ public import Logging
 public import StowageCore
 import Synchronization
 
+/// The engine serves a recording (`stowage serve --replay`): every write is refused.
+public struct StoreReadOnly: Error, CustomStringConvertible, Sendable {
+    public init() {}
+
+    public var description: String {
+        "this server replays a recording and is read-only: nothing can be pushed, changed or deleted"
+    }
+}
+
 /// The engine's storage failed; writes are refused until a restart, reads still work.
 public struct StoreUnavailable: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -196,6 +205,7 @@ public actor RegistryStore {
         scope: Scope, extraPoints: [UInt64: RegistryState] = [:],
         _ prepare: (RegistryState) throws -> [Command]
     ) async throws -> Written {
+        if configuration.readOnly { throw StoreReadOnly() }
         let before = head
         let appended = try append(prepare(head).map { Pending(scope: scope, command: $0) }, extraPoints: extraPoints)
         let after = head
@@ -223,6 +233,7 @@ public actor RegistryStore {
         envelopes: [Envelope], refusal: RegistryError?
     ) {
         if let failure { throw failure }
+        if configuration.readOnly { throw StoreReadOnly() }
         var envelopes: [Envelope] = []
         for item in pending {
             let envelope = Envelope(
@@ -277,6 +288,7 @@ public actor RegistryStore {
 
     /// A refusal changes nothing: once everything before it is published, so is its place in the log.
     private func appendRefusal(_ record: LogRecord) throws {
+        if configuration.readOnly { throw StoreReadOnly() }
         try appendRecord(record)
         let visible = published.withLock { state in
             if state.sequence == record.sequence - 1 { state.sequence = record.sequence }

@@ -29,7 +29,6 @@ public import StowageCore
 public enum ExportFormat {
     public static let magic = Array("STOWEXPT".utf8)
     public static let version: UInt32 = 1
-    static let headerSize = 32
 
     /// Why an export file was refused, in words that say what is wrong with it.
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -66,86 +65,38 @@ public enum ExportFormat {
         payload.reserveCapacity(json.count + (blobs?.values.reduce(0) { $0 + $1.count + 80 } ?? 0) + 16)
         LittleEndian.append(UInt64(json.count), to: &payload)
         payload += json
-        let sorted = (blobs ?? [:]).sorted { $0.key < $1.key }
-        LittleEndian.append(UInt32(sorted.count), to: &payload)
-        for (digest, bytes) in sorted {
-            LittleEndian.append(UInt16(digest.rawValue.utf8.count), to: &payload)
-            payload += Array(digest.rawValue.utf8)
-            LittleEndian.append(UInt64(bytes.count), to: &payload)
-            payload += bytes
-        }
-        let compressed = Zlib.compress(payload, level: 6)
-        var file = magic
-        LittleEndian.append(version, to: &file)
-        LittleEndian.append(UInt32(blobs == nil ? 0 : 1), to: &file)
-        LittleEndian.append(UInt64(payload.count), to: &file)
-        LittleEndian.append(compressed.withUnsafeBytes { Zlib.crc32($0) }, to: &file)
-        LittleEndian.append(file.withUnsafeBytes { Zlib.crc32($0) }, to: &file)
-        return file + compressed
+        PackedFile.appendBlobs(blobs ?? [:], to: &payload)
+        return PackedFile.pack(magic: magic, version: version, flags: blobs == nil ? 0 : 1, payload: payload)
     }
 
     /// Decodes and validates an export file, inflating at most `limit` bytes.
     public static func decode(_ bytes: [UInt8], limit: Int) throws(Failure) -> Contents {
-        guard bytes.count >= headerSize, Array(bytes[0..<8]) == magic else {
-            throw Failure(description: "not a Stowage export file: it does not start with STOWEXPT")
-        }
-        guard bytes[0..<28].withUnsafeBytes({ Zlib.crc32($0) }) == LittleEndian.read(UInt32.self, bytes, 28) else {
-            throw Failure(description: "the header's checksum does not match: the file is damaged")
-        }
-        let version = LittleEndian.read(UInt32.self, bytes, 8)
-        guard version == Self.version else {
-            throw Failure(
-                description:
-                    "export format version \(version) is not one this Stowage reads (it reads version \(Self.version))")
-        }
-        let flags = LittleEndian.read(UInt32.self, bytes, 12)
-        let rawLength = LittleEndian.read(UInt64.self, bytes, 16)
-        guard bytes[headerSize...].withUnsafeBytes({ Zlib.crc32($0) }) == LittleEndian.read(UInt32.self, bytes, 24)
-        else {
-            throw Failure(description: "the payload's checksum does not match: the file is damaged or truncated")
-        }
-        guard rawLength <= UInt64(limit) else {
-            throw Failure(
-                description: "the file claims \(rawLength) bytes of content, more than the import limit of \(limit)")
-        }
-        let payload: [UInt8]
-        do { payload = try Zlib.decompress(Array(bytes[headerSize...]), limit: Int(rawLength)) } catch {
-            throw Failure(description: "the payload does not inflate: \(error)")
-        }
-        guard payload.count == Int(rawLength) else {
-            throw Failure(
-                description: "the payload inflates to \(payload.count) bytes, not the \(rawLength) the header says")
-        }
-        var reader = Reader(bytes: payload)
-        let stateLength = try reader.integer(UInt64.self, "state length")
-        let json = try reader.take(stateLength, "state")
+        let opened: (flags: UInt32, payload: [UInt8])
+        do {
+            opened = try PackedFile.open(bytes, magic: magic, version: version, what: "export file", limit: limit)
+        } catch { throw Failure(description: error.description) }
+        var reader = PackedFile.Reader(bytes: opened.payload)
         var state = RegistryState()
-        do { state.scopes = try StateCodec.decode(Exported.self, from: json).scopes } catch {
-            throw Failure(description: "the registry in the file does not decode: \(error)")
-        }
-        let problems = state._checkInvariants()
-        guard problems.isEmpty else {
-            throw Failure(description: "the registry in the file is inconsistent: \(problems[0])")
-        }
-        let count = try reader.integer(UInt32.self, "blob count")
-        var blobs: [Digest: [UInt8]] = [:]
-        for i in 0..<count {
-            let length = try reader.integer(UInt16.self, "digest length of blob \(i)")
-            let text = String(decoding: try reader.take(UInt64(length), "digest of blob \(i)"), as: UTF8.self)
-            guard let digest = Digest(text) else {
-                throw Failure(description: "blob \(i) has an invalid digest '\(text)'")
+        let blobs: [Digest: [UInt8]]
+        do {
+            let json = try reader.sized("state")
+            do { state.scopes = try StateCodec.decode(Exported.self, from: json).scopes } catch {
+                throw Failure(description: "the registry in the file does not decode: \(error)")
             }
-            let size = try reader.integer(UInt64.self, "size of blob \(digest)")
-            let content = Array(try reader.take(size, "bytes of blob \(digest)"))
-            guard ContentDigester.digest(content, digest.algorithm) == digest else {
-                throw Failure(description: "blob \(digest): its bytes do not have that digest")
+            let problems = state._checkInvariants()
+            guard problems.isEmpty else {
+                throw Failure(description: "the registry in the file is inconsistent: \(problems[0])")
             }
-            guard blobs.updateValue(content, forKey: digest) == nil else {
-                throw Failure(description: "blob \(digest) appears twice")
-            }
+            blobs = try reader.blobs()
+        } catch let error as PackedFile.Failure {
+            throw Failure(description: error.description)
+        } catch let error as Failure {
+            throw error
+        } catch {
+            throw Failure(description: "\(error)")
         }
         guard reader.isAtEnd else { throw Failure(description: "unexpected bytes after the last blob") }
-        let includesBlobs = flags & 1 == 1
+        let includesBlobs = opened.flags & 1 == 1
         if includesBlobs {
             let missing = state.linkedBlobs.filter { blobs[$0] == nil }
             guard missing.isEmpty else {
@@ -156,28 +107,6 @@ public enum ExportFormat {
             }
         }
         return Contents(state: state, blobs: blobs, includesBlobs: includesBlobs)
-    }
-
-    private struct Reader {
-        let bytes: [UInt8]
-        var offset = 0
-
-        var isAtEnd: Bool { offset == bytes.count }
-
-        mutating func take(_ count: UInt64, _ what: String) throws(Failure) -> ArraySlice<UInt8> {
-            guard count <= UInt64(bytes.count - offset) else {
-                throw Failure(description: "the file ends inside the \(what)")
-            }
-            defer { offset += Int(count) }
-            return bytes[offset..<(offset + Int(count))]
-        }
-
-        mutating func integer<T: FixedWidthInteger>(_: T.Type, _ what: String) throws(Failure) -> T {
-            let slice = try take(UInt64(MemoryLayout<T>.size), what)
-            var value: T = 0
-            for byte in slice.reversed() { value = value << 8 | T(byte) }
-            return value
-        }
     }
 
 }
