@@ -63,6 +63,8 @@ let package = Package(
                 .product(name: "HashTreeCollections", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // The history page (/_admin/ui/), compiled into the binary: no CDN, no separate build step.
+            resources: [.embedInCode("Page/index.html"), .embedInCode("Page/page.js"), .embedInCode("Page/page.css")],
             swiftSettings: upcoming
         ),
         .executableTarget(

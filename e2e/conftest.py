@@ -49,6 +49,17 @@ class Server:
         for line in self.process.stdout:
             self.output.append(line)
 
+    def line(self, prefix, timeout=30):
+        """The first output line that starts with `prefix`, waiting for it (the admin listener's
+        line may come after the main one's)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((line for line in list(self.output) if line.startswith(prefix)), None)
+            if found:
+                return found.rstrip("\n")
+            time.sleep(0.02)
+        raise AssertionError(f"no line starting {prefix!r} in:\n" + "".join(self.output))
+
     @property
     def pid(self):
         return self.process.pid

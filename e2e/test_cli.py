@@ -87,13 +87,10 @@ def test_the_login_line_works_as_printed_on_any_port(start_server):
 
 def test_with_an_admin_port_the_login_line_asks_the_admin_listener(start_server):
     server = start_server("--ephemeral", "--admin-port", "0")
-    deadline = time.monotonic() + 30
-    while not any(line.startswith("log in: ") for line in server.output) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    admin = next(line for line in server.output if line.startswith("Admin API on ")).split()[-1]
-    login = next(line for line in server.output if line.startswith("log in: "))
+    login = server.line("log in: ")
+    admin = server.line("Admin API on ").split()[-1]
     asked = login.removeprefix("log in: ").split(" | ")[0].split()
-    assert "http://" + asked[3] + "/_admin" == admin and login.strip().endswith(server.authority)
+    assert "http://" + asked[3] + "/_admin" == admin and login.endswith(server.authority)
     assert len(stowage(*asked[1:]).stdout.strip()) > 20
 
 

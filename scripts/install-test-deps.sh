@@ -3,9 +3,10 @@
 set -euo pipefail
 
 # libz-dev is Debian's virtual name for zlib1g-dev; docker.io brings dockerd, containerd and runc.
-# fuse3 and mfusepy run LazyFS, the forgetful file system of the power-loss test.
-apt_packages=(zlib1g-dev skopeo podman docker.io fuse3)
-pip_packages=(pytest oras boto3 awscli mfusepy)
+# fuse3 and mfusepy run LazyFS, the forgetful file system of the power-loss test; chromium,
+# chromium-driver and selenium drive the history page in a real browser.
+apt_packages=(zlib1g-dev skopeo podman docker.io fuse3 chromium chromium-driver)
+pip_packages=(pytest oras boto3 awscli mfusepy selenium)
 
 missing=()
 for package in "${apt_packages[@]}"; do

@@ -88,11 +88,12 @@ extension AdminController {
 
     /// `GET /_admin/state?at=<sequence>|<RFC 3339 time>`: the registry as it was then.
     func state(_ request: Request) async throws -> Response {
+        let manifests = request.uri.queryParameters["manifests"] == "true"
         guard let at = request.uri.queryParameters["at"].map(String.init) else {
-            return try JSONResponse.make(StateView(store.state, sequence: store.sequence))
+            return try JSONResponse.make(StateView(store.state, sequence: store.sequence, manifests: manifests))
         }
         let point = try await resolve(at, "at")
-        return try JSONResponse.make(StateView(point.state, sequence: point.sequence))
+        return try JSONResponse.make(StateView(point.state, sequence: point.sequence, manifests: manifests))
     }
 
     /// A point of history: a checkpoint's name, a sequence number, or an RFC 3339 time (the last

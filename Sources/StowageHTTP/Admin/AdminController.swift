@@ -69,6 +69,10 @@ struct AdminController: Sendable {
         Route(.get, "/replay") { admin, _, _ in try await admin.replay() },
         Route(.post, "/replay") { admin, request, _ in try await admin.moveReplay(request) },
         Route(.post, "/token") { admin, request, _ in try admin.token(request) },
+        Route(.get, "/ui/") { admin, request, _ in try admin.page(request, asset: "index.html") },
+        Route(.get, "/ui/{asset}") { admin, request, context in
+            try admin.page(request, asset: context.parameters.get("asset") ?? "")
+        },
     ]
 
     /// The routes a replay (read-only) serves: every read, a token, and its own view's move.
@@ -111,6 +115,8 @@ struct AdminController: Sendable {
             var service = "Stowage admin API"
             var page = "/_admin/ui/"
             var endpoints: [String]
+            /// The record kinds `?kind=` of `/_admin/log` takes.
+            var kinds = Command.kinds
         }
         return try JSONResponse.make(Body(endpoints: routes))
     }
@@ -450,10 +456,14 @@ struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        if let token, request.headers[.authorization] != "Bearer \(token)" {
+        if let token, request.headers[.authorization] != "Bearer \(token)",
+            AdminController.cookieToken(request) != token,
+            !(request.uri.path == "/_admin/ui/" && request.uri.queryParameters["token"].map(String.init) == token)
+        {
             throw AdminError(
                 .unauthorized, "Unauthorized",
-                "this server's admin API needs `Authorization: Bearer <the --admin-token value>`")
+                "this server's admin API needs `Authorization: Bearer <the --admin-token value>`; for the page, open /_admin/ui/?token=<the --admin-token value> once"
+            )
         }
         return try await next(request, context)
     }

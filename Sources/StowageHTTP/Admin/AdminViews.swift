@@ -71,6 +71,8 @@ struct StateView: Encodable {
         var tags: [String]
         var subject: String?
         var artifactType: String?
+        /// The manifest's exact text, with `?manifests=true`.
+        var manifest: String?
     }
 
     struct UploadView: Encodable {
@@ -92,13 +94,15 @@ struct StateView: Encodable {
     var registries: [Registry]
     var checkpoints: [CheckpointView]
 
-    init(_ state: RegistryState, sequence: UInt64) {
+    init(_ state: RegistryState, sequence: UInt64, manifests: Bool = false) {
         self.sequence = sequence
         time = RFC3339.format(state.time)
         registries = state.scopes.sorted { $0.key < $1.key }.map { scope, scoped in
             Registry(
                 account: scope.account.rawValue, region: scope.region.rawValue,
-                repositories: scoped.repositories.values.sorted { $0.name < $1.name }.map(RepositoryView.init),
+                repositories: scoped.repositories.values.sorted { $0.name < $1.name }.map {
+                    RepositoryView($0, manifests: manifests)
+                },
                 uploads: scoped.uploads.values.sorted { $0.id < $1.id }.map(UploadView.init))
         }
         checkpoints = state.checkpoints.values.sorted { $0.sequence < $1.sequence }.map {
@@ -108,7 +112,7 @@ struct StateView: Encodable {
 }
 
 extension StateView.RepositoryView {
-    init(_ repository: Repository) {
+    init(_ repository: Repository, manifests: Bool) {
         name = repository.name.rawValue
         createdAt = RFC3339.format(repository.createdAt)
         tagMutability = repository.settings.tagMutability.rawValue
@@ -119,7 +123,8 @@ extension StateView.RepositoryView {
             StateView.ImageView(
                 digest: image.digest.rawValue, mediaType: image.manifest.mediaType, size: image.manifest.size,
                 pushedAt: RFC3339.format(image.pushedAt), tags: image.sortedTags.map(\.rawValue),
-                subject: image.manifest.references.subject?.rawValue, artifactType: image.artifactType)
+                subject: image.manifest.references.subject?.rawValue, artifactType: image.artifactType,
+                manifest: manifests ? image.manifest.content : nil)
         }
         tags = Dictionary(uniqueKeysWithValues: repository.tags.map { ($0.key.rawValue, $0.value.rawValue) })
         blobs = Dictionary(uniqueKeysWithValues: repository.blobs.map { ($0.key.rawValue, $0.value) })
