@@ -57,11 +57,14 @@ def history(start_server):
     upload = start.headers["Docker-Upload-UUID"]
     assert registry.request("PATCH", start.headers["Location"], body=b"world", headers={"Content-Range": "5-9"}).status == 416
     location = registry.request("PATCH", start.headers["Location"], body=b"hello").headers["Location"]
-    assert registry.request("PUT", location + "?digest=" + digest(b"not hello")).status == 400
+    wrong = registry.request("PUT", location + "?digest=" + digest(b"not hello"))
+    assert wrong.status == 400 and wrong.errors() == ["DIGEST_INVALID"]
+    story = wrong.json()["errors"][0]["detail"]["story"]
     assert registry.request("PUT", location + "?digest=" + digest(b"hello")).status == 201
     _, second = registry.push_image("web/app", "v1", layers=(b"the second layer",))
     stowage("checkpoint", "two", *admin_args)
-    return {"server": server, "admin": admin, "args": admin_args, "upload": upload, "first": first, "second": second}
+    return {"server": server, "admin": admin, "args": admin_args, "upload": upload, "story": story, "first": first,
+            "second": second}
 
 
 def wait(driver, condition, timeout=20):
@@ -84,8 +87,10 @@ def test_the_page_tells_an_uploads_story_and_shows_a_moved_tag(browser, history)
     wait(browser, until.presence_of_element_located((By.CSS_SELECTOR, "tr.record")))
     assert "token" not in browser.current_url
 
-    # The upload's story: both refusals, each with what was wrong, then the commit.
-    browser.get(f"{admin}/_admin/ui/#/upload/{history['upload']}")
+    # The upload's story, opened where the failed push's OCI error points: both refusals, each
+    # with what was wrong, then the commit.
+    assert history["story"] == f"/_admin/ui/#/upload/{history['upload']}"
+    browser.get(admin + history["story"])
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#events .event")) >= 5)
     refused = browser.find_elements(By.CSS_SELECTOR, "#events .event.refused")
     assert len(refused) == 2

@@ -107,7 +107,7 @@ struct OCIError: HTTPResponseError {
         var named = self
         for i in named.errors.indices {
             var detail = named.errors[i].detail ?? [:]
-            detail["story"] = "/_admin/ui/#upload/\(id)"
+            detail["story"] = "/_admin/ui/#/upload/\(id)"
             detail["history"] = "/_admin/uploads/\(id)"
             named.errors[i].detail = detail
         }
