@@ -98,6 +98,20 @@ class Server:
         self.drainer.join(timeout=5)
 
 
+def kill_while_writing(server, threads, delay, stop, failures, join_timeout=60):
+    """Starts the writer threads, SIGKILLs the server `delay` seconds later, tells the writers to
+    stop and waits for them; then no writer may have seen an answer it should not have."""
+    for thread in threads:
+        thread.start()
+    time.sleep(delay)
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=join_timeout)
+    assert not failures, failures
+
+
 @pytest.fixture
 def start_server():
     """Starts servers for a test and makes sure every one is gone afterwards."""

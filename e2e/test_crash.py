@@ -9,11 +9,10 @@ resolves to a manifest whose blobs can all be read back with the right digest.
 import http.client
 import json
 import random
-import signal
 import threading
 import time
 
-from conftest import Server
+from conftest import Server, kill_while_writing
 from registry import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, Registry, digest
 
 ROUNDS = 30
@@ -186,15 +185,7 @@ def test_sigkill_at_random_moments_never_loses_an_acknowledged_write(tmp_path):
                     failures.append(error)
 
             threads.append(threading.Thread(target=chunks))
-            for thread in threads:
-                thread.start()
-            time.sleep(rng.uniform(0.02, 0.35))
-            server.process.send_signal(signal.SIGKILL)
-            server.process.wait()
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=30)
-            assert not failures, failures
+            kill_while_writing(server, threads, rng.uniform(0.02, 0.35), stop, failures, join_timeout=30)
         finally:
             server.kill()
     final = Server("--data-dir", data, "--auth", "none")

@@ -8,7 +8,6 @@ the cut must resume where it was acknowledged and complete, and no request may a
 import http.client
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Server
+from conftest import Server, kill_while_writing
 from registry import Registry
 from test_crash import IMAGES, UPLOADS, check_images, push_image, resume_and_complete, upload_in_chunks
 
@@ -116,15 +115,7 @@ def test_a_power_cut_loses_nothing_that_was_acknowledged(lazy_mount):
 
             writers = [repositories_writer, images_writer(0), images_writer(1), uploads_writer]
             threads = [threading.Thread(target=guarded(w)) for w in writers]
-            for thread in threads:
-                thread.start()
-            time.sleep(rng.uniform(0.5, 2.0))
-            server.process.send_signal(signal.SIGKILL)
-            server.process.wait()
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=60)
-            assert not failures, failures
+            kill_while_writing(server, threads, rng.uniform(0.5, 2.0), stop, failures)
             power_loss(lazy_mount)
         finally:
             server.kill()

@@ -19,13 +19,16 @@ extension AdminController {
             }
             blobs = collected
         }
-        let bytes = try ExportFormat.encode(state, blobs: blobs)
-        return Response(
+        return Self.download(
+            try ExportFormat.encode(state, blobs: blobs), type: "application/vnd.stowage.export.v1",
+            name: "registry.stowage")
+    }
+
+    /// A file to save.
+    private static func download(_ bytes: [UInt8], type: String, name: String) -> Response {
+        Response(
             status: .ok,
-            headers: [
-                .contentType: "application/vnd.stowage.export.v1",
-                .contentDisposition: "attachment; filename=\"registry.stowage\"",
-            ],
+            headers: [.contentType: type, .contentDisposition: "attachment; filename=\"\(name)\""],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
@@ -45,14 +48,9 @@ extension AdminController {
         for digest in recording.blobsEverLinked where store.content.blobSize(digest) != nil {
             recording.blobs[digest] = try readBlob(digest)
         }
-        let bytes = try RecordingFormat.encode(recording)
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "application/vnd.stowage.recording.v1",
-                .contentDisposition: "attachment; filename=\"history.stowage-recording\"",
-            ],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Self.download(
+            try RecordingFormat.encode(recording), type: "application/vnd.stowage.recording.v1",
+            name: "history.stowage-recording")
     }
 
     private func readBlob(_ digest: Digest) throws -> [UInt8] {

@@ -31,9 +31,7 @@ public enum ExportFormat {
     public static let version: UInt32 = 1
 
     /// Why an export file was refused, in words that say what is wrong with it.
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public var description: String
-    }
+    public typealias Failure = FileFailure
 
     /// What an export file holds.
     public struct Contents: Sendable {
@@ -71,30 +69,22 @@ public enum ExportFormat {
 
     /// Decodes and validates an export file, inflating at most `limit` bytes.
     public static func decode(_ bytes: [UInt8], limit: Int) throws(Failure) -> Contents {
-        let opened: (flags: UInt32, payload: [UInt8])
-        do {
-            opened = try PackedFile.open(bytes, magic: magic, version: version, what: "export file", limit: limit)
-        } catch { throw Failure(description: error.description) }
+        try FileFailure.catching { try validated(bytes, limit: limit) }
+    }
+
+    private static func validated(_ bytes: [UInt8], limit: Int) throws -> Contents {
+        let opened = try PackedFile.open(bytes, magic: magic, version: version, what: "export file", limit: limit)
         var reader = PackedFile.Reader(bytes: opened.payload)
+        let json = try reader.sized("state")
         var state = RegistryState()
-        let blobs: [Digest: [UInt8]]
-        do {
-            let json = try reader.sized("state")
-            do { state.scopes = try StateCodec.decode(Exported.self, from: json).scopes } catch {
-                throw Failure(description: "the registry in the file does not decode: \(error)")
-            }
-            let problems = state._checkInvariants()
-            guard problems.isEmpty else {
-                throw Failure(description: "the registry in the file is inconsistent: \(problems[0])")
-            }
-            blobs = try reader.blobs()
-        } catch let error as PackedFile.Failure {
-            throw Failure(description: error.description)
-        } catch let error as Failure {
-            throw error
-        } catch {
-            throw Failure(description: "\(error)")
+        do { state.scopes = try StateCodec.decode(Exported.self, from: json).scopes } catch {
+            throw Failure(description: "the registry in the file does not decode: \(error)")
         }
+        let problems = state._checkInvariants()
+        guard problems.isEmpty else {
+            throw Failure(description: "the registry in the file is inconsistent: \(problems[0])")
+        }
+        let blobs = try reader.blobs()
         guard reader.isAtEnd else { throw Failure(description: "unexpected bytes after the last blob") }
         let includesBlobs = opened.flags & 1 == 1
         if includesBlobs {
@@ -108,5 +98,4 @@ public enum ExportFormat {
         }
         return Contents(state: state, blobs: blobs, includesBlobs: includesBlobs)
     }
-
 }

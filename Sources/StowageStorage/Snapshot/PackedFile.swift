@@ -15,13 +15,21 @@ public import StowageCore
 /// Opening checks, in order, before anything inside is read: the magic, the header's checksum,
 /// the version, the payload's checksum, a claimed size within the caller's limit (so a zlib bomb
 /// stops there), and that the payload inflates to exactly that size.
+/// Why an export file or a recording was refused, in words that say what is wrong with it.
+public struct FileFailure: Error, CustomStringConvertible, Sendable {
+    public var description: String
+
+    /// Runs a decoding step; any other error it throws becomes a failure that quotes it.
+    static func catching<T>(_ body: () throws -> T) throws(FileFailure) -> T {
+        do { return try body() } catch let failure as FileFailure { throw failure } catch {
+            throw FileFailure(description: "\(error)")
+        }
+    }
+}
+
 enum PackedFile {
     static let headerSize = 32
-
-    /// Why a packed file was refused.
-    struct Failure: Error, CustomStringConvertible, Sendable {
-        var description: String
-    }
+    typealias Failure = FileFailure
 
     /// The header and the compressed `payload`.
     static func pack(magic: [UInt8], version: UInt32, flags: UInt32, payload: [UInt8], level: Int32 = 6) -> [UInt8] {

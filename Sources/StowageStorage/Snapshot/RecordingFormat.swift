@@ -67,9 +67,7 @@ public enum RecordingFormat {
     public static let version: UInt32 = 1
 
     /// Why a recording was refused.
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public var description: String
-    }
+    public typealias Failure = FileFailure
 
     public static func encode(_ recording: Recording) throws -> [UInt8] {
         var payload: [UInt8] = []
@@ -96,15 +94,7 @@ public enum RecordingFormat {
 
     /// Decodes and validates a recording, inflating at most `limit` bytes.
     public static func decode(_ bytes: [UInt8], limit: Int) throws(Failure) -> Recording {
-        do {
-            return try validated(bytes, limit: limit)
-        } catch let error as PackedFile.Failure {
-            throw Failure(description: error.description)
-        } catch let error as Failure {
-            throw error
-        } catch {
-            throw Failure(description: "\(error)")
-        }
+        try FileFailure.catching { try validated(bytes, limit: limit) }
     }
 
     private static func validated(_ bytes: [UInt8], limit: Int) throws -> Recording {
