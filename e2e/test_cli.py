@@ -49,6 +49,7 @@ def test_the_admin_commands_drive_a_running_server(start_server, tmp_path):
     registry.request("PUT", start.headers["Location"] + "?digest=" + digest(b"abc"))
     story = stowage("upload", start.headers["Docker-Upload-UUID"], *url).stdout
     assert "committed" in story and "REFUSED" in story and "bytes 4+3" in story
+    assert "committed  3 bytes  -> " + digest(b"abc") in stowage("uploads", *url).stdout
     log = stowage("log", "--upload", start.headers["Docker-Upload-UUID"], *url).stdout.splitlines()
     assert len(log) == 4 and "REFUSED" in log[1]
     records = [json.loads(line) for line in stowage("log", "--kind", "restore", "--json", *url).stdout.splitlines()]
@@ -156,7 +157,7 @@ def test_every_admin_endpoint_has_a_verb_that_reads_at_a_glance(start_server, tm
     uuid = start.headers["Docker-Upload-UUID"]
     registry.request("PATCH", start.headers["Location"], body=b"abc")
     uploads = stowage("uploads", *url).stdout
-    assert uuid in uploads.splitlines()[0] and "in flight" in uploads
+    assert uuid in uploads.splitlines()[0] and "in flight" in uploads and "3 bytes" in uploads.splitlines()[0]
     # clock, with a negative duration as its own word.
     before = stowage("clock", *url).stdout.strip()
     after = stowage("clock", "--advance", "-1d", *url).stdout.strip()

@@ -222,6 +222,7 @@ extension AdminController {
         var events: [UploadEvent] = []
         var status = "unknown"
         var blob: String?
+        var committedSize: Int64?
         for record in records {
             var event = UploadEvent(
                 sequence: record.sequence, time: RFC3339.format(record.envelope.time),
@@ -241,6 +242,7 @@ extension AdminController {
                 if record.refusal == nil {
                     status = "committed"
                     blob = computed.rawValue
+                    committedSize = size
                 }
             case .refuseRequest:
                 event.event = "request"
@@ -294,7 +296,7 @@ extension AdminController {
             id: id.rawValue, account: (inFlight?.scope ?? first?.scope)?.account.rawValue,
             region: (inFlight?.scope ?? first?.scope)?.region.rawValue,
             repository: (inFlight?.upload.repository ?? first?.command.repository)?.rawValue, status: status,
-            size: inFlight?.upload.size, blob: blob, events: events, ended: ended,
+            size: inFlight?.upload.size ?? committedSize, blob: blob, events: events, ended: ended,
             historyStartsAt: await store.storageFacts().firstSequence)
     }
 
