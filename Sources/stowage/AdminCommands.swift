@@ -4,15 +4,31 @@ import StowageCore
 
 struct Reset: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Empty the registry (or one account-region) in O(1); checkpoints are kept.")
+        abstract:
+            "Empty the registry (or one account-region) in O(1), or return it to a checkpoint; checkpoints are kept.")
     @OptionGroup var options: ServerOptions
     @Option(help: "Only this account.") var account: String?
     @Option(help: "Only this region.") var region: String?
+    @Option(help: "Return to this checkpoint instead of emptying (fixture: where serve --fixture left it).")
+    var to: String?
+
+    func validate() throws {
+        if to != nil && (account != nil || region != nil) {
+            throw ValidationError("--to returns the whole registry to a checkpoint: no --account or --region")
+        }
+    }
 
     func run() async throws {
-        let answer = try await AdminClient(options: options).object(
-            "POST", "/_admin/reset" + scopeQuery(account: account, region: region))
-        if !options.json { print("reset at sequence \(answer["sequence"] ?? "?")") }
+        let query = to.map { "?to=\(percentEncoded($0))" } ?? scopeQuery(account: account, region: region)
+        let answer = try await AdminClient(options: options).object("POST", "/_admin/reset" + query)
+        guard !options.json else { return }
+        if let to {
+            print(
+                "reset to checkpoint \(to) (record \(answer["restored"] ?? "?")) at sequence \(answer["sequence"] ?? "?")"
+            )
+        } else {
+            print("reset at sequence \(answer["sequence"] ?? "?")")
+        }
     }
 }
 

@@ -83,6 +83,13 @@ struct Serve: AsyncParsableCommand {
     var chunkMinLength: Int64? = env("STOWAGE_CHUNK_MIN_LENGTH").flatMap { Int64($0) }
 
     @Option(
+        name: .customLong("fixture"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Load this before answering (repeatable): an export file, or an OCI image layout (tar or directory) as REPOSITORY=PATH; then checkpoint `fixture` (reset --to fixture returns there).",
+            valueName: "[repository=]path"))
+    var fixtures: [String] = []
+
+    @Option(
         help: ArgumentHelp(
             "Serve a recording (stowage export --history) read-only, in memory: the page, /_admin reads and /v2 and ECR reads.",
             valueName: "file"))
@@ -116,6 +123,9 @@ struct Serve: AsyncParsableCommand {
                 "--upload-timeout takes a positive duration such as 24h or 90m, not '\(uploadTimeout)'")
         }
         if at != nil && replay == nil { throw ValidationError("--at goes with --replay FILE") }
+        if !fixtures.isEmpty && replay != nil {
+            throw ValidationError("a replay is read-only: --fixture goes without --replay")
+        }
         guard chunkMinLength.map({ $0 > 0 }) ?? true else {
             throw ValidationError("--chunk-min-length must be positive")
         }
@@ -144,6 +154,12 @@ struct Serve: AsyncParsableCommand {
             let place = replay.map { "the recording \($0)" } ?? "the registry in \(dataDir)"
             FileHandle.standardError.write(Data("stowage: cannot open \(place):\n\(error)\n".utf8))
             throw ExitCode(2)
+        }
+        if !fixtures.isEmpty {
+            do { try await Fixtures.load(fixtures, into: store, limit: maxImportBytes) } catch {
+                FileHandle.standardError.write(Data("stowage: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
         }
         if let at {
             do {

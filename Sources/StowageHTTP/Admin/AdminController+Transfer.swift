@@ -88,32 +88,13 @@ extension AdminController {
         if request.uri.queryParameters["format"] == "oci-layout" {
             return try await importLayout(request, bytes)
         }
-        let contents: ExportFormat.Contents
+        let imported: Importer.Imported
         do {
-            contents = try ExportFormat.decode(
+            imported = try await importer.importExport(
                 bytes, limit: configuration.maxImportBytes.multipliedReportingOverflow(by: 4).partialValue)
-        } catch {
-            if TarReader.looksLikeTar(bytes) {
-                throw AdminError(
-                    .badRequest, "InvalidImport",
-                    "the import was refused and nothing changed: this is a tar archive, not a Stowage export; to push an OCI image layout tar into a repository, add ?format=oci-layout&repository=NAME (stowage import --oci-layout --repository NAME FILE)"
-                )
-            }
+        } catch let error as Importer.Failure {
             throw AdminError(.badRequest, "InvalidImport", "the import was refused and nothing changed: \(error)")
         }
-        if !contents.includesBlobs {
-            let missing = contents.state.linkedBlobs.filter { store.content.blobSize($0) == nil }
-            guard missing.isEmpty else {
-                throw AdminError(
-                    .badRequest, "InvalidImport",
-                    "the import was refused and nothing changed: the file has no blobs and this registry lacks \(missing.count) of those it links, e.g. \(missing.sorted().first!)"
-                )
-            }
-        }
-        let envelope = try await ingest.ingest(verified: contents.blobs.map { ($0.key, $0.value) }) {
-            try await store.restore(imported: contents.state, bytes: Int64(bytes.count))
-        }
-        let counts = contents.state.counts
         struct Body: Encodable {
             var sequence: UInt64
             var repositories: Int
@@ -122,8 +103,8 @@ extension AdminController {
         }
         return try JSONResponse.make(
             Body(
-                sequence: envelope.sequence, repositories: counts.repositories, images: counts.images,
-                blobs: contents.blobs.count))
+                sequence: imported.sequence, repositories: imported.repositories, images: imported.images,
+                blobs: imported.blobs))
     }
 
     /// Pushes the images of an OCI image layout tar (as `skopeo copy ... oci-archive:` writes) into a repository.
@@ -134,23 +115,13 @@ extension AdminController {
                 .badRequest, "InvalidName", "an OCI layout import needs ?repository=<a valid repository name>")
         }
         let scope = try scope(request)
-        let layout: OCILayout
-        do { layout = try OCILayout(tar: bytes) } catch {
-            throw AdminError(.badRequest, "InvalidImport", "the OCI layout was refused and nothing changed: \(error)")
-        }
-        let plan: OCILayout.Plan
-        do { plan = try layout.plan() } catch {
-            throw AdminError(.badRequest, "InvalidImport", "the OCI layout was refused and nothing changed: \(error)")
-        }
-        // The blobs and manifests are linked as one write, which creates the repository if it is missing.
-        let commands =
-            plan.blobs.map { Command.putBlob(repository: name, digest: $0.0, size: Int64($0.1.count)) }
-            + plan.manifests.map { Command.putManifest(repository: name, manifest: $0.manifest, tag: $0.tag) }
-        let written: RegistryStore.Written
+        let pushed: Importer.Pushed
         do {
-            written = try await ingest.ingest(verified: plan.blobs) {
-                try await store.submit(commands, scope: scope, creating: name, .onPush(always: true))
-            }
+            pushed = try await importer.importLayout(try OCILayout(tar: bytes), into: name, scope: scope)
+        } catch let error as Importer.Failure {
+            throw AdminError(.badRequest, "InvalidImport", "the OCI layout was refused and nothing changed: \(error)")
+        } catch let error as OCILayout.Failure {
+            throw AdminError(.badRequest, "InvalidImport", "the OCI layout was refused and nothing changed: \(error)")
         } catch let error as RegistryError {
             throw AdminError(error)
         }
@@ -159,12 +130,6 @@ extension AdminController {
             /// What the tag named before the import; absent for a new tag.
             var from: String?
             var to: String
-        }
-        let before = written.before[scope].repositories[name]
-        let after = written.after[scope].repositories[name]
-        let moved = plan.manifests.compactMap(\.tag).compactMap { tag -> Move? in
-            guard let to = after?.tags[tag], before?.tags[tag] != to else { return nil }
-            return Move(tag: tag.rawValue, from: before?.tags[tag]?.rawValue, to: to.rawValue)
         }
         struct Body: Encodable {
             var repository: String
@@ -177,9 +142,10 @@ extension AdminController {
         }
         return try JSONResponse.make(
             Body(
-                repository: name.rawValue, manifests: plan.manifests.map(\.manifest.digest.rawValue),
-                tags: plan.manifests.compactMap { $0.tag?.rawValue }, moved: moved, blobs: plan.blobs.count,
-                sequence: written.envelopes.last?.sequence ?? store.sequence),
+                repository: name.rawValue, manifests: pushed.manifests.map(\.rawValue),
+                tags: pushed.tags.map(\.rawValue),
+                moved: pushed.moved.map { Move(tag: $0.tag.rawValue, from: $0.from?.rawValue, to: $0.to.rawValue) },
+                blobs: pushed.blobs, sequence: pushed.sequence),
             status: .created)
     }
 }

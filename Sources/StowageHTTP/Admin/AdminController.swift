@@ -16,6 +16,8 @@ struct AdminController: Sendable {
     let tokens: TokenAuthority
     let ingest: Ingest
 
+    var importer: Importer { Importer(store: store, ingest: ingest) }
+
     /// One endpoint of the admin API: what both the router and the `admin-api.md` agreement test read.
     struct Route: Sendable {
         var method: HTTPRequest.Method
@@ -188,6 +190,18 @@ struct AdminController: Sendable {
     func reset(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
         let scoped = query["account"] != nil || query["region"] != nil
+        if let to = query["to"].map(String.init) {
+            // Back to a checkpoint (`fixture`, where `serve --fixture` left the registry): O(1).
+            guard !scoped else {
+                throw AdminError(
+                    .badRequest, "InvalidRequest",
+                    "?to= returns the whole registry to a checkpoint; it takes no ?account= or ?region=")
+            }
+            guard let name = CheckpointName(to) else {
+                throw AdminError(.badRequest, "InvalidName", "'\(to)' is not a checkpoint name")
+            }
+            return try await rewound(to: .checkpoint(name))
+        }
         let envelope = try await submit(.reset(extent: scoped ? .scope : .everything), scope: try scope(request))
         return try JSONResponse.make(["sequence": envelope.sequence])
     }
@@ -244,6 +258,11 @@ struct AdminController: Sendable {
                 target = .checkpoint(name)
             }
         }
+        return try await rewound(to: target)
+    }
+
+    /// Rewinds, and answers with the new record and what it restored.
+    private func rewound(to target: RegistryStore.RewindTarget) async throws -> Response {
         let envelope: Envelope
         do { envelope = try await store.rewind(to: target) } catch let error as RegistryStore.HistoryError {
             throw AdminError(.conflict, "HistoryUnavailable", error.description)

@@ -27,6 +27,42 @@ public struct OCILayout: Sendable {
         }
     }
 
+    /// Reads an OCI image layout directory (`oci-layout`, `index.json`, `blobs/`).
+    public init(directory: String) throws {
+        let root = URL(fileURLWithPath: directory).standardizedFileURL.path
+        var files: [String: [UInt8]] = [:]
+        guard let walker = FileManager.default.enumerator(atPath: root) else {
+            throw Failure(description: "\(directory) is not a readable directory")
+        }
+        while let relative = walker.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root + "/" + relative, isDirectory: &isDirectory),
+                !isDirectory.boolValue, let data = FileManager.default.contents(atPath: root + "/" + relative)
+            else { continue }
+            files[relative] = Array(data)
+        }
+        guard files["oci-layout"] != nil, files["index.json"] != nil else {
+            throw Failure(description: "\(directory) is not an OCI image layout (no oci-layout or index.json)")
+        }
+        self.files = files
+    }
+
+    /// The repository the layout's ref names name, when they are full references (`team/app:v1`):
+    /// the one all of them agree on.
+    public var namedRepository: RepositoryName? {
+        guard let index = files["index.json"].flatMap({ try? JSONValue.parse($0) }),
+            let entries = index["manifests"]?.arrayValue
+        else { return nil }
+        let names = Set(
+            entries.compactMap { entry -> String? in
+                guard let ref = entry["annotations"]?["org.opencontainers.image.ref.name"]?.stringValue,
+                    let colon = ref.lastIndex(of: ":"), colon != ref.startIndex
+                else { return nil }
+                return String(ref[..<colon])
+            })
+        return names.count == 1 ? names.first.flatMap(RepositoryName.init) : nil
+    }
+
     func blob(_ digest: Digest) throws -> [UInt8] {
         guard let bytes = files["blobs/\(digest.algorithm.rawValue)/\(digest.hex)"] else {
             throw Failure(description: "blob \(digest) is named but not in the archive")
