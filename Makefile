@@ -30,7 +30,7 @@ test-swift:
 	$(SWIFT) test --skip-build --disable-xctest
 
 test-e2e:
-	$(PYTHON) -m pytest -q e2e
+	$(PYTHON) -m pytest -q e2e python/tests
 
 deps:
 	bash scripts/install-test-deps.sh

@@ -23,3 +23,7 @@ fi
 for package in "${pip_packages[@]}"; do
     python3 -m pip show -q "$package" >/dev/null 2>&1 || { echo "installing with pip: $package"; python3 -m pip install -q "$package"; }
 done
+
+# pytest-stowage, the plugin in python/ (its own tests run in make test): always reinstalled, so
+# the installed copy is the checkout's.
+python3 -m pip install -q ./python

@@ -1,4 +1,4 @@
-public import StowageCore
+import StowageCore
 
 /// The container that export files and recordings share: a checked header, then one zlib stream.
 ///
