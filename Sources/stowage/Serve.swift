@@ -40,11 +40,14 @@ struct Serve: AsyncParsableCommand {
     var fsync: FsyncPolicy = env("STOWAGE_FSYNC").flatMap { FsyncPolicy(rawValue: $0) } ?? .always
 
     @Option(
+        name: .customLong("snapshot-every"),
         help: """
             Write a snapshot every this many log records. Unset: every 10000, spaced further apart \
             as the registry grows so that snapshots cost at most 5 µs per record.
             """)
-    var snapshotEvery: UInt64? = env("STOWAGE_SNAPSHOT_EVERY").flatMap { UInt64($0) }
+    var snapshotEveryOption: UInt64?
+
+    var snapshotEvery: UInt64? { snapshotEveryOption ?? env("STOWAGE_SNAPSHOT_EVERY").flatMap { UInt64($0) } }
 
     @Option(help: "Seconds between looks for unreferenced blobs to remove (only after deletes or resets).")
     var gcInterval: Double = env("STOWAGE_GC_INTERVAL").flatMap { Double($0) } ?? 5
@@ -79,8 +82,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "End uploads nobody touches for this long of the server's clock (e.g. 24h, 90m).")
     var uploadTimeout: String = env("STOWAGE_UPLOAD_TIMEOUT") ?? "24h"
 
-    @Option(help: "Advertise OCI-Chunk-Min-Length: the smallest chunk (but the last) clients should send, in bytes.")
-    var chunkMinLength: Int64? = env("STOWAGE_CHUNK_MIN_LENGTH").flatMap { Int64($0) }
+    @Option(
+        name: .customLong("chunk-min-length"),
+        help: "Advertise OCI-Chunk-Min-Length: the smallest chunk (but the last) clients should send, in bytes.")
+    var chunkMinLengthOption: Int64?
+
+    var chunkMinLength: Int64? { chunkMinLengthOption ?? env("STOWAGE_CHUNK_MIN_LENGTH").flatMap { Int64($0) } }
 
     @Option(
         name: .customLong("fixture"), parsing: .singleValue,

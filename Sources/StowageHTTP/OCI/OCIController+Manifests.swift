@@ -121,7 +121,7 @@ extension OCIController {
         let command = Command.putManifest(
             repository: name, manifest: manifest, tag: tags.first,
             options: options == PutManifestOptions() ? nil : options)
-        try await pushing(into: name) {
+        _ = try await pushing(into: name) {
             try await store.submit([command], scope: scope, creating: name, pushCreation)
         }
         var headers: HTTPFields = [.location: "/v2/\(name)/manifests/\(digest)", .dockerContentDigest: digest.rawValue]

@@ -154,7 +154,7 @@ public struct Ingest: Sendable {
             throw mismatch
         }
         do {
-            try await linking([computed], store: { try content.storeSpool(id, size: size, as: computed) }) {
+            _ = try await linking([computed], store: { try content.storeSpool(id, size: size, as: computed) }) {
                 try await store.submit(pending + [commit], scope: scope)
             }
         } catch {
@@ -206,7 +206,7 @@ public struct Ingest: Sendable {
                     .putBlob(repository: name, digest: claimed, size: size), because: mismatch, scope: scope)
                 throw mismatch
             }
-            try await linking([computed], store: { try content.storeSpool(id, size: size, as: computed) }) {
+            _ = try await linking([computed], store: { try content.storeSpool(id, size: size, as: computed) }) {
                 try await store.submit(
                     [.putBlob(repository: name, digest: computed, size: size)], scope: scope, creating: name, creation)
             }

@@ -1,6 +1,6 @@
 import HashTreeCollections
-public import Logging
-public import StowageCore
+import Logging
+import StowageCore
 
 /// What a recovery found and did, for the start-up log and `/_admin/stats`.
 public struct RecoveryReport: Sendable {

@@ -1,4 +1,4 @@
-public import StowageCore
+import StowageCore
 
 /// Whose turn it is to write to each upload, and the running digest of each upload in flight.
 ///
