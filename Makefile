@@ -30,7 +30,8 @@ test-swift:
 	$(SWIFT) test --skip-build --disable-xctest
 
 test-e2e:
-	$(PYTHON) -m pytest -q e2e python/tests
+	$(PYTHON) -m pytest -q e2e
+	$(PYTHON) -m pytest -q python/tests
 
 deps:
 	bash scripts/install-test-deps.sh
