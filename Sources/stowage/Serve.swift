@@ -108,6 +108,21 @@ struct Serve: AsyncParsableCommand {
     )
     var at: String?
 
+    @Flag(inversion: .prefixedNo, help: "The referrers API (off: 404, so clients fall back to the tag schema).")
+    var referrers = !envFlag("STOWAGE_NO_REFERRERS")
+
+    @Flag(inversion: .prefixedNo, help: "Deletes on /v2 (off: 405 UNSUPPORTED).")
+    var deletes = !envFlag("STOWAGE_NO_DELETES")
+
+    @Option(help: "Put `Warning: 299 - \"TEXT\"` on every /v2 response.")
+    var warning: String?
+
+    @Option(
+        help:
+            "At most this many requests a second on /v2 and the ECR API (429 TOOMANYREQUESTS / ThrottlingException past it)."
+    )
+    var rateLimit: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = env("STOWAGE_LOG_LEVEL") ?? "info"
 
@@ -130,6 +145,10 @@ struct Serve: AsyncParsableCommand {
                 "--upload-timeout takes a positive duration such as 24h or 90m, not '\(uploadTimeout)'")
         }
         if at != nil && replay == nil { throw ValidationError("--at goes with --replay FILE") }
+        if let rateLimit, rateLimit < 1 { throw ValidationError("--rate-limit must be at least 1") }
+        if let warning, warning.isEmpty || warning.count > 512 {
+            throw ValidationError("--warning takes a text of 1 to 512 characters")
+        }
         if !fixtures.isEmpty && replay != nil {
             throw ValidationError("a replay is read-only: --fixture goes without --replay")
         }
@@ -162,6 +181,7 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("stowage: cannot open \(place):\n\(error)\n".utf8))
             throw ExitCode(2)
         }
+        if replay == nil { try await applySwitches(store) }
         if !fixtures.isEmpty {
             do { try await Fixtures.load(fixtures, into: store, limit: maxImportBytes) } catch {
                 FileHandle.standardError.write(Data("stowage: \(error)\n".utf8))
@@ -263,6 +283,27 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// The switches the flags name, logged as one `configure` when they change what the registry
+    /// has (a data directory keeps the switches of its last run otherwise).
+    func applySwitches(_ store: RegistryStore) async throws {
+        let referrers = self.referrers
+        let deletes = self.deletes
+        let warning = self.warning
+        let rateLimit = self.rateLimit
+        let chunkMinLength = self.chunkMinLength
+        let given = !referrers || !deletes || warning != nil || rateLimit != nil || chunkMinLength != nil
+        guard given else { return }
+        try await store.submit(scope: .default) { state in
+            var switches = state.switches ?? Switches()
+            switches.referrers = referrers
+            switches.deletes = deletes
+            if let warning { switches.warning = warning }
+            if let rateLimit { switches.rateLimit = rateLimit }
+            if let chunkMinLength { switches.chunkMinLength = chunkMinLength }
+            return switches == (state.switches ?? Switches()) ? [] : [.configure(switches)]
+        }
+    }
+
     /// A recording, validated completely (as an import is), or exit 2 saying why not.
     static func loadRecording(_ path: String, limit: Int) throws -> Recording {
         guard let data = FileManager.default.contents(atPath: path) else {

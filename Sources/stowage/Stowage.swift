@@ -15,7 +15,8 @@ struct Stowage: AsyncParsableCommand {
             Serve.self, LoginPassword.self, Health.self, Stats.self,
             Reset.self, CheckpointCommand.self, Checkpoints.self, Rewind.self, Export.self, Import.self, Compact.self,
             Log.self, State.self, Diff.self, TagHistory.self, Uploads.self, UploadCommand.self,
-            Repositories.self, Lifecycle.self, ScanFindings.self, ClockCommand.self, Replay.self, Inspect.self,
+            Repositories.self, Lifecycle.self, ScanFindings.self, ClockCommand.self, Config.self, Faults.self,
+            Replay.self, Inspect.self,
         ],
         defaultSubcommand: Serve.self
     )

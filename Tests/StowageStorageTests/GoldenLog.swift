@@ -161,6 +161,17 @@ enum GoldenLog {
         let request = "PUT of upload 'upload-1' with digest 'sha256:nothex'"
         entries.append(
             (.default, .refuseRequest(upload: u1, repository: app, request: request), .invalidRequest("not a digest")))
+        // Added after the first recording: appended, so the older records stay as they were.
+        let switches = Switches(
+            referrers: false, deletes: false, warning: "deprecated", rateLimit: 5, chunkMinLength: 1024)
+        entries.append((.default, .configure(switches), nil))
+        entries.append(
+            (
+                .default,
+                .injectFault(
+                    upload: u1, repository: app, request: "PATCH /v2/team/app/blobs/uploads/upload-1",
+                    answer: "fault 1: 503 UNAVAILABLE"), nil
+            ))
         return entries
     }
 

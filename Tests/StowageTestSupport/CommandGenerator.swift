@@ -166,6 +166,23 @@ public struct CommandGenerator: Sendable {
                     .refuseRequest(upload: uploads.first?.id, repository: name, request: "PATCH of an ended upload")
                 )
             }
+            if chance(0.15) {
+                return (
+                    scope,
+                    .configure(
+                        Switches(
+                            referrers: chance(0.5), deletes: chance(0.5), warning: chance(0.5) ? "w" : nil,
+                            rateLimit: chance(0.5) ? 5 : nil))
+                )
+            }
+            if chance(0.15) {
+                return (
+                    scope,
+                    .injectFault(
+                        upload: uploads.first?.id, repository: name, request: "PATCH of an upload",
+                        answer: "fault 1: 503")
+                )
+            }
             return (scope, .reset(extent: chance(0.5) ? .scope : .everything))
         default:
             return (scope, .checkpoint(name: CheckpointName(pick(["before", "after", "baseline"]))!))

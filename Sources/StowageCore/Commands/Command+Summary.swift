@@ -66,6 +66,8 @@ extension Command {
         case .restore(_, .importFile(let bytes)): return "import of an export file (\(bytes) bytes)"
         case .setClock(let offset): return "clock set to \(Self.duration(offset)) from its source"
         case .refuseRequest(_, _, let request): return request
+        case .configure(let switches): return "switches: \(switches.summary)"
+        case .injectFault(_, _, let request, let answer): return "\(request) answered by an injected fault: \(answer)"
         }
     }
 

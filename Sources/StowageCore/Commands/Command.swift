@@ -67,6 +67,13 @@ public enum Command: Hashable, Sendable, Codable {
     /// an upload that ended): recorded as a refusal, so the history of the upload it names shows
     /// it. Never applied.
     case refuseRequest(upload: UploadID?, repository: RepositoryName?, request: String)
+    /// The server's switches (``Switches``) are these from this record on. Like the clock, they
+    /// are the server's, not the registry's content: resets, rewinds and imports keep them.
+    case configure(Switches)
+    /// A request answered by an injected fault (`/_admin/faults`) instead of the registry: a
+    /// record of what was asked and what was answered, so the history (and the story of the
+    /// upload it names) shows it. Changes nothing.
+    case injectFault(upload: UploadID?, repository: RepositoryName?, request: String, answer: String)
 }
 
 /// How a manifest is put, beyond the defaults (all of them off).
@@ -146,7 +153,7 @@ extension Command {
         "startUpload", "appendChunk", "commitUpload", "cancelUpload", "endUpload", "putBlob", "mountBlob",
         "deleteBlobLink",
         "putManifest", "tagImage", "untagImage", "deleteManifest", "setImageArchived", "recordImageScan",
-        "expireImages", "reset", "checkpoint", "restore", "setClock", "refuseRequest",
+        "expireImages", "reset", "checkpoint", "restore", "setClock", "refuseRequest", "configure", "injectFault",
     ]
 
     /// The command's name as logged and filtered on (`kind=` in the admin log), e.g. `putManifest`.
@@ -182,6 +189,8 @@ extension Command {
         case .restore: "restore"
         case .setClock: "setClock"
         case .refuseRequest: "refuseRequest"
+        case .configure: "configure"
+        case .injectFault: "injectFault"
         }
     }
 
@@ -199,8 +208,8 @@ extension Command {
             .deleteManifest(let r, _, _),
             .expireImages(let r, _, _), .recordImageScan(let r, _, _), .setImageArchived(let r, _, _):
             r
-        case .refuseRequest(_, let r, _): r
-        case .reset, .checkpoint, .restore, .changeRegistrySettings, .setClock: nil
+        case .refuseRequest(_, let r, _), .injectFault(_, let r, _, _): r
+        case .reset, .checkpoint, .restore, .changeRegistrySettings, .setClock, .configure: nil
         }
     }
 
@@ -210,7 +219,7 @@ extension Command {
         case .startUpload(let id, _), .appendChunk(let id, _, _, _), .commitUpload(let id, _, _, _, _, _),
             .cancelUpload(let id, _), .endUpload(let id, _, _):
             id
-        case .refuseRequest(let id, _, _): id
+        case .refuseRequest(let id, _, _), .injectFault(let id, _, _, _): id
         default: nil
         }
     }

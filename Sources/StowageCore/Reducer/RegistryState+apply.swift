@@ -93,6 +93,10 @@ extension RegistryState {
             clockOffset = offset == 0 ? nil : offset
         case .refuseRequest(_, _, let request):
             throw .invalidRequest(request)
+        case .configure(let switches):
+            self.switches = switches == Switches() ? nil : switches
+        case .injectFault:
+            break
         }
         sequence = envelope.sequence
         self.time = time

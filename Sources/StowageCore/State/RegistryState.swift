@@ -26,6 +26,8 @@ public struct RegistryState: Hashable, Sendable, Codable {
     public var checkpoints: TreeDictionary<CheckpointName, Checkpoint>
     /// Where the server's clock stands from its source, in milliseconds (`nil`: at it).
     public var clockOffset: Int64?
+    /// The server's switches (`nil`: all at their defaults); see ``Switches``.
+    public var switches: Switches?
 
     public init() {
         sequence = 0

@@ -246,6 +246,8 @@ extension AdminController {
                 }
             case .refuseRequest:
                 event.event = "request"
+            case .injectFault:
+                event.event = "fault"
             case .cancelUpload:
                 event.event = "cancel"
                 if record.refusal == nil { status = "cancelled" }

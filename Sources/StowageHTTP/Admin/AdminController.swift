@@ -15,6 +15,7 @@ struct AdminController: Sendable {
     let address: ServerAddress
     let tokens: TokenAuthority
     let ingest: Ingest
+    let edge: EdgeControls
 
     var importer: Importer { Importer(store: store, ingest: ingest) }
 
@@ -68,6 +69,11 @@ struct AdminController: Sendable {
         Route(.post, "/clock") { admin, request, _ in try await admin.setClock(request) },
         Route(.get, "/repositories") { admin, request, _ in try admin.listRepositories(request) },
         Route(.post, "/repositories") { admin, request, _ in try await admin.createRepository(request) },
+        Route(.get, "/config") { admin, _, _ in try admin.config() },
+        Route(.post, "/config") { admin, request, _ in try await admin.configure(request) },
+        Route(.get, "/faults") { admin, _, _ in try admin.listFaults() },
+        Route(.post, "/faults") { admin, request, _ in try await admin.addFault(request) },
+        Route(.delete, "/faults") { admin, request, _ in try admin.removeFaults(request) },
         Route(.get, "/replay") { admin, _, _ in try await admin.replay() },
         Route(.post, "/replay") { admin, request, _ in try await admin.moveReplay(request) },
         Route(.post, "/token") { admin, request, _ in try admin.token(request) },

@@ -20,6 +20,7 @@ struct ECRController: Sendable {
     let address: ServerAddress
     let pullThrough: PullThroughCache
     let pullTimes: PullTimes
+    let edge: EdgeControls
     /// Each repository's image digests in order, for `DescribeImages`.
     let imageListings = SortedKeys<Digest, Image>()
 
@@ -43,6 +44,11 @@ struct ECRController: Sendable {
         if store.configuration.readOnly && !action.onlyReads {
             throw ECRError(.unsupportedOperation, "\(name): \(StoreReadOnly())")
         }
+        if let rate = store.state.switches?.rateLimit, edge.admit(rate: rate) != nil {
+            throw ECRError(
+                .throttling,
+                "Rate exceeded: more than \(rate) requests a second (the rate limit this server was switched to)")
+        }
         var request = request
         let body: ByteBuffer
         do { body = try await request.collectBody(upTo: 64 << 20) } catch {
@@ -61,6 +67,7 @@ struct ECRController: Sendable {
                 )
             }
         }
+        try await interpose(action, input: input, scope: scope)
         let call = ECRCall(controller: self, input: input, scope: scope)
         do {
             let output = try await RegistryStore.$origin.withValue("ECR \(action.rawValue)") {
@@ -148,5 +155,26 @@ struct ECRCall {
     @discardableResult
     func submit(_ commands: Command...) async throws -> RegistryStore.Written {
         try await store.write(commands, scope: scope)
+    }
+}
+
+extension ECRController {
+    /// An injected fault for this call, if one matches: logged, then a delay, a dropped connection
+    /// or an ECR exception in its place.
+    func interpose(_ action: ECRAction, input: ECRInput, scope: Scope) async throws {
+        let repository = try? input.string("repositoryName", required: false)
+        let described = EdgeControls.Request(
+            face: .ecr, method: "POST", route: action.rawValue, repository: repository,
+            account: scope.account.rawValue,
+            upload: (try? input.string("uploadId", required: false)).flatMap(UploadID.init),
+            line: "ECR \(action.rawValue)" + (repository.map { " \($0)" } ?? ""))
+        guard let fault = try await edge.interpose(described, store: store, scope: scope) else { return }
+        let status = HTTPResponse.Status(code: fault.answer.status ?? 500)
+        let type =
+            fault.answer.code.flatMap(ECRErrorType.init(rawValue:))
+            ?? (status.code == 429 ? .throttling : status.code >= 500 ? .serverException : .invalidParameter)
+        var error = ECRError(type, fault.answer.message ?? "injected \(fault.answerSummary)")
+        error.statusOverride = status
+        throw error
     }
 }

@@ -47,6 +47,8 @@ enum ECRErrorType: String, Sendable {
     case unknownOperation = "UnknownOperationException"
     case serialization = "SerializationException"
     case unsupportedOperation = "UnsupportedOperationException"
+    /// Not in the ECR model: the AWS-wide throttling error every SDK retries (a rate limit, a fault).
+    case throttling = "ThrottlingException"
 }
 
 /// An error on the ECR JSON API: HTTP 400 (500 for `ServerException`) with
@@ -63,6 +65,8 @@ struct ECRError: HTTPResponseError {
     var type: ECRErrorType
     var message: String
     var fields = Fields()
+    /// A status other than the protocol's (an injected fault's).
+    var statusOverride: HTTPResponse.Status?
 
     init(_ type: ECRErrorType, _ message: String, fields: Fields = Fields()) {
         self.type = type
@@ -70,7 +74,9 @@ struct ECRError: HTTPResponseError {
         self.fields = fields
     }
 
-    var status: HTTPResponse.Status { type == .serverException ? .internalServerError : .badRequest }
+    var status: HTTPResponse.Status {
+        statusOverride ?? (type == .serverException ? .internalServerError : .badRequest)
+    }
 
     /// The one place where the registry's refusals become ECR exceptions.
     init(_ error: RegistryError, scope: Scope) {

@@ -126,7 +126,10 @@ extension OCIController {
         }
         var headers: HTTPFields = [.location: "/v2/\(name)/manifests/\(digest)", .dockerContentDigest: digest.rawValue]
         for tag in tags where !reference.isTag { headers.append(HTTPField(name: .ociTag, value: tag.rawValue)) }
-        if let subject = parsed.references.subject { headers[.ociSubject] = subject.rawValue }
+        // Without the referrers API there is nothing to say: the client falls back to the tag schema.
+        if let subject = parsed.references.subject, store.state.switches?.referrers ?? true {
+            headers[.ociSubject] = subject.rawValue
+        }
         return Self.empty(.created, headers)
     }
 

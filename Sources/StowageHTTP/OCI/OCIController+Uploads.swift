@@ -47,7 +47,9 @@ extension OCIController {
             }
             let id = try await ingest.begin(in: name, scope: scope, creation: pushCreation, algorithm: algorithm)
             var headers = uploadHeaders(name: name, id: id, size: 0)
-            if let minimum = configuration.chunkMinLength { headers[.ociChunkMinLength] = String(minimum) }
+            if let minimum = store.state.switches?.chunkMinLength ?? configuration.chunkMinLength {
+                headers[.ociChunkMinLength] = String(minimum)
+            }
             return Self.empty(.accepted, headers)
         }
     }

@@ -19,6 +19,7 @@ struct OCIController: Sendable {
     let configuration: ServerConfiguration
     let pullThrough: PullThroughCache
     let pullTimes: PullTimes
+    let edge: EdgeControls
     let tagListings = SortedKeys<Tag, Digest>()
 
     func register(on router: Router<BasicRequestContext>) {
@@ -32,7 +33,29 @@ struct OCIController: Sendable {
     func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         // What the records this request leads to say made them.
         let origin = "\(request.method) /v2 \(OCIRoute(path: request.uri.path)?.kind ?? "")"
-        return try await RegistryStore.$origin.withValue(origin) { try await respond(request, context) }
+        let switches = store.state.switches ?? Switches()
+        do {
+            if let wait = edge.admit(rate: switches.rateLimit) {
+                var error = OCIError(
+                    .tooManyRequests, .tooManyRequests,
+                    "more than \(switches.rateLimit ?? 0) requests a second (the rate limit this server was switched to)"
+                )
+                error.headers[.retryAfter] = String(wait)
+                throw error
+            }
+            var response = try await RegistryStore.$origin.withValue(origin) { try await respond(request, context) }
+            if let warning = switches.warning { response.headers[.warning] = Self.warning(warning) }
+            return response
+        } catch var error as OCIError {
+            if let warning = switches.warning { error.headers[.warning] = Self.warning(warning) }
+            throw error
+        }
+    }
+
+    /// A `Warning` header as the distribution-spec has them: code 299, agent `-`, a quoted text.
+    static func warning(_ text: String) -> String {
+        let clean = text.filter { $0 != "\"" && $0 != "\\" && !$0.isNewline }
+        return "299 - \"\(clean)\""
     }
 
     private func respond(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -61,6 +84,15 @@ struct OCIController: Sendable {
         let scope = try authorize(request)
         if store.configuration.readOnly && request.method != .get && request.method != .head {
             throw StoreReadOnly()
+        }
+        if let route = OCIRoute(path: request.uri.path) {
+            try await interpose(request, route: route, scope: scope)
+        }
+        let switches = store.state.switches ?? Switches()
+        if request.method == .delete && !switches.deletes {
+            throw OCIError(
+                .methodNotAllowed, .unsupported,
+                "deletes are switched off on this server (POST /_admin/config {\"deletes\": true} turns them on)")
         }
         guard let route = OCIRoute(path: request.uri.path) else {
             throw OCIError(.notFound, .unsupported, "no OCI endpoint at \(request.uri.path)")
@@ -93,6 +125,13 @@ struct OCIController: Sendable {
         case (.tags(let name), .get):
             return try listTags(request, scope: scope, name: name)
         case (.referrers(let name, let digest), .get):
+            guard store.state.switches?.referrers ?? true else {
+                // What a registry without the referrers API answers: clients fall back to the tag schema.
+                throw OCIError(
+                    .notFound, .unsupported,
+                    "the referrers API is switched off on this server; use the tag schema (\(digest.replacingOccurrences(of: ":", with: "-")))"
+                )
+            }
             return try referrers(request, scope: scope, name: name, digest: digest)
         default:
             throw OCIError(.methodNotAllowed, .unsupported, "\(request.method) is not supported on \(request.uri.path)")
@@ -184,5 +223,37 @@ struct OCIController: Sendable {
         var headers = headers
         headers[.contentLength] = "0"
         return Response(status: status, headers: headers)
+    }
+}
+
+extension OCIController {
+    /// An injected fault for this request, if one matches: logged, then a delay, a dropped
+    /// connection or an OCI error in its place.
+    func interpose(_ request: Request, route: OCIRoute, scope: Scope) async throws {
+        let described = EdgeControls.Request(
+            face: .oci, method: request.method.rawValue, route: route.kind, repository: route.repository,
+            account: scope.account.rawValue, upload: route.upload, line: "\(request.method) \(request.uri.path)")
+        guard let fault = try await edge.interpose(described, store: store, scope: scope) else { return }
+        let status = HTTPResponse.Status(code: fault.answer.status ?? 500)
+        let code = fault.answer.code.flatMap(OCIErrorCode.init(rawValue:)) ?? OCIErrorCode.fitting(status)
+        var error = OCIError(status, code, fault.answer.message ?? "injected \(fault.answerSummary)")
+        if status == .tooManyRequests { error.headers[.retryAfter] = "1" }
+        throw error
+    }
+}
+
+extension OCIErrorCode {
+    /// The code a status most often comes with.
+    static func fitting(_ status: HTTPResponse.Status) -> OCIErrorCode {
+        switch status.code {
+        case 401: .unauthorized
+        case 403: .denied
+        case 404: .nameUnknown
+        case 416: .rangeInvalid
+        case 429: .tooManyRequests
+        case 503: .unavailable
+        case 500...599: .unknown
+        default: .unsupported
+        }
     }
 }

@@ -21,6 +21,22 @@ enum OCIRoute: Equatable, Sendable {
     /// `<name>/referrers/<digest>`
     case referrers(String, digest: String)
 
+    /// The repository the route names, as written in the path (not yet validated).
+    var repository: String? {
+        switch self {
+        case .base, .catalog: nil
+        case .uploads(let name), .upload(let name, _), .blob(let name, _), .manifest(let name, _), .tags(let name),
+            .referrers(let name, _):
+            name
+        }
+    }
+
+    /// The upload the route names, when it names a valid one.
+    var upload: UploadID? {
+        if case .upload(_, let id) = self { return UploadID(id) }
+        return nil
+    }
+
     /// What the route addresses, in a word, for the log (`PUT /v2 manifest`).
     var kind: String {
         switch self {

@@ -67,18 +67,19 @@ func buildRouters(
     let ingest = ingest ?? Ingest(store: store)
     let pullThrough = PullThroughCache(store: store, ingest: ingest)
     let pullTimes = PullTimes()
+    let edge = EdgeControls()
     OCIController(
         store: store, ingest: ingest, tokens: tokens, configuration: configuration, pullThrough: pullThrough,
-        pullTimes: pullTimes
+        pullTimes: pullTimes, edge: edge
     )
     .register(on: router)
     ECRController(
         store: store, ingest: ingest, tokens: tokens, configuration: configuration, address: address,
-        pullThrough: pullThrough, pullTimes: pullTimes
+        pullThrough: pullThrough, pullTimes: pullTimes, edge: edge
     )
     .register(on: router)
     let admin = AdminController(
-        store: store, configuration: configuration, address: address, tokens: tokens, ingest: ingest)
+        store: store, configuration: configuration, address: address, tokens: tokens, ingest: ingest, edge: edge)
     // `GET /`: what this server is and where its faces are.
     let separateAdmin = configuration.adminPort != nil
     router.get("/") { _, _ -> Response in

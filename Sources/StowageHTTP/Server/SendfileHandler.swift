@@ -84,7 +84,22 @@ final class SendfileHandler: ChannelOutboundHandler, RemovableChannelHandler, Se
         context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: written)
     }
 
+    /// The connection, once the handler is in its pipeline (for ``drop()``).
+    private let channel = Mutex<(any Channel)?>(nil)
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let connection = context.channel
+        channel.withLock { $0 = connection }
+    }
+
+    /// Closes the connection without an answer (an injected fault's `drop`).
+    func drop() {
+        let connection = channel.withLock { $0 }
+        connection?.close(mode: .all, promise: nil)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
+        channel.withLock { $0 = nil }
         let left = pending.withLock { pending in
             defer {
                 pending.regions.removeAll()

@@ -13,4 +13,5 @@ extension HTTPField.Name {
     static let amznRequestID = Self("x-amzn-RequestId")!
     static let link = Self("Link")!
     static let amzTarget = Self("X-Amz-Target")!
+    static let warning = Self("Warning")!
 }
