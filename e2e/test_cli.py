@@ -1,6 +1,5 @@
 """The `stowage` admin commands against a real server, and `stowage inspect` offline."""
 
-import io
 import json
 import os
 import socket
@@ -12,15 +11,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from conftest import BINARY
+from commands import stowage
 from images import make_layout
 from registry import Registry, digest
-
-
-def stowage(*args, check=True):
-    result = subprocess.run([str(BINARY), *map(str, args)], capture_output=True, text=True, timeout=120)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 def test_the_admin_commands_drive_a_running_server(start_server, tmp_path):

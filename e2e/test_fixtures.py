@@ -5,15 +5,9 @@ import subprocess
 import tarfile
 
 from conftest import BINARY
+from commands import stowage
 from images import make_layout
 from registry import Registry
-
-
-def stowage(*args, check=True):
-    result = subprocess.run([str(BINARY), *map(str, args)], capture_output=True, text=True, timeout=120)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 def layouts(tmp_path):

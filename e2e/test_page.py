@@ -3,11 +3,11 @@ by selenium), against a real server whose history holds a push that went wrong b
 right and a tag moved between two checkpoints. Screenshots land in test-output/."""
 
 import shutil
-import subprocess
 import urllib.request
 
 import pytest
-from conftest import BINARY, ROOT
+from conftest import ROOT
+from commands import stowage as run_stowage
 from registry import Registry, digest
 
 selenium = pytest.importorskip("selenium", reason="`make test` installs selenium (scripts/install-test-deps.sh)")
@@ -23,9 +23,7 @@ TOKEN = "page-test-token"
 
 
 def stowage(*args):
-    result = subprocess.run([str(BINARY), *map(str, args)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return run_stowage(*args).stdout
 
 
 @pytest.fixture

@@ -2,34 +2,11 @@
 read-only by `stowage serve --replay`, and walked with real clients at any point."""
 
 import json
-import subprocess
 
-import boto3
 import pytest
-from botocore.config import Config
-from conftest import BINARY
+from commands import stowage, skopeo, ecr
 from images import make_layout
 from registry import Registry, digest
-
-
-def stowage(*args, check=True):
-    result = subprocess.run([str(BINARY), *map(str, args)], capture_output=True, text=True, timeout=120)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
-def skopeo(*args, check=True):
-    result = subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=300)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
-def ecr(server):
-    return boto3.client(
-        "ecr", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="test",
-        aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
 
 
 @pytest.fixture

@@ -1,38 +1,14 @@
 """Switches (referrers, deletes, Warning, a rate limit, the chunk minimum) and injected faults,
 against the real binary, with real clients where one applies."""
 
-import hashlib
 import json
-import subprocess
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
-from conftest import BINARY
+from commands import stowage, skopeo, ecr
 from images import make_layout
 from registry import OCI_MANIFEST, Registry, digest
 from test_clients import Dockerd, require, work  # noqa: F401 (work is a fixture)
-
-
-def stowage(*args, check=True):
-    result = subprocess.run([str(BINARY), *map(str, args)], capture_output=True, text=True, timeout=120)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
-def skopeo(*args, check=True):
-    result = subprocess.run(["skopeo", *args], capture_output=True, text=True, timeout=300)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
-
-
-def ecr(server):
-    return boto3.client(
-        "ecr", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="test",
-        aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
 
 
 def artifact_with_subject(registry, name, subject_digest, subject_size):
