@@ -172,3 +172,50 @@ def test_switches_survive_a_restart_and_a_rewind_but_not_the_flags_absence(start
     registry = Registry(again)
     registry.create("chunk/app")
     assert registry.start_upload("chunk/app").headers["OCI-Chunk-Min-Length"] == "4096"
+
+
+def test_the_ecr_profile_refuses_what_ecr_refuses_and_the_spec_profile_does_not(start_server):
+    ecr_like = start_server("--ephemeral", "--auth", "none")
+    registry = Registry(ecr_like)
+    refused = registry.request("GET", "/v2/_catalog?n=1001")
+    assert refused.status == 400 and "less than or equal to 1000" in refused.json()["errors"][0]["message"]
+    assert registry.request("GET", "/v2/_catalog?n=1000").status == 200
+    assert registry.request("POST", "/v2/new/app/blobs/uploads/").errors() == ["NAME_UNKNOWN"]
+    spec = start_server("--ephemeral", "--auth", "none", "--profile", "spec")
+    open_registry = Registry(spec)
+    assert open_registry.request("GET", "/v2/_catalog?n=5000").status == 200
+    open_registry.push_image("new/app", "v1")
+    assert open_registry.request("GET", "/v2/new/app/tags/list?n=2000").json()["tags"] == ["v1"]
+
+
+def test_ecr_shaped_hosts_name_their_account_and_region(start_server):
+    server = start_server("--ephemeral", "--registry-host", "localhost:5000")
+    client = ecr(server)
+    uri = client.create_repository(repositoryName="team/app")["repository"]["repositoryUri"]
+    assert uri == "000000000000.dkr.ecr.us-east-1.localhost:5000/team/app"
+    far = boto3_client_in(server, "123456789012", "eu-west-1")
+    far.create_repository(repositoryName="far/app")
+    status, body = server.json("POST", "/_admin/token?account=123456789012&region=eu-west-1")
+    registry = Registry(server, password=body["password"])
+    host = {"Host": "123456789012.dkr.ecr.eu-west-1.localhost:5000"}
+    # The host names the account-region, as ECR's host names do; the token must agree.
+    assert registry.request("GET", "/v2/far/app/tags/list", headers=host).status == 200
+    denied = Registry(server).login().request("GET", "/v2/far/app/tags/list", headers=host)
+    assert denied.status == 403 and denied.errors() == ["DENIED"]
+    # Without authentication, the host alone decides.
+    open_server = start_server("--ephemeral", "--auth", "none")
+    Registry(open_server).request("GET", "/v2/")
+    status, _ = open_server.json("POST", "/_admin/repositories?account=123456789012&region=eu-west-1", {"name": "far/app"})
+    assert status == 201
+    anonymous = Registry(open_server)
+    assert anonymous.request("GET", "/v2/far/app/tags/list", headers=host).status == 200
+    assert anonymous.request("GET", "/v2/far/app/tags/list").errors() == ["NAME_UNKNOWN"]
+
+
+def boto3_client_in(server, account, region):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "ecr", endpoint_url=server.url, region_name=region, aws_access_key_id=account,
+        aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))

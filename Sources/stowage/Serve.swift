@@ -123,6 +123,20 @@ struct Serve: AsyncParsableCommand {
     )
     var rateLimit: Int?
 
+    @Option(
+        help:
+            "Where ECR and the distribution-spec differ, behave as ecr (the default) or spec (see the README's table).")
+    var profile: Profile = env("STOWAGE_PROFILE").flatMap { Profile(rawValue: $0) } ?? .ecr
+
+    @Option(
+        name: .customLong("registry-host"),
+        help: ArgumentHelp(
+            "Name repositories <account>.dkr.ecr.<region>.SUFFIX in repositoryUri (e.g. localhost:5000).",
+            valueName: "suffix"))
+    var registryHostOption: String?
+
+    var registryHost: String? { registryHostOption ?? env("STOWAGE_REGISTRY_HOST") }
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = env("STOWAGE_LOG_LEVEL") ?? "info"
 
@@ -220,6 +234,8 @@ struct Serve: AsyncParsableCommand {
         configuration.sparseManifests = sparseManifests
         configuration.uploadTimeout = .milliseconds(parseDuration(uploadTimeout) ?? 86_400_000)
         configuration.chunkMinLength = chunkMinLength
+        configuration.profile = profile
+        configuration.registryHost = registryHost
         let host = self.host
         let auth = self.auth
         let secret: [UInt8]
@@ -321,6 +337,7 @@ extension Serve {
 }
 
 extension AuthMode: ExpressibleByArgument {}
+extension Profile: ExpressibleByArgument {}
 extension FsyncPolicy: ExpressibleByArgument {}
 
 /// The value of an environment variable, if set and not empty.

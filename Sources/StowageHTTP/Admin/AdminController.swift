@@ -323,7 +323,10 @@ struct AdminController: Sendable {
             var sequence: UInt64
         }
         return try JSONResponse.make(
-            Body(name: name.rawValue, repositoryUri: "\(address.authority)/\(name)", sequence: envelope.sequence),
+            Body(
+                name: name.rawValue,
+                repositoryUri: "\(address.registry(for: try scope(request), host: configuration.registryHost))/\(name)",
+                sequence: envelope.sequence),
             status: .created)
     }
 

@@ -27,7 +27,8 @@ extension ECRCall {
         let settings = repository.settings
         return ECRShape.Repository(
             repositoryArn: ECRController.arn(repository.name, scope), registryId: registryId,
-            repositoryName: repository.name.rawValue, repositoryUri: controller.repositoryURI(repository.name),
+            repositoryName: repository.name.rawValue,
+            repositoryUri: controller.repositoryURI(repository.name, in: scope),
             createdAt: .init(repository.createdAt), imageTagMutability: settings.tagMutability.rawValue,
             imageTagMutabilityExclusionFilters: settings.mutabilityExclusions.isEmpty
                 ? nil : ECRShape.Filter.list(settings.mutabilityExclusions, type: "WILDCARD"),
@@ -95,7 +96,8 @@ extension ECRCall {
         return Output(authorizationData: [
             AuthorizationData(
                 authorizationToken: Data("AWS:\(token)".utf8).base64EncodedString(), expiresAt: .init(expiresAt),
-                proxyEndpoint: "http://\(controller.address.authority)")
+                proxyEndpoint:
+                    "http://\(controller.address.registry(for: scope, host: controller.configuration.registryHost))")
         ])
     }
 

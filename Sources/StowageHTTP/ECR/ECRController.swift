@@ -109,7 +109,9 @@ struct ECRController: Sendable {
         return Scope(account: account, region: region)
     }
 
-    func repositoryURI(_ name: RepositoryName) -> String { "\(address.authority)/\(name)" }
+    func repositoryURI(_ name: RepositoryName, in scope: Scope) -> String {
+        "\(address.registry(for: scope, host: configuration.registryHost))/\(name)"
+    }
 
     static func arn(_ name: RepositoryName, _ scope: Scope) -> String {
         "arn:aws:ecr:\(scope.region):\(scope.account):repository/\(name)"

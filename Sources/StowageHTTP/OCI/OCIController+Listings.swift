@@ -84,6 +84,13 @@ extension OCIController {
         guard let n = Int(text), n >= 0 else {
             throw OCIError(.badRequest, .paginationNumberInvalid, "n must be a non-negative integer, not '\(text)'")
         }
+        // What ECR answers (its listings are its APIs' pages of at most 1000); `--profile spec` honours any n.
+        if configuration.profile == .ecr && n > 1000 {
+            throw OCIError(
+                .badRequest, .unsupported,
+                "Invalid parameter at 'maxResults' failed to satisfy constraint: 'Member must have value less than or equal to 1000'"
+            )
+        }
         return n
     }
 }

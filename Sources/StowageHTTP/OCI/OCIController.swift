@@ -142,7 +142,21 @@ struct OCIController: Sendable {
 
     /// The account-region the request acts in, from its token; 401 without a valid one.
     func authorize(_ request: Request) throws(OCIError) -> Scope {
-        guard configuration.auth == .ecr else { return .default }
+        let named = request.head.authority.flatMap(Scope.init(host:))
+        let scope = try credentialScope(request) ?? named ?? .default
+        // A request to an ECR-shaped host acts in the account-region it names: its token must agree.
+        if let named, configuration.auth == .ecr, named != scope {
+            throw OCIError(
+                .forbidden, .denied,
+                "this host is the registry of \(named.account) in \(named.region), but the token acts in \(scope.account) in \(scope.region)"
+            )
+        }
+        return scope
+    }
+
+    /// The account-region the request's credentials act in; `nil` without authentication.
+    private func credentialScope(_ request: Request) throws(OCIError) -> Scope? {
+        guard configuration.auth == .ecr else { return nil }
         // A download URL from GetDownloadUrlForLayer carries its own grant for one blob.
         let query = request.uri.queryParameters
         if let grant = query["X-Stowage-Grant"], let signature = query["X-Stowage-Signature"],
@@ -189,7 +203,9 @@ struct OCIController: Sendable {
 
     /// What a push may do when its repository does not exist: create it with a CREATE_ON_PUSH
     /// template (as ECR does), or in any case with `--create-on-push`. The writer decides.
-    var pushCreation: RepositoryCreation { .onPush(always: configuration.createOnPush) }
+    var pushCreation: RepositoryCreation {
+        .onPush(always: configuration.createOnPush || configuration.profile == .spec)
+    }
 
     /// Answers `NAME_UNKNOWN` early, before a body is read, for a push into a repository that does
     /// not exist and would not be created. Only a shortcut: the writer decides when the push is logged.

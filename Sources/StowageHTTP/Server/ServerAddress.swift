@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HashTreeCollections
+import StowageCore
 import Synchronization
 
 /// The address the server really listens on (`--port 0` picks one), filled in once it runs.
@@ -17,4 +18,11 @@ final class ServerAddress: Sendable {
 
     /// `host:port`, as pushed to: the prefix of every `repositoryUri`.
     var authority: String { "\(host):\(port.withLock { $0 })" }
+
+    /// The registry host of an account-region: `<account>.dkr.ecr.<region>.<registryHost>` with
+    /// `--registry-host`, else this server's `host:port`.
+    func registry(for scope: Scope, host registryHost: String?) -> String {
+        guard let registryHost else { return authority }
+        return "\(scope.account).dkr.ecr.\(scope.region).\(registryHost)"
+    }
 }

@@ -11,6 +11,14 @@ public enum AuthMode: String, Sendable, CaseIterable {
     case none
 }
 
+/// Whose behaviour `/v2` follows where real ECR and the open distribution-spec differ.
+public enum Profile: String, Sendable, CaseIterable {
+    /// As AWS ECR: no repository is created by a push; `n` above 1000 is refused.
+    case ecr
+    /// As an open registry: a push creates its repository; any `n` is honoured.
+    case spec
+}
+
 /// What the HTTP layer needs to know besides the engine.
 public struct ServerConfiguration: Sendable {
     public var host: String
@@ -35,6 +43,12 @@ public struct ServerConfiguration: Sendable {
     public var uploadTimeout: Duration = .seconds(24 * 3600)
     /// When set, upload sessions advertise `OCI-Chunk-Min-Length` (the smallest chunk but the last).
     public var chunkMinLength: Int64?
+    /// Where ECR and the spec differ, whose behaviour to follow.
+    public var profile: Profile = .ecr
+    /// When set (`localhost:5000`), repository URIs name ECR-shaped hosts,
+    /// `<account>.dkr.ecr.<region>.<registryHost>`; a request to such a host acts in that
+    /// account-region whether or not this is set.
+    public var registryHost: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 5000, auth: AuthMode = .ecr, createOnPush: Bool = false,
@@ -50,5 +64,17 @@ public struct ServerConfiguration: Sendable {
         self.auth = auth
         self.createOnPush = createOnPush
         self.garbageCollectionInterval = garbageCollectionInterval
+    }
+}
+
+extension Scope {
+    /// The account-region an ECR-shaped host names: `123456789012.dkr.ecr.eu-west-1.<anything>`.
+    public init?(host: String) {
+        let name = host.split(separator: ":").first.map(String.init) ?? host
+        let labels = name.split(separator: ".").map(String.init)
+        guard labels.count >= 5, labels[1] == "dkr", labels[2] == "ecr", let account = AccountID(labels[0]),
+            let region = Region(labels[3])
+        else { return nil }
+        self.init(account: account, region: region)
     }
 }
