@@ -135,6 +135,12 @@ def test_the_timeline_is_live_filtered_and_a_rewind_asks_first(browser, history)
     snap(browser, "timeline")
 
     # Checkpoints: a rewind asks, and a dismissed question changes nothing.
+    # An injected fault stands out in the timeline.
+    stowage("faults", "--route", "tags", "--status", "503", "--count", "1", *args)
+    Registry(history["server"]).request("GET", "/v2/web/app/tags/list")
+    fault = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "tr.record.fault") or None)[0]
+    assert "injected fault" in fault.text and "503" in fault.text
+
     browser.get(f"{admin}/_admin/ui/#/checkpoints")
     button = wait(browser, until.element_to_be_clickable((By.CSS_SELECTOR, "tr[data-checkpoint='one'] button.danger")))
     before = stowage("health", *args)

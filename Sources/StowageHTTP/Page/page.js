@@ -81,7 +81,8 @@ async function checkpointList() {
 
 function recordRow(record) {
   const upload = record.upload ? link(`#/upload/${encodeURIComponent(record.upload)}`, "story") : null;
-  return h("tr", { class: record.applied ? "record" : "record refused", "data-sequence": record.sequence },
+  const classes = ["record", record.applied ? "" : "refused", record.kind === "injectFault" ? "fault" : ""].join(" ").trim();
+  return h("tr", { class: classes, "data-sequence": record.sequence },
     h("td", {}, link(`#/state/${record.sequence}`, `#${record.sequence}`)),
     h("td", { class: "muted" }, record.time),
     h("td", { class: "muted" }, scopeName(record)),
