@@ -266,6 +266,10 @@ def test_a_pull_through_cache_rule_fetches_from_an_upstream_stowage_and_caches(s
     ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="dead", upstreamRegistryUrl="http://127.0.0.1:9")
     dead = ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="dead")
     assert dead["isValid"] is False and dead["failure"]
+    # An https upstream is a rule like any other, but Stowage cannot fetch from it, and says so.
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="tls", upstreamRegistryUrl="https://registry.invalid")
+    tls = ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="tls")
+    assert tls["isValid"] is False and "https" in tls["failure"] and "TLS" in tls["failure"]
     v2 = Registry(server).login()
     pulled = v2.request("GET", "/v2/hub/library/alpine/manifests/3.20")
     assert pulled.status == 200 and pulled.body == manifest
@@ -275,7 +279,9 @@ def test_a_pull_through_cache_rule_fetches_from_an_upstream_stowage_and_caches(s
     assert v2.request("GET", f"/v2/hub/library/alpine/manifests/{d}").body == manifest
     assert ecr.describe_images(repositoryName="hub/library/alpine")["imageDetails"][0]["imageTags"] == ["3.20"]
     assert v2.request("GET", "/v2/hub/library/alpine/manifests/missing").errors() == ["MANIFEST_UNKNOWN"]
-    assert [r["ecrRepositoryPrefix"] for r in ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]] == ["dead", "hub"]
+    refused = v2.request("GET", "/v2/tls/library/alpine/manifests/3.20")
+    assert refused.status >= 400 and b"https" in refused.body, refused
+    assert [r["ecrRepositoryPrefix"] for r in ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]] == ["dead", "hub", "tls"]
     assert error_code(ecr.describe_pull_through_cache_rules, ecrRepositoryPrefixes=["nope"]) == "PullThroughCacheRuleNotFoundException"
     arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/hub-credentials-AbCdEf"
     assert ecr.update_pull_through_cache_rule(ecrRepositoryPrefix="hub", credentialArn=arn)["credentialArn"] == arn

@@ -1,8 +1,10 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import StowageCore
+import StowageHTTP
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
+#if canImport(Glibc)
+    import Glibc
 #endif
 
 /// Options every command that talks to a running server shares.
@@ -11,11 +13,18 @@ struct ServerOptions: ParsableArguments {
         name: .customLong("server"),
         help: ArgumentHelp(
             "The running server's admin API: a URL or host:port.",
-            discussion: "Default: $STOWAGE_SERVER, else http://127.0.0.1:5000 (with --admin-port, that listener)."))
+            discussion:
+                "Default: $STOWAGE_SERVER, else http://127.0.0.1 on the port serve's variables name ($STOWAGE_ADMIN_PORT, else $STOWAGE_PORT), else 5000."
+        ))
     var serverOption: String?
 
-    /// The server's base URL: the option, else `STOWAGE_SERVER`, else the default; `host:port` gets `http://`.
-    var server: String { Self.url(serverOption ?? env("STOWAGE_SERVER") ?? "http://127.0.0.1:5000") }
+    /// The server's base URL: the option, else `STOWAGE_SERVER`, else loopback on the port `serve`'s variables
+    /// give (so `stowage health` finds a server started with `STOWAGE_PORT`, as in the container image);
+    /// `host:port` gets `http://`.
+    var server: String {
+        let port = env("STOWAGE_ADMIN_PORT") ?? env("STOWAGE_PORT") ?? "5000"
+        return Self.url(serverOption ?? env("STOWAGE_SERVER") ?? "http://127.0.0.1:\(port)")
+    }
 
     static func url(_ text: String) -> String {
         var url = text.contains("://") ? text : "http://" + text
@@ -39,39 +48,37 @@ struct AdminClient {
 
     /// Sends a request; exits with the server's error message when it is refused.
     func call(_ method: String, _ path: String, body: Data? = nil) async throws -> Data {
-        guard let url = URL(string: options.server + path) else {
-            throw ValidationError("--server must be a URL such as http://127.0.0.1:5000")
+        var headers: [(String, String)] = []
+        if let token = options.adminToken { headers.append(("Authorization", "Bearer \(token)")) }
+        let response: PlainHTTPClient.Response
+        do {
+            response = try await PlainHTTPClient.send(
+                method, options.server + path, headers: headers, body: body.map { Array($0) })
+        } catch let failure as PlainHTTPClient.Failure {
+            if case .invalidURL = failure {
+                throw ValidationError("--server must be a URL such as http://127.0.0.1:5000")
+            }
+            fail("cannot reach \(options.server): \(failure)")
         }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.httpBody = body
-        request.timeoutInterval = 600
-        if let token = options.adminToken { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        let (data, response): (Data, URLResponse)
-        do { (data, response) = try await URLSession.shared.data(for: request) } catch {
-            fail("cannot reach \(options.server): \(error.localizedDescription)")
+        guard (200..<300).contains(response.status) else {
+            let message = (try? JSONValue.parse(response.body))?["error"]?["message"]?.stringValue
+            fail(message ?? "the server answered \(response.status)")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard (200..<300).contains(status) else {
-            let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])
-                .flatMap { ($0["error"] as? [String: Any])?["message"] as? String }
-            fail(message ?? "the server answered \(status)")
-        }
-        return data
+        return Data(response.body)
     }
 
     /// Calls and decodes a JSON object.
     func object(_ method: String, _ path: String, body: Any? = nil, quiet: Bool = false) async throws -> [String: Any] {
-        let data = try await call(method, path, body: try body.map { try JSONSerialization.data(withJSONObject: $0) })
+        let data = try await call(method, path, body: body.map { Data(JSON.value(of: $0).text.utf8) })
         if options.json && !quiet { print(String(decoding: data, as: UTF8.self)) }
-        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        return JSON.object(data)
     }
 }
 
 /// Prints to standard error and exits with status 1.
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("stowage: \(message)\n".utf8))
-    Foundation.exit(1)
+    writeStandardError("stowage: \(message)\n")
+    exit(1)
 }
 
 /// `?account=&region=` when given.
@@ -80,8 +87,4 @@ func scopeQuery(account: String?, region: String?) -> String {
     if let account { items.append("account=\(account)") }
     if let region { items.append("region=\(region)") }
     return items.isEmpty ? "" : "?" + items.joined(separator: "&")
-}
-
-func percentEncoded(_ text: String) -> String {
-    text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
 }

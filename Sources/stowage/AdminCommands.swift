@@ -1,6 +1,7 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import StowageCore
+import StowageHTTP
 
 struct Reset: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -113,7 +114,7 @@ struct Import: AsyncParsableCommand {
             print(String(decoding: body, as: UTF8.self))
             return
         }
-        let answer = (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:]
+        let answer = JSON.object(body)
         if ociLayout {
             print(
                 "imported \((answer["manifests"] as? [Any])?.count ?? 0) manifest(s) and \(answer["blobs"] ?? 0) blob(s) into \(repository!) (record \(answer["sequence"] ?? "?"))"
@@ -160,8 +161,8 @@ struct Log: AsyncParsableCommand {
         var after = self.after ?? 0
         if follow && self.after == nil {
             after =
-                ((try await client.object("GET", "/_admin/health", quiet: true))["sequence"] as? NSNumber)?
-                .uint64Value ?? 0
+                ((try await client.object("GET", "/_admin/health", quiet: true))["sequence"] as? Int)
+                .map { UInt64($0) } ?? 0
         }
         var left = follow ? Int.max : limit ?? Int.max
         while left > 0 {
@@ -174,16 +175,15 @@ struct Log: AsyncParsableCommand {
             }
             if refused { query += "&refused=true" }
             let data = try await client.call("GET", "/_admin/log" + query)
-            let answer = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+            let answer = JSON.object(data)
             let records = answer["records"] as? [[String: Any]] ?? []
             for record in records.prefix(left) {
                 if options.json {
-                    let line = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
-                    write(String(decoding: line, as: UTF8.self))
+                    write(JSON.value(of: record).text)
                 } else {
                     write(Self.describe(record))
                 }
-                after = max(after, (record["sequence"] as? NSNumber)?.uint64Value ?? after)
+                after = max(after, (record["sequence"] as? Int).map { UInt64($0) } ?? after)
                 if !follow { left -= 1 }
             }
             if !follow && answer["next"] == nil { return }
@@ -193,7 +193,7 @@ struct Log: AsyncParsableCommand {
 
     /// A line, flushed at once: a pipe or a file sees each record as it comes.
     private func write(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        writeStandardOutput((line + "\n"))
     }
 
     static func describe(_ record: [String: Any]) -> String {

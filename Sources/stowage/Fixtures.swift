@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import StowageCore
 import StowageStorage
 
@@ -23,13 +23,13 @@ enum Fixtures {
             repository = name
             path = String(argument[argument.index(after: equals)...])
         }
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw Failure(description: "fixture \(path) does not exist")
         }
         let layout: OCILayout
         do {
-            if isDirectory.boolValue {
+            if isDirectory {
                 layout = try OCILayout(directory: path)
             } else {
                 guard let data = FileManager.default.contents(atPath: path) else {
@@ -91,6 +91,6 @@ enum Fixtures {
         }
         let checkpoint = try await store.submit(.checkpoint(name: CheckpointName("fixture")!))
         lines.append("checkpoint fixture at record \(checkpoint.sequence) (stowage reset --to fixture returns there)")
-        FileHandle.standardOutput.write(Data(lines.map { "fixture " + $0 + "\n" }.joined().utf8))
+        writeStandardOutput(lines.map { "fixture " + $0 + "\n" }.joined())
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import StowageHTTP
 
 /// `stowage diff FROM [TO]`: what changed between two points, a line per change.
 struct Diff: AsyncParsableCommand {
@@ -166,7 +167,7 @@ struct Replay: AsyncParsableCommand {
         }
         let name = (answer["checkpoint"] as? String).map { " (checkpoint \($0))" } ?? ""
         print(
-            "showing record \(answer["at"] ?? "?")\(name), \(answer["time"] ?? ""), of records \((answer["start"] as? NSNumber).map { $0.uint64Value + 1 } ?? 1)...\(answer["end"] ?? "?")"
+            "showing record \(answer["at"] ?? "?")\(name), \(answer["time"] ?? ""), of records \((answer["start"] as? Int).map { $0 + 1 } ?? 1)...\(answer["end"] ?? "?")"
         )
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import StowageCore
 import StowageStorage
 
@@ -14,13 +14,13 @@ struct Inspect: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             fail("\(path) does not exist")
         }
         var report: [String: Any] = ["path": path]
         var healthy = true
-        if isDirectory.boolValue {
+        if isDirectory {
             report["kind"] = "data directory"
             var snapshots: [[String: Any]] = []
             for name in (try? FileManager.default.contentsOfDirectory(atPath: path + "/snap")) ?? []
@@ -39,8 +39,8 @@ struct Inspect: AsyncParsableCommand {
             }
             report["segments"] = segments
             let blobs =
-                FileManager.default.enumerator(atPath: path + "/blobs")?.allObjects.compactMap { $0 as? String }.filter
-            { $0.split(separator: "/").count == 3 } ?? []
+                ((try? FileManager.default.subpathsOfDirectory(atPath: path + "/blobs")) ?? [])
+                .filter { $0.split(separator: "/").count == 3 }
             report["blobs"] = blobs.count
             report["uploads"] = ((try? FileManager.default.contentsOfDirectory(atPath: path + "/uploads")) ?? []).count
         } else {
@@ -49,10 +49,7 @@ struct Inspect: AsyncParsableCommand {
         }
         report["checksumsHold"] = healthy
         if json {
-            print(
-                String(
-                    decoding: try JSONSerialization.data(
-                        withJSONObject: report, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self))
+            print(JSON.pretty(JSON.value(of: report)))
         } else {
             print(render(report))
         }

@@ -1,9 +1,5 @@
 import ArgumentParser
-import Foundation
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
+import FoundationEssentials
 
 /// `stowage login-password`: prints a password for `docker login -u AWS`, like `aws ecr get-login-password`.
 struct LoginPassword: AsyncParsableCommand {

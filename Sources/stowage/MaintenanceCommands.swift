@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// `stowage health`: whether the server answers, and its last record.
 struct Health: AsyncParsableCommand {

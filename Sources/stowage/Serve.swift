@@ -1,5 +1,5 @@
 public import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Hummingbird
 import Logging
 import NIOCore
@@ -9,6 +9,10 @@ import StowageHTTP
 import StowageStorage
 import Synchronization
 import UnixSignals
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `stowage serve`: run the registry.
 struct Serve: AsyncParsableCommand {
@@ -174,10 +178,9 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         for (flag, value) in [("--port", port), ("--admin-port", adminPort)] {
             guard let value, portInUse(host: host, port: value) else { continue }
-            FileHandle.standardError.write(
-                Data(
-                    "stowage: port \(value) is in use on \(host) (another server there?); choose another with \(flag), or 0 for a free one\n"
-                        .utf8))
+            writeStandardError(
+                "stowage: port \(value) is in use on \(host) (another server there?); choose another with \(flag), or 0 for a free one\n"
+            )
             throw ExitCode(2)
         }
         var logger = Logger(label: "stowage")
@@ -192,13 +195,13 @@ struct Serve: AsyncParsableCommand {
             store = try RegistryStore(configuration: engine, logger: logger)
         } catch {
             let place = replay.map { "the recording \($0)" } ?? "the registry in \(dataDir)"
-            FileHandle.standardError.write(Data("stowage: cannot open \(place):\n\(error)\n".utf8))
+            writeStandardError("stowage: cannot open \(place):\n\(error)\n")
             throw ExitCode(2)
         }
         if replay == nil { try await applySwitches(store) }
         if !fixtures.isEmpty {
             do { try await Fixtures.load(fixtures, into: store, limit: maxImportBytes) } catch {
-                FileHandle.standardError.write(Data("stowage: \(error)\n".utf8))
+                writeStandardError("stowage: \(error)\n")
                 throw ExitCode(2)
             }
         }
@@ -212,7 +215,7 @@ struct Serve: AsyncParsableCommand {
             } catch let error as ValidationError {
                 throw error
             } catch {
-                FileHandle.standardError.write(Data("stowage: --at \(at): \(error)\n".utf8))
+                writeStandardError("stowage: --at \(at): \(error)\n")
                 throw ExitCode(2)
             }
         }
@@ -240,8 +243,7 @@ struct Serve: AsyncParsableCommand {
         let auth = self.auth
         let secret: [UInt8]
         do { secret = try ServerSecret.load(location) } catch {
-            FileHandle.standardError.write(
-                Data("stowage: cannot read or create the token secret in \(dataDir): \(error)\n".utf8))
+            writeStandardError("stowage: cannot read or create the token secret in \(dataDir): \(error)\n")
             throw ExitCode(2)
         }
         let separateAdmin = adminPort != nil
@@ -270,7 +272,7 @@ struct Serve: AsyncParsableCommand {
                     lines.append("authentication is off (--auth none): push and pull without logging in")
                 }
                 if let login = loginLine(port, admin) { lines.append(login) }
-                FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+                writeStandardOutput((lines.joined(separator: "\n") + "\n"))
             },
             onAdminRunning: { adminPort in
                 let main = ports.withLock { ports in
@@ -279,17 +281,16 @@ struct Serve: AsyncParsableCommand {
                 }
                 var lines = ["Admin API on http://\(host):\(adminPort)/_admin"]
                 if let login = loginLine(main, adminPort) { lines.append(login) }
-                FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+                writeStandardOutput((lines.joined(separator: "\n") + "\n"))
             })
         let services = ServiceGroup(
             configuration: .init(
                 services: applications.map { $0 }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do { try await services.run() } catch let error as IOError where error.errnoCode == EADDRINUSE {
             // Taken between the check above and the bind.
-            FileHandle.standardError.write(
-                Data(
-                    "stowage: a port is in use on \(host) (--port \(port)\(adminPort.map { ", --admin-port \($0)" } ?? ""))\n"
-                        .utf8))
+            writeStandardError(
+                "stowage: a port is in use on \(host) (--port \(port)\(adminPort.map { ", --admin-port \($0)" } ?? ""))\n"
+            )
             await store.quiesce()
             throw ExitCode(2)
         }
@@ -323,14 +324,14 @@ extension Serve {
     /// A recording, validated completely (as an import is), or exit 2 saying why not.
     static func loadRecording(_ path: String, limit: Int) throws -> Recording {
         guard let data = FileManager.default.contents(atPath: path) else {
-            FileHandle.standardError.write(Data("stowage: cannot read the recording \(path)\n".utf8))
+            writeStandardError("stowage: cannot read the recording \(path)\n")
             throw ExitCode(2)
         }
         do {
             return try RecordingFormat.decode(
                 Array(data), limit: limit.multipliedReportingOverflow(by: 4).partialValue)
         } catch {
-            FileHandle.standardError.write(Data("stowage: \(path) is refused: \(error)\n".utf8))
+            writeStandardError("stowage: \(path) is refused: \(error)\n")
             throw ExitCode(2)
         }
     }

@@ -1,5 +1,9 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The `stowage` command: the server and the tools around it.
 @main
@@ -9,8 +13,9 @@ struct Stowage: AsyncParsableCommand {
         abstract: "A local AWS ECR for tests and development: OCI Distribution v2 and the ECR API from one process.",
         discussion: """
             With no command, or with only options, `stowage` serves (`stowage --port 5001` is `stowage serve --port 5001`). \
-            Every command that talks to a running server takes --server (default $STOWAGE_SERVER, else http://127.0.0.1:5000).
+            Every command that talks to a running server takes --server (default $STOWAGE_SERVER, else http://127.0.0.1 on $STOWAGE_ADMIN_PORT, $STOWAGE_PORT or 5000).
             """,
+        version: stowageVersion,
         subcommands: [
             Serve.self, LoginPassword.self, Health.self, Stats.self,
             Reset.self, CheckpointCommand.self, Checkpoints.self, Rewind.self, Export.self, Import.self, Compact.self,
@@ -20,6 +25,9 @@ struct Stowage: AsyncParsableCommand {
         ],
         defaultSubcommand: Serve.self
     )
+
+    /// The release, as `stowage --version` prints it and the container image is tagged.
+    static let stowageVersion = "0.13.0"
 
     /// Every command's name, as typed.
     static var commandNames: [String] {
@@ -37,8 +45,8 @@ struct Stowage: AsyncParsableCommand {
             }
             message +=
                 "\nthe commands: \(commandNames.filter { $0 != "help" }.joined(separator: ", ")) (stowage help <command>)\n"
-            FileHandle.standardError.write(Data(message.utf8))
-            Foundation.exit(64)
+            writeStandardError(message)
+            Glibc.exit(64)
         }
         await main(nil)
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// `stowage config`: show the server's switches, or flip some (logged as history).
 struct Config: AsyncParsableCommand {
@@ -23,9 +23,9 @@ struct Config: AsyncParsableCommand {
         var body: [String: Any] = [:]
         if let referrers { body["referrers"] = referrers == .on }
         if let deletes { body["deletes"] = deletes == .on }
-        if let warning { body["warning"] = warning.isEmpty ? NSNull() : warning }
-        if let rateLimit { body["rateLimit"] = rateLimit == 0 ? NSNull() : rateLimit }
-        if let chunkMinLength { body["chunkMinLength"] = chunkMinLength == 0 ? NSNull() : chunkMinLength }
+        if let warning { body["warning"] = warning.isEmpty ? JSON.Null() : warning }
+        if let rateLimit { body["rateLimit"] = rateLimit == 0 ? JSON.Null() : rateLimit }
+        if let chunkMinLength { body["chunkMinLength"] = chunkMinLength == 0 ? JSON.Null() : chunkMinLength }
         let client = AdminClient(options: options)
         if body.isEmpty {
             let answer = try await client.object("GET", "/_admin/config")

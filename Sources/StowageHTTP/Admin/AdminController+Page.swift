@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -14,7 +14,7 @@ extension AdminController {
     func page(_ request: Request, asset: String) throws -> Response {
         if asset == "index.html", let token = request.uri.queryParameters["token"].map(String.init) {
             // The middleware let it through only with the right token: remember it, and drop it from the address.
-            let value = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let value = percentEncoded(token)
             return Response(
                 status: .seeOther,
                 headers: [
@@ -46,7 +46,7 @@ extension AdminController {
     static func cookieToken(_ request: Request) -> String? {
         guard let header = request.headers[.cookie] else { return nil }
         for pair in header.split(separator: ";") {
-            let parts = pair.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            let parts = pair.drop { $0 == " " || $0 == "\t" }.split(separator: "=", maxSplits: 1)
             if parts.count == 2, parts[0] == tokenCookie { return String(parts[1]).removingPercentEncoding }
         }
         return nil

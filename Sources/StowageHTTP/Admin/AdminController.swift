@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import HashTreeCollections
 import Hummingbird
@@ -39,7 +39,7 @@ struct AdminController: Sendable {
         var documented: String { "\(method) /_admin\(path)" }
 
         /// The path in Hummingbird's syntax (`:id`).
-        var routerPath: String { path.replacingOccurrences(of: "{id}", with: ":id") }
+        var routerPath: String { path.replacing("{id}", with: ":id") }
     }
 
     /// Every endpoint, in the order `admin-api.md` documents them.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HashTreeCollections
 import StowageCore
 import StowageStorage
@@ -143,7 +143,7 @@ extension StateView.UploadView {
 
 /// Parses Go-style durations: `72h`, `90m`, `1h30m`, `10s`, `250ms`, `2d`, with an optional `-`.
 public func parseDuration(_ text: String) -> Int64? {
-    var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+    var rest = text.trimmingSpaces
     var sign: Int64 = 1
     if rest.hasPrefix("-") {
         sign = -1

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import StowageCore
 
 /// A request body of the ECR JSON API, with typed access that refuses what the service model

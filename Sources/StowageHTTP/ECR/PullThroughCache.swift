@@ -1,11 +1,7 @@
-import Foundation
+import FoundationEssentials
 import HashTreeCollections
 import StowageCore
 import StowageStorage
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// ECR pull-through cache: a pull of `<prefix>/<name>` that this registry does not hold yet is
 /// fetched from the rule's upstream registry (any OCI registry this server can reach), checked
@@ -43,7 +39,7 @@ struct PullThroughCache: Sendable {
             rule, "/v2/\(upstream)/manifests/\(reference)",
             accept: ManifestMediaType.all.sorted().joined(separator: ", "))
         let parsed: (mediaType: String, references: ManifestReferences)
-        do { parsed = try ManifestParser.parse(Array(bytes), contentType: contentType) } catch {
+        do { parsed = try ManifestParser.parse(bytes, contentType: contentType) } catch {
             throw Failure(description: "the upstream's manifest \(reference) is not one this registry stores: \(error)")
         }
         let digest = ContentDigester.digest(bytes, Digest(reference)?.algorithm ?? .sha256)
@@ -65,7 +61,7 @@ struct PullThroughCache: Sendable {
                 guard ContentDigester.digest(content, blob.algorithm) == blob else {
                     throw Failure(description: "the upstream's blob \(blob) does not have that digest")
                 }
-                fetched.append((blob, Array(content)))
+                fetched.append((blob, content))
                 size = Int64(content.count)
             }
             links.append(.putBlob(repository: name, digest: blob, size: size!))
@@ -87,51 +83,32 @@ struct PullThroughCache: Sendable {
     }
 
     /// A GET against the upstream, with the credentials of the URL's userinfo if it has them.
-    private func get(_ rule: PullThroughRule, _ path: String, accept: String) async throws -> (Data, String?) {
-        guard let url = URL(string: rule.upstreamRegistryURL),
-            var components = URLComponents(url: url, resolvingAgainstBaseURL: false)
-        else {
-            throw Failure(description: "the rule's upstream URL '\(rule.upstreamRegistryURL)' is not a URL")
+    private func get(_ rule: PullThroughRule, _ path: String, accept: String) async throws -> ([UInt8], String?) {
+        let base =
+            rule.upstreamRegistryURL.hasSuffix("/")
+            ? String(rule.upstreamRegistryURL.dropLast()) : rule.upstreamRegistryURL
+        let response: PlainHTTPClient.Response
+        do {
+            response = try await PlainHTTPClient.send("GET", base + path, headers: [("Accept", accept)])
+        } catch {
+            throw Failure(description: "the upstream cannot be read: \(error)")
         }
-        let user = components.user
-        let password = components.password
-        components.user = nil
-        components.password = nil
-        let base = components.string!.hasSuffix("/") ? String(components.string!.dropLast()) : components.string!
-        var request = URLRequest(url: URL(string: base + path)!)
-        request.setValue(accept, forHTTPHeaderField: "Accept")
-        if let user {
-            request.setValue(
-                "Basic " + Data("\(user):\(password ?? "")".utf8).base64EncodedString(),
-                forHTTPHeaderField: "Authorization")
+        guard response.status == 200 else {
+            throw Failure(description: "the upstream answered \(response.status) for \(path)")
         }
-        let data: Data
-        let response: URLResponse
-        do { (data, response) = try await URLSession.shared.data(for: request) } catch {
-            throw Failure(
-                description: "the upstream \(url.host ?? "") is unreachable: \(error.localizedDescription)"
-            )
-        }
-        guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
-            throw Failure(
-                description:
-                    "the upstream \(url.host ?? "") answered \((response as? HTTPURLResponse)?.statusCode ?? 0) for \(path)"
-            )
-        }
-        return (data, http.value(forHTTPHeaderField: "Content-Type"))
+        return (response.body, response.header("Content-Type"))
     }
 
     /// Whether the upstream answers as an OCI registry (`GET /v2/` is 200 or 401).
     func validate(_ rule: PullThroughRule) async -> String? {
-        guard let url = URL(string: rule.upstreamRegistryURL) else { return "the rule has no valid upstream URL" }
-        var request = URLRequest(url: url.appendingPathComponent("v2/"))
-        request.timeoutInterval = 10
+        let base =
+            rule.upstreamRegistryURL.hasSuffix("/")
+            ? String(rule.upstreamRegistryURL.dropLast()) : rule.upstreamRegistryURL
         do {
-            let (_, response) = try await URLSession.shared.data(for: request)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            let status = try await PlainHTTPClient.send("GET", base + "/v2/", timeout: .seconds(10)).status
             return status == 200 || status == 401 ? nil : "the upstream answered \(status) to GET /v2/"
         } catch {
-            return "the upstream is unreachable: \(error.localizedDescription)"
+            return "the upstream cannot be read: \(error)"
         }
     }
 }

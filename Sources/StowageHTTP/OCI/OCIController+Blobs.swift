@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import HashTreeCollections
 import Hummingbird
@@ -105,7 +105,7 @@ enum ByteRange: Equatable {
             self = .none
             return
         }
-        let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        let spec = header.dropFirst(6).trimmingSpaces
         let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2 else {
             self = .none

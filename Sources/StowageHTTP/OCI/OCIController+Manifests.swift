@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import HashTreeCollections
 import Hummingbird
@@ -70,7 +70,7 @@ extension OCIController {
     private func accepts(_ header: String?, _ mediaType: String) -> Bool {
         guard let header, !header.isEmpty else { return true }
         let types = header.split(separator: ",").map {
-            $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces)
+            $0.split(separator: ";")[0].trimmingSpaces
         }
         return types.contains { $0 == mediaType || $0 == "*/*" || $0 == "application/*" || $0 == "application/json" }
     }

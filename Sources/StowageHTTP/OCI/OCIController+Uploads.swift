@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import HashTreeCollections
 import Hummingbird
@@ -177,7 +177,7 @@ extension OCIController {
 
 /// `<start>-<end>` (inclusive; a `bytes=` or `bytes ` prefix is tolerated).
 func parseContentRange(_ header: String) -> (Int64, Int64)? {
-    var text = Substring(header.trimmingCharacters(in: .whitespaces))
+    var text = header.trimmingSpaces
     for prefix in ["bytes=", "bytes "] where text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
     let parts = text.split(separator: "-", omittingEmptySubsequences: false)
     guard parts.count == 2, let start = Int64(parts[0]), let end = Int64(parts[1]), start >= 0, end >= start - 1 else {

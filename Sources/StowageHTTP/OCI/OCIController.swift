@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import HashTreeCollections
 import Hummingbird
@@ -129,7 +129,7 @@ struct OCIController: Sendable {
                 // What a registry without the referrers API answers: clients fall back to the tag schema.
                 throw OCIError(
                     .notFound, .unsupported,
-                    "the referrers API is switched off on this server; use the tag schema (\(digest.replacingOccurrences(of: ":", with: "-")))"
+                    "the referrers API is switched off on this server; use the tag schema (\(digest.replacing(":", with: "-")))"
                 )
             }
             return try referrers(request, scope: scope, name: name, digest: digest)

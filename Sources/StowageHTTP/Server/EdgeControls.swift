@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import StowageCore
 import StowageStorage
 import Synchronization

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import HashTreeCollections
 import StowageCore
@@ -86,7 +86,7 @@ struct TokenAuthority: Sendable {
     /// The scope of a request's `Authorization: Basic base64(AWS:<token>)`.
     func scope(fromAuthorization header: String?) throws(Rejection) -> Scope {
         guard let header, header.lowercased().hasPrefix("basic "),
-            let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            let decoded = Data(base64Encoded: String(header.dropFirst(6).trimmingSpaces)),
             let credentials = String(data: decoded, encoding: .utf8), credentials.hasPrefix("AWS:")
         else { throw .malformed }
         return try verify(String(credentials.dropFirst(4)))
@@ -94,12 +94,12 @@ struct TokenAuthority: Sendable {
 }
 
 func base64URL(_ bytes: [UInt8]) -> String {
-    Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        .replacingOccurrences(of: "=", with: "")
+    Data(bytes).base64EncodedString().replacing("+", with: "-").replacing("/", with: "_")
+        .replacing("=", with: "")
 }
 
 func decodeBase64URL(_ text: String) -> [UInt8]? {
-    var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+    var base64 = text.replacing("-", with: "+").replacing("_", with: "/")
     while base64.count % 4 != 0 { base64 += "=" }
     return Data(base64Encoded: base64).map(Array.init)
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 public import StowageCore
 
 /// An OCI image layout read from a tar archive.
@@ -31,13 +31,13 @@ public struct OCILayout: Sendable {
     public init(directory: String) throws {
         let root = URL(fileURLWithPath: directory).standardizedFileURL.path
         var files: [String: [UInt8]] = [:]
-        guard let walker = FileManager.default.enumerator(atPath: root) else {
+        guard let walk = try? FileManager.default.subpathsOfDirectory(atPath: root) else {
             throw Failure(description: "\(directory) is not a readable directory")
         }
-        while let relative = walker.nextObject() as? String {
-            var isDirectory: ObjCBool = false
+        for relative in walk {
+            var isDirectory = false
             guard FileManager.default.fileExists(atPath: root + "/" + relative, isDirectory: &isDirectory),
-                !isDirectory.boolValue, let data = FileManager.default.contents(atPath: root + "/" + relative)
+                !isDirectory, let data = FileManager.default.contents(atPath: root + "/" + relative)
             else { continue }
             files[relative] = Array(data)
         }
@@ -133,7 +133,7 @@ public enum TarReader {
                 let slice = header[(offset + start)..<(offset + start + length)]
                 return String(decoding: slice.prefix { $0 != 0 }, as: UTF8.self)
             }
-            guard let size = Int(field(124, 12).trimmingCharacters(in: .whitespaces), radix: 8) else {
+            guard let size = Int(field(124, 12).filter { $0 != " " }, radix: 8) else {
                 throw OCILayout.Failure(description: "a tar header at offset \(offset) is damaged")
             }
             let type = header[offset + 156]
@@ -150,7 +150,7 @@ public enum TarReader {
                 longName = String(decoding: data.prefix { $0 != 0 }, as: UTF8.self)
             case UInt8(ascii: "x"):
                 for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-                    if let range = line.range(of: " path=") { longName = String(line[range.upperBound...]) }
+                    if let range = line.firstRange(of: " path=") { longName = String(line[range.upperBound...]) }
                 }
             case 0, UInt8(ascii: "0"), UInt8(ascii: "7"):
                 while name.hasPrefix("./") { name.removeFirst(2) }
