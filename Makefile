@@ -3,19 +3,28 @@ SWIFT ?= swift
 PYTHON ?= python3
 DATA_DIR ?= ./snapshots
 
-.PHONY: build run test test-swift test-e2e deps bench clean fmt lint
+# Release builds link the Swift runtime statically: the binary needs only glibc, libstdc++ and libz,
+# which is what lets the container image start FROM scratch.
+RELEASE = $(SWIFT) build -c release --static-swift-stdlib
+
+.PHONY: build run image test test-swift test-e2e deps bench clean fmt lint
 
 ## build: the release binary at .build/release/stowage
 build:
-	$(SWIFT) build -c release --product stowage
+	$(RELEASE) --product stowage
 
 ## run: build and start the server on 127.0.0.1:5000 with data in ./snapshots
 run: build
 	.build/release/stowage serve --data-dir $(DATA_DIR)
 
+## image: the container image stowage:<version> and stowage:latest (docker, else podman or buildah; offline)
+image: build
+	bash scripts/image.sh
+
 ## test: install test dependencies, check formatting, then run the Swift tests and the end-to-end tests
 test: deps lint
 	$(SWIFT) build --build-tests
+	$(MAKE) build
 	$(MAKE) test-swift test-e2e
 
 ## fmt: format every Swift file with the checked-in .swift-format
@@ -39,7 +48,7 @@ deps:
 ## bench: Stowage side by side with docker-registry and moto (BENCH_ARGS=--quick for about 2 minutes)
 bench: build
 	bash scripts/install-bench-deps.sh
-	$(SWIFT) build -c release --product stowage-bench
+	$(RELEASE) --product stowage-bench
 	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 clean:
