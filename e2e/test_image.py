@@ -8,7 +8,7 @@ import time
 
 from conftest import BINARY, ROOT, Server
 from registry import Registry
-from test_clients import Dockerd, require, run, work  # noqa: F401 (work is a fixture)
+from test_clients import Dockerd, podman_env, require, run, work  # noqa: F401 (work is a fixture)
 
 
 class Container:
@@ -98,6 +98,27 @@ def test_the_image_builds_offline_runs_as_a_registry_and_stops_cleanly(work):
         if container:
             engine.docker("rm", "-f", container, check=False)
         engine.stop()
+
+
+def test_podman_builds_the_same_image_where_there_is_no_docker_and_pushes_it(start_server, work):
+    # (Running it under podman is not tried: crun cannot set RLIMIT_NOFILE in this machine's sandbox.)
+    require("podman")
+    server = start_server("--ephemeral", "--auth", "none", "--create-on-push")
+    env = dict(podman_env(work, server.authority), IMAGE_BUILDER="podman")
+    built = subprocess.run(["bash", str(ROOT / "scripts" / "image.sh")], env=env, capture_output=True, text=True,
+                           timeout=1800)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    assert "with podman" in built.stdout
+    podman = ["podman", "--cgroup-manager=cgroupfs", "--events-backend=file"]
+    version = run(str(BINARY), "--version").stdout.strip()
+    image = json.loads(run(*podman, "image", "inspect", f"stowage:{version}", env=env).stdout)[0]
+    assert image["Config"]["User"] == "10001:10001" and image["Size"] <= 60_000_000
+    assert image["Healthcheck"]["Test"] == ["CMD", "/usr/bin/stowage", "health"]  # podman keeps it beside Config
+    ref = f"{server.authority}/stowage/podman:v1"
+    run(*podman, "tag", "stowage:latest", ref, env=env)
+    run(*podman, "push", "--tls-verify=false", ref, env=env)
+    manifest = Registry(server).request("GET", "/v2/stowage/podman/manifests/v1").json()
+    assert len(manifest["layers"]) >= 2
 
 
 def _answers(server):

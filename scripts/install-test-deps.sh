@@ -2,10 +2,11 @@
 # Installs what `make test` needs on a fresh Debian machine; does nothing for what is already there.
 set -euo pipefail
 
-# libz-dev is Debian's virtual name for zlib1g-dev; docker.io brings dockerd, containerd and runc.
+# libz-dev is Debian's virtual name for zlib1g-dev; docker.io brings dockerd, containerd and runc;
+# binutils has the strip the container image is built with.
 # fuse3 and mfusepy run LazyFS, the forgetful file system of the power-loss test; chromium,
 # chromium-driver and selenium drive the history page in a real browser.
-apt_packages=(zlib1g-dev skopeo podman docker.io fuse3 chromium chromium-driver)
+apt_packages=(zlib1g-dev binutils skopeo podman docker.io fuse3 chromium chromium-driver)
 pip_packages=(pytest oras boto3 awscli mfusepy selenium)
 
 missing=()
