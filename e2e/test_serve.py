@@ -160,3 +160,21 @@ def test_a_second_server_on_a_data_directory_refuses_and_the_first_keeps_every_w
     # A live directory can still be read offline.
     inspect = subprocess.run([str(BINARY), "inspect", str(data)], capture_output=True, text=True, timeout=60)
     assert inspect.returncode == 0, inspect.stdout + inspect.stderr
+
+
+def test_a_server_on_every_interface_names_the_host_its_clients_used(start_server):
+    """With --host 0.0.0.0 (as in the container image) a repositoryUri, a proxyEndpoint and a layer
+    downloadUrl name the host the client reached the server at, never 0.0.0.0."""
+    from types import SimpleNamespace
+
+    from commands import ecr
+    server = start_server("--ephemeral", "--host", "0.0.0.0")
+    port = server.url.rsplit(":", 1)[1]
+    assert server.url == f"http://0.0.0.0:{port}"
+    assert server.line("log in: ").endswith(f"--password-stdin 127.0.0.1:{port}")
+    created = ecr(SimpleNamespace(url=f"http://127.0.0.1:{port}")).create_repository(repositoryName="any/app")
+    assert created["repository"]["repositoryUri"] == f"127.0.0.1:{port}/any/app"
+    by_name = ecr(SimpleNamespace(url=f"http://localhost:{port}"))
+    assert by_name.describe_repositories()["repositories"][0]["repositoryUri"] == f"localhost:{port}/any/app"
+    endpoint = by_name.get_authorization_token()["authorizationData"][0]["proxyEndpoint"]
+    assert endpoint == f"http://localhost:{port}"

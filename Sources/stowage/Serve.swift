@@ -252,6 +252,7 @@ struct Serve: AsyncParsableCommand {
         let ports = Mutex<(main: Int?, admin: Int?)>((nil, nil))
         let loginLine: @Sendable (Int?, Int?) -> String? = { port, adminPort in
             guard auth == .ecr, let port, let asked = separateAdmin ? adminPort : port else { return nil }
+            let host = reachableHost(host)
             let ask = "\(host):\(asked)" == "127.0.0.1:5000" ? "" : " --server \(host):\(asked)"
             return "log in: stowage login-password\(ask) | docker login --username AWS --password-stdin \(host):\(port)"
         }

@@ -325,7 +325,8 @@ struct AdminController: Sendable {
         return try JSONResponse.make(
             Body(
                 name: name.rawValue,
-                repositoryUri: "\(address.registry(for: try scope(request), host: configuration.registryHost))/\(name)",
+                repositoryUri:
+                    "\(address.registry(for: try scope(request), host: configuration.registryHost, seenBy: request.head.authority))/\(name)",
                 sequence: envelope.sequence),
             status: .created)
     }

@@ -171,7 +171,7 @@ extension ECRCall {
         }
         let query = controller.tokens.signDownload(scope: scope, name: name, digest: digest)
         return Output(
-            downloadUrl: "http://\(controller.address.authority)/v2/\(name)/blobs/\(digest)?\(query)",
+            downloadUrl: "http://\(controller.address.authority(seenBy: seenAs))/v2/\(name)/blobs/\(digest)?\(query)",
             layerDigest: digest.rawValue)
     }
 }

@@ -28,7 +28,7 @@ extension ECRCall {
         return ECRShape.Repository(
             repositoryArn: ECRController.arn(repository.name, scope), registryId: registryId,
             repositoryName: repository.name.rawValue,
-            repositoryUri: controller.repositoryURI(repository.name, in: scope),
+            repositoryUri: controller.repositoryURI(repository.name, in: scope, seenAs: seenAs),
             createdAt: .init(repository.createdAt), imageTagMutability: settings.tagMutability.rawValue,
             imageTagMutabilityExclusionFilters: settings.mutabilityExclusions.isEmpty
                 ? nil : ECRShape.Filter.list(settings.mutabilityExclusions, type: "WILDCARD"),
@@ -97,7 +97,8 @@ extension ECRCall {
             AuthorizationData(
                 authorizationToken: Data("AWS:\(token)".utf8).base64EncodedString(), expiresAt: .init(expiresAt),
                 proxyEndpoint:
-                    "http://\(controller.address.registry(for: scope, host: controller.configuration.registryHost))")
+                    "http://\(controller.address.registry(for: scope, host: controller.configuration.registryHost, seenBy: seenAs))"
+            )
         ])
     }
 

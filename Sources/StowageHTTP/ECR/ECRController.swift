@@ -68,7 +68,7 @@ struct ECRController: Sendable {
             }
         }
         try await interpose(action, input: input, scope: scope)
-        let call = ECRCall(controller: self, input: input, scope: scope)
+        let call = ECRCall(controller: self, input: input, scope: scope, seenAs: request.head.authority)
         do {
             let output = try await RegistryStore.$origin.withValue("ECR \(action.rawValue)") {
                 try await call.perform(action)
@@ -109,8 +109,8 @@ struct ECRController: Sendable {
         return Scope(account: account, region: region)
     }
 
-    func repositoryURI(_ name: RepositoryName, in scope: Scope) -> String {
-        "\(address.registry(for: scope, host: configuration.registryHost))/\(name)"
+    func repositoryURI(_ name: RepositoryName, in scope: Scope, seenAs host: String?) -> String {
+        "\(address.registry(for: scope, host: configuration.registryHost, seenBy: host))/\(name)"
     }
 
     static func arn(_ name: RepositoryName, _ scope: Scope) -> String {
@@ -123,6 +123,8 @@ struct ECRCall {
     let controller: ECRController
     let input: ECRInput
     let scope: Scope
+    /// The `Host` the caller reached this server at: the registry host of its URIs.
+    let seenAs: String?
 
     var store: RegistryStore { controller.store }
     var registryId: String { scope.account.rawValue }
