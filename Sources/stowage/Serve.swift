@@ -183,7 +183,7 @@ struct Serve: AsyncParsableCommand {
             )
             throw ExitCode(2)
         }
-        var logger = Logger(label: "stowage")
+        var logger = Logger(label: "stowage") { LineLogHandler(label: $0) }
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let location: StorageLocation = ephemeral || replay != nil ? .memory : .directory(dataDir)
         var engine = EngineConfiguration(
