@@ -62,9 +62,9 @@ struct PlainHTTPClientTests {
             return true
         }
         let port = silent.port
-        silent.close()
+        try await silent.closed()
         await #expect {
-            try await PlainHTTPClient.send("GET", "http://127.0.0.1:\(port)/")
+            try await PlainHTTPClient.send("GET", "http://127.0.0.1:\(port)/", timeout: .seconds(20))
         } throws: { error in
             guard case .unreachable = error as? PlainHTTPClient.Failure else { return false }
             return true
@@ -103,6 +103,9 @@ private final class Listener: Sendable {
     }
 
     func close() { channel.close(promise: nil) }
+
+    /// Closes the listening socket and waits until it is closed (so a connect is refused).
+    func closed() async throws { try await channel.close() }
 }
 
 private final class Answerer: ChannelInboundHandler {
