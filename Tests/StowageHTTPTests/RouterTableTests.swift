@@ -10,11 +10,11 @@ import Testing
 
 @testable import StowageHTTP
 
-/// The routers driven in process, without a socket: Hummingbird's `buildResponder()` answers a
-/// `Request` as the server would.
+/// The listener's responder driven in process, without a socket: it answers a `Request` as the
+/// server would.
 final class InProcessServer: Sendable {
     let store: RegistryStore
-    let responder: RouterResponder<BasicRequestContext>
+    let responder: StowageResponder
     let tokens: TokenAuthority
     static let secret = [UInt8](repeating: 7, count: 32)
 
@@ -23,10 +23,11 @@ final class InProcessServer: Sendable {
             configuration: EngineConfiguration(location: .memory, fsync: .never), clock: ManualClock())
         var configuration = ServerConfiguration(port: 5999, auth: auth)
         configure(&configuration)
-        let routers = buildRouters(
-            configuration: configuration, store: store, secret: Self.secret,
-            address: ServerAddress(host: "127.0.0.1", port: 5999))
-        responder = routers.main.buildResponder()
+        responder =
+            buildResponders(
+                configuration: configuration, store: store, secret: Self.secret,
+                address: ServerAddress(host: "127.0.0.1", port: 5999)
+            ).main
         tokens = TokenAuthority(secret: Self.secret, clock: store.clock)
     }
 

@@ -22,17 +22,10 @@ struct OCIController: Sendable {
     let edge: EdgeControls
     let tagListings = SortedKeys<Tag, Digest>()
 
-    func register(on router: Router<BasicRequestContext>) {
-        for method in [HTTPRequest.Method.get, .head, .post, .put, .patch, .delete] {
-            for path in ["/v2", "/v2/**"] {
-                router.on(RouterPath(path), method: method) { request, context in try await handle(request, context) }
-            }
-        }
-    }
-
-    func handle(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    /// Answers a `/v2` request (``StowageResponder`` sends them here); `route` is its path, classified.
+    func handle(_ request: Request, _ context: BasicRequestContext, route: OCIRoute?) async throws -> Response {
         // What the records this request leads to say made them.
-        let origin = "\(request.method) /v2 \(OCIRoute(path: request.uri.path)?.kind ?? "")"
+        let origin = "\(request.method) /v2 \(route?.kind ?? "")"
         let switches = store.state.switches ?? Switches()
         do {
             if let wait = edge.admit(rate: switches.rateLimit) {
@@ -43,7 +36,9 @@ struct OCIController: Sendable {
                 error.headers[.retryAfter] = String(wait)
                 throw error
             }
-            var response = try await RegistryStore.$origin.withValue(origin) { try await respond(request, context) }
+            var response = try await RegistryStore.$origin.withValue(origin) {
+                try await respond(request, context, route: route)
+            }
             if let warning = switches.warning { response.headers[.warning] = Self.warning(warning) }
             return response
         } catch var error as OCIError {
@@ -58,9 +53,11 @@ struct OCIController: Sendable {
         return "299 - \"\(clean)\""
     }
 
-    private func respond(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func respond(_ request: Request, _ context: BasicRequestContext, route: OCIRoute?) async throws
+        -> Response
+    {
         do {
-            var response = try await dispatch(request, context)
+            var response = try await dispatch(request, context, route: route)
             response.headers[.dockerDistributionAPIVersion] = "registry/2.0"
             return response
         } catch let error as OCIError {
@@ -80,21 +77,21 @@ struct OCIController: Sendable {
         }
     }
 
-    private func dispatch(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func dispatch(_ request: Request, _ context: BasicRequestContext, route: OCIRoute?) async throws
+        -> Response
+    {
         let scope = try authorize(request)
         if store.configuration.readOnly && request.method != .get && request.method != .head {
             throw StoreReadOnly()
         }
-        if let route = OCIRoute(path: request.uri.path) {
-            try await interpose(request, route: route, scope: scope)
-        }
+        if let route { try await interpose(request, route: route, scope: scope) }
         let switches = store.state.switches ?? Switches()
         if request.method == .delete && !switches.deletes {
             throw OCIError(
                 .methodNotAllowed, .unsupported,
                 "deletes are switched off on this server (POST /_admin/config {\"deletes\": true} turns them on)")
         }
-        guard let route = OCIRoute(path: request.uri.path) else {
+        guard let route else {
             throw OCIError(.notFound, .unsupported, "no OCI endpoint at \(request.uri.path)")
         }
         switch (route, request.method) {

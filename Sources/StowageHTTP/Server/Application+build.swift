@@ -7,7 +7,7 @@ public import Logging
 public import StowageStorage
 
 /// The applications `stowage serve` runs (the end-to-end tests start that binary; the in-process
-/// tests drive ``buildRouters(configuration:store:secret:address:ingest:)``): one listener for `/v2`, the ECR
+/// tests drive ``buildResponders(configuration:store:secret:address:ingest:)``): one listener for `/v2`, the ECR
 /// JSON API and `/_admin` — or, with `adminPort`, `/_admin` on a listener of its own.
 ///
 /// - Parameters:
@@ -18,14 +18,14 @@ public func buildApplications(
     configuration: ServerConfiguration, store: RegistryStore, secret: [UInt8], logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     onAdminRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> [Application<RouterResponder<BasicRequestContext>>] {
+) -> [Application<StowageResponder>] {
     let address = ServerAddress(host: configuration.host, port: configuration.port)
-    let (router, adminRouter) = buildRouters(
+    let (responder, adminResponder) = buildResponders(
         configuration: configuration, store: store, secret: secret, address: address)
     let server = HTTPServerBuilder.stowage(.init(additionalChannelHandlers: [ExpectContinueHandler()]))
     var applications = [
         Application(
-            router: router, server: server,
+            responder: responder, server: server,
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "Stowage"),
             // A replay writes nothing: no collection, no expiry.
@@ -44,10 +44,10 @@ public func buildApplications(
             },
             logger: logger)
     ]
-    if let adminPort = configuration.adminPort, let adminRouter {
+    if let adminPort = configuration.adminPort, let adminResponder {
         applications.append(
             Application(
-                router: adminRouter, server: server,
+                responder: adminResponder, server: server,
                 configuration: .init(address: .hostname(configuration.host, port: adminPort), serverName: "Stowage"),
                 onServerRunning: { channel in await onAdminRunning(channel.localAddress?.port ?? adminPort) },
                 logger: logger))
@@ -55,12 +55,25 @@ public func buildApplications(
     return applications
 }
 
+/// The responders of the listeners: `/v2` straight to the OCI controller, the rest through a router.
+func buildResponders(
+    configuration: ServerConfiguration, store: RegistryStore, secret: [UInt8], address: ServerAddress,
+    ingest: Ingest? = nil
+) -> (main: StowageResponder, admin: StowageResponder?) {
+    let (router, adminRouter, oci) = buildRouters(
+        configuration: configuration, store: store, secret: secret, address: address, ingest: ingest)
+    return (
+        StowageResponder(oci: oci, router: router.buildResponder()),
+        adminRouter.map { StowageResponder(oci: nil, router: $0.buildResponder()) }
+    )
+}
+
 /// The routers of the listeners: `/v2`, the ECR API and (without `adminPort`) `/_admin` on the
 /// first; with `adminPort`, `/_admin` on the second. The in-process tests drive these directly.
 func buildRouters(
     configuration: ServerConfiguration, store: RegistryStore, secret: [UInt8], address: ServerAddress,
     ingest: Ingest? = nil
-) -> (main: Router<BasicRequestContext>, admin: Router<BasicRequestContext>?) {
+) -> (main: Router<BasicRequestContext>, admin: Router<BasicRequestContext>?, oci: OCIController) {
     let router = Router(context: BasicRequestContext.self)
     router.middlewares.add(AccessLogMiddleware())
     let tokens = TokenAuthority(secret: secret, clock: store.clock)
@@ -68,11 +81,9 @@ func buildRouters(
     let pullThrough = PullThroughCache(store: store, ingest: ingest)
     let pullTimes = PullTimes()
     let edge = EdgeControls()
-    OCIController(
+    let oci = OCIController(
         store: store, ingest: ingest, tokens: tokens, configuration: configuration, pullThrough: pullThrough,
-        pullTimes: pullTimes, edge: edge
-    )
-    .register(on: router)
+        pullTimes: pullTimes, edge: edge)
     ECRController(
         store: store, ingest: ingest, tokens: tokens, configuration: configuration, address: address,
         pullThrough: pullThrough, pullTimes: pullTimes, edge: edge
@@ -97,12 +108,12 @@ func buildRouters(
     }
     guard configuration.adminPort != nil else {
         admin.register(on: router)
-        return (router, nil)
+        return (router, nil, oci)
     }
     let adminRouter = Router(context: BasicRequestContext.self)
     adminRouter.middlewares.add(AccessLogMiddleware())
     admin.register(on: adminRouter)
-    return (router, adminRouter)
+    return (router, adminRouter, oci)
 }
 
 /// The `/_admin` routes the server answers, as `METHOD path` (what `admin-api.md` must document).
