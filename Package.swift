@@ -92,7 +92,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "stowage-bench",
-            dependencies: ["StowageCore", "StowageStorage"],
+            dependencies: [
+                "StowageCore", "StowageStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: upcoming
         ),
         .testTarget(

@@ -149,12 +149,12 @@ class Bench:
         self.binary = ROOT / ".build" / "release" / "stowage"
         self.tool = ROOT / ".build" / "release" / "stowage-bench"
 
-    def start_stowage(self, name, data_dir, ready="/v2/"):
+    def start_stowage(self, name, data_dir, ready="/v2/", log_level="warning"):
         """Stowage on its defaults (`--fsync always`), or with `data_dir` None all in memory (`--ephemeral`)."""
         port = free_port()
         storage = ["--data-dir", str(data_dir)] if data_dir else ["--ephemeral"]
         self.servers[name] = Server(name, [str(self.binary), "serve", "--port", str(port), *storage,
-                                           "--auth", "none", "--create-on-push", "--log-level", "warning"], port, ready)
+                                           "--auth", "none", "--create-on-push", "--log-level", log_level], port, ready)
         return self.servers[name]
 
     def start_registry(self, name, storage):
@@ -169,10 +169,14 @@ class Bench:
         self.start_stowage("stowage", self.work / "stowage")
         # In memory, as a test suite may run it: the like of registry-mem and moto, which keep nothing.
         self.start_stowage("stowage-mem", None)
+        self.start_stowage("stowage-logged", None, log_level="info")
         self.start_registry("registry", f"  filesystem:\n    rootdirectory: {self.work / 'registry'}\n")
         self.start_registry("registry-mem", "  inmemory:\n")
         port = free_port()
         self.servers["moto"] = Server("moto", ["moto_server", "-p", str(port)], port, "/moto-api/")
+        # The limit: Hummingbird answering the same request shapes from empty handlers.
+        port = free_port()
+        self.servers["limit"] = Server("limit", [str(self.tool), "empty", "--port", str(port)], port, "/v2/")
 
     def stop(self):
         for server in self.servers.values():
@@ -354,7 +358,7 @@ class Bench:
         servers = ("stowage", "registry-mem")
         config_bytes, layer_bytes = b'{"os":"linux"}', b"small layer"
         manifest = None
-        for server in servers + ("stowage-mem",):
+        for server in servers + ("stowage-mem", "stowage-logged"):
             client = Client(self.servers[server].port)
             config = client.push_blob(f"small/{server}", config_bytes)
             layer = client.push_blob(f"small/{server}", layer_bytes)
@@ -379,6 +383,11 @@ class Bench:
                 if method == "PUT":
                     self.compare(f"{label}, {connections} connections, Stowage --ephemeral", "requests", work,
                                  per="request", servers=("stowage-mem", "registry-mem"), reuse=key)
+                if method == "HEAD":
+                    # Stowage (in memory, logging each request) read against what the HTTP stack alone costs.
+                    self.compare(f"{label}, {connections} connections, Stowage --ephemeral with request logging, "
+                                 "against the limit (an empty Hummingbird handler)", "requests", work, per="request",
+                                 servers=("stowage-logged", "limit"))
 
     def push_tiny(self, server, count, prefix, workers=4):
         def one(i):
@@ -416,7 +425,7 @@ class Bench:
         calls = 100 if self.args.quick else 300
         operations = ["CreateRepository", "PutImage", "BatchGetImage", "DescribeImages"]
         clients = {}
-        for server in ("stowage", "stowage-mem", "moto"):
+        for server in ("stowage", "stowage-mem", "moto", "limit"):
             ecr = boto3.client("ecr", endpoint_url=f"http://127.0.0.1:{self.servers[server].port}", region_name="us-east-1",
                                aws_access_key_id="bench", aws_secret_access_key="bench")
             ecr.create_repository(repositoryName="ecr/images")
@@ -452,6 +461,9 @@ class Bench:
             self.compare(f"ECR {operation}, boto3", "calls", loop(operation), peer="moto", per="call", reuse=operation)
             self.compare(f"ECR {operation}, boto3, Stowage --ephemeral", "calls", loop(operation), per="call",
                          servers=("stowage-mem", "moto"), reuse=operation)
+            self.compare(f"ECR {operation}, boto3, Stowage --ephemeral against the limit (the JSON 1.1 envelope "
+                         "answered by an empty handler)", "calls", loop(operation), per="call",
+                         servers=("stowage-mem", "limit"), reuse=operation)
         for server, suffix in (("stowage", ""), ("stowage-mem", ", Stowage --ephemeral")):
             if totals[server][2] and totals["moto"][2]:
                 (sw, sc, sn), (mw, mc, mn) = totals[server], totals["moto"]
@@ -520,6 +532,11 @@ class Bench:
     def run(self):
         self.start()
         try:
+            time.sleep(2)
+            idle = {name: server.rss_mib() for name, server in self.servers.items()}
+            self.add("resident memory idle after start (MiB)", idle["stowage"], idle["registry"], "registry", lower=True)
+            self.add("resident memory idle after start, Stowage --ephemeral against the empty Hummingbird server (MiB)",
+                     idle["stowage-mem"], idle["limit"], "limit", lower=True)
             for phase in (self.blobs, self.small_requests, self.tiny_images, self.ecr):
                 print(f"== {phase.__name__}", flush=True)
                 phase()

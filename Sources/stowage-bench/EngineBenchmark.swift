@@ -15,6 +15,9 @@ struct EngineBenchmark {
         case "seed":
             try await seed(arguments)
             return
+        case "empty":
+            try await EmptyServer.run(arguments)
+            return
         default: break
         }
         let quick = arguments.contains("--quick")
