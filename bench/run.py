@@ -471,6 +471,86 @@ class Bench:
                 self.add(f"ECR JSON, all four operations{suffix}: server CPU ms per call", 1000 * sc / sn,
                          1000 * mc / mn, "moto", lower=True)
 
+    def held_load(self):
+        """64 keep-alive connections of mixed traffic held for a minute against Stowage on its defaults:
+        pushes of tiny images, pulls, manifest and tag reads, HEADs and ECR calls. Errors should be 0 and
+        resident memory flat."""
+        name = "held load, 64 connections of mixed traffic"
+        if not self.wanted(name):
+            return
+        seconds = 15 if self.args.quick else 60
+        server = self.servers["stowage"]
+        seed = Client(server.port)
+        config = seed.push_blob("held/app", b'{"os":"linux"}')
+        layer = seed.push_blob("held/app", b"held layer")
+        seed.push_manifest("held/app", "v0", (config, 14), [(layer, 10)])
+        ecr = {"Content-Type": "application/x-amz-json-1.1"}
+        counts = {"requests": 0, "errors": []}
+        lock = threading.Lock()
+        deadline = time.monotonic() + seconds
+
+        def worker(n):
+            client = Client(server.port)
+            done, errors, i = 0, [], 0
+            while time.monotonic() < deadline:
+                i += 1
+                try:
+                    kind = i % 8
+                    if kind == 0:
+                        # The same image again and again: the registry's state stays the size it is, so
+                        # memory that grows is memory the server keeps per request.
+                        repo = f"held/w{n}"
+                        c = client.push_blob(repo, json.dumps({"n": n}).encode())
+                        b = client.push_blob(repo, f"layer {n}".encode())
+                        client.push_manifest(repo, "latest", (c, len(json.dumps({"n": n}))), [(b, len(f"layer {n}"))])
+                        done += 5
+                        continue
+                    if kind == 1:
+                        status = client.call("GET", "/v2/held/app/manifests/v0",
+                                             headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})[0]
+                    elif kind == 2:
+                        status = client.call("HEAD", f"/v2/held/app/blobs/{layer}")[0]
+                    elif kind == 3:
+                        status = client.call("GET", f"/v2/held/app/blobs/{layer}")[0]
+                    elif kind == 4:
+                        status = client.call("GET", "/v2/held/app/tags/list")[0]
+                    elif kind == 5:
+                        status = client.call("POST", "/", body=b'{"repositoryName":"held/app","maxResults":5}', headers=dict(
+                            ecr, **{"X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeImages"}))[0]
+                    elif kind == 6:
+                        status = client.call("POST", "/", body=b'{"repositoryName":"held/app","imageIds":[{"imageTag":"v0"}]}',
+                                             headers=dict(ecr, **{"X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.BatchGetImage"}))[0]
+                    else:
+                        status = client.call("GET", "/v2/")[0]
+                    done += 1
+                    if status >= 300:
+                        errors.append(status)
+                except Exception as error:  # a refused or dropped request is an error of the row, not of the bench
+                    errors.append(repr(error))
+                    client = Client(server.port)
+            with lock:
+                counts["requests"] += done
+                counts["errors"] += errors
+
+        # A few seconds of the same load first, so "start" is the warmed-up server.
+        start_rss = None
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(64)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        time.sleep(min(5, seconds / 3))
+        start_rss = server.rss_mib()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+        end_rss = server.rss_mib()
+        self.add(f"{name}, {seconds} s: requests/s", counts["requests"] / elapsed, None)
+        self.add(f"{name}, {seconds} s: errors", float(len(counts["errors"])), None)
+        if counts["errors"]:
+            print(f"  first errors: {counts['errors'][:5]}", flush=True)
+        self.add(f"{name}, {seconds} s: resident memory at the start and the end (MiB)", end_rss, start_rss, "start",
+                 lower=True)
+
     def scale(self):
         """Stowage alone: the cost of a push as the registry grows, restarts, cold start."""
         large = 10_000 if self.args.quick else 100_000
@@ -537,7 +617,7 @@ class Bench:
             self.add("resident memory idle after start (MiB)", idle["stowage"], idle["registry"], "registry", lower=True)
             self.add("resident memory idle after start, Stowage --ephemeral against the empty Hummingbird server (MiB)",
                      idle["stowage-mem"], idle["limit"], "limit", lower=True)
-            for phase in (self.blobs, self.small_requests, self.tiny_images, self.ecr):
+            for phase in (self.blobs, self.small_requests, self.tiny_images, self.ecr, self.held_load):
                 print(f"== {phase.__name__}", flush=True)
                 phase()
             rss = {name: server.rss_mib() for name, server in self.servers.items()}
