@@ -31,6 +31,7 @@ struct EngineBenchmark {
             try await resetAndRewind(images: size)
         }
         try await fixture(images: 100)
+        try await scale(scratch: scratch + "/scale", images: quick ? 100_000 : 1_000_000)
         // `make bench` measures restarts at the server instead (time to the first answer).
         if !arguments.contains("--no-restart") {
             for count in quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000] {
@@ -137,6 +138,65 @@ struct EngineBenchmark {
         func median(_ values: [Double]) -> String { String(format: "%.3f", values.sorted()[values.count / 2] * 1000) }
         print("rewind to a checkpoint at \(images) images (ms, median) | \(median(rewinds))")
         print("reset at \(images) images (ms, median) | \(median(resets))")
+    }
+
+    /// A registry of `images` tiny images over 10 repositories, seeded through the engine: memory per
+    /// stored image, one command's cost, the snapshot, a reset and a rewind, and a restart.
+    static func scale(scratch: String, images: Int) async throws {
+        let baseline = residentBytes()
+        var store: RegistryStore? = try open(scratch)
+        for repository in repositories {
+            try await store!.submit(.createRepository(name: repository, settings: .init()))
+        }
+        var manifestBytes = 0
+        for n in 0..<images {
+            for command in image(n) {
+                if case .putManifest(_, let manifest, _, _) = command { manifestBytes += manifest.content.utf8.count }
+                try await store!.submit(command)
+            }
+        }
+        await store!.quiesce()
+        _ = try await store!.compact()
+        let before = cpu()
+        let snapshot = try await store!.compact()
+        let snapshotCPU = cpu() - before
+        let perImage = Double(residentBytes() - baseline - manifestBytes) / Double(images)
+        print("resident memory per stored image at \(images) images (bytes beyond its manifest) | \(Int(perImage))")
+        print(
+            "snapshot at \(images) images (s CPU; \(snapshot.bytes / 1_048_576) MiB) | \(String(format: "%.2f", snapshotCPU))"
+        )
+        let interval = await store!.snapshotInterval
+        let start = cpu()
+        for n in images..<(images + 2_000) { for command in image(n) { try await store!.submit(command) } }
+        let perCommand = (cpu() - start) / 4_000 + snapshotCPU / Double(interval)
+        print("command CPU at \(images) images (µs, snapshots amortised) | \(String(format: "%.1f", perCommand * 1e6))")
+        await store!.quiesce()
+        _ = try await store!.compact()
+        store = nil
+        let restart = try await seconds { store = try open(scratch) }
+        print("restart with \(images) images (s; from the snapshot) | \(String(format: "%.2f", restart))")
+        try await store!.submit(.checkpoint(name: CheckpointName("base")!))
+        var rewinds: [Double] = []
+        var resets: [Double] = []
+        for n in 0..<20 {
+            for command in image(images + 2_000 + n) { try await store!.submit(command) }
+            rewinds.append(try await seconds { try await store!.rewind(to: .checkpoint(CheckpointName("base")!)) })
+        }
+        for _ in 0..<10 {
+            resets.append(try await seconds { try await store!.submit(.reset(extent: .everything)) })
+            try await store!.rewind(to: .checkpoint(CheckpointName("base")!))
+        }
+        func median(_ values: [Double]) -> String { String(format: "%.3f", values.sorted()[values.count / 2] * 1000) }
+        print("rewind to a checkpoint at \(images) images (ms, median) | \(median(rewinds))")
+        print("reset at \(images) images (ms, median) | \(median(resets))")
+        await store!.quiesce()
+    }
+
+    /// This process's resident memory, in bytes.
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let pages = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     /// Export and import of a fixture of `images` images with 4 KiB layers (encode, decode and
