@@ -18,6 +18,9 @@ struct EngineBenchmark {
         case "empty":
             try await EmptyServer.run(arguments)
             return
+        case "limit-push":
+            try PushLimit.run(arguments)
+            return
         default: break
         }
         let quick = arguments.contains("--quick")
