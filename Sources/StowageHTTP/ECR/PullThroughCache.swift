@@ -84,12 +84,9 @@ struct PullThroughCache: Sendable {
 
     /// A GET against the upstream, with the credentials of the URL's userinfo if it has them.
     private func get(_ rule: PullThroughRule, _ path: String, accept: String) async throws -> ([UInt8], String?) {
-        let base =
-            rule.upstreamRegistryURL.hasSuffix("/")
-            ? String(rule.upstreamRegistryURL.dropLast()) : rule.upstreamRegistryURL
         let response: PlainHTTPClient.Response
         do {
-            response = try await PlainHTTPClient.send("GET", base + path, headers: [("Accept", accept)])
+            response = try await PlainHTTPClient.send("GET", Self.url(rule, path), headers: [("Accept", accept)])
         } catch {
             throw Failure(description: "the upstream cannot be read: \(error)")
         }
@@ -99,13 +96,17 @@ struct PullThroughCache: Sendable {
         return (response.body, response.header("Content-Type"))
     }
 
+    /// The upstream URL of `path` (which starts with `/`).
+    private static func url(_ rule: PullThroughRule, _ path: String) -> String {
+        var base = rule.upstreamRegistryURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + path
+    }
+
     /// Whether the upstream answers as an OCI registry (`GET /v2/` is 200 or 401).
     func validate(_ rule: PullThroughRule) async -> String? {
-        let base =
-            rule.upstreamRegistryURL.hasSuffix("/")
-            ? String(rule.upstreamRegistryURL.dropLast()) : rule.upstreamRegistryURL
         do {
-            let status = try await PlainHTTPClient.send("GET", base + "/v2/", timeout: .seconds(10)).status
+            let status = try await PlainHTTPClient.send("GET", Self.url(rule, "/v2/"), timeout: .seconds(10)).status
             return status == 200 || status == 401 ? nil : "the upstream answered \(status) to GET /v2/"
         } catch {
             return "the upstream cannot be read: \(error)"
