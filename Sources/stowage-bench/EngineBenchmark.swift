@@ -21,6 +21,14 @@ struct EngineBenchmark {
         case "limit-push":
             try PushLimit.run(arguments)
             return
+        case "scale":
+            // `stowage-bench scale [N]`: only the scale rows.
+            let images = arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("stowage-bench-\(getpid())")
+                .path
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            try await scale(scratch: scratch + "/scale", images: images)
+            return
         default: break
         }
         let quick = arguments.contains("--quick")
@@ -44,6 +52,8 @@ struct EngineBenchmark {
     }
 
     static let repositories = (0..<10).map { RepositoryName("bench/repo\($0)")! }
+    /// The scale rows spread their images over this many repositories.
+    static let scaleRepositories = (0..<1_000).map { RepositoryName("scale/repo\($0)")! }
 
     static func digest(_ n: Int, _ kind: String) -> Digest {
         let hex = String(n, radix: 16)
@@ -51,7 +61,7 @@ struct EngineBenchmark {
     }
 
     /// Two commands per image: link its layer, put its manifest with a tag.
-    static func image(_ n: Int) -> [Command] {
+    static func image(_ n: Int, in repositories: [RepositoryName] = repositories) -> [Command] {
         let repository = repositories[n % repositories.count]
         let layer = digest(n, "a")
         let content = #"{"schemaVersion":2,"layers":[{"digest":"\#(layer)","size":1024}],"n":\#(n)}"#
@@ -143,17 +153,17 @@ struct EngineBenchmark {
         print("reset at \(images) images (ms, median) | \(median(resets))")
     }
 
-    /// A registry of `images` tiny images over 10 repositories, seeded through the engine: memory per
+    /// A registry of `images` tiny images over 1,000 repositories, seeded through the engine: memory per
     /// stored image, one command's cost, the snapshot, a reset and a rewind, and a restart.
     static func scale(scratch: String, images: Int) async throws {
         let baseline = residentBytes()
         var store: RegistryStore? = try open(scratch)
-        for repository in repositories {
+        for repository in scaleRepositories {
             try await store!.submit(.createRepository(name: repository, settings: .init()))
         }
         var manifestBytes = 0
         for n in 0..<images {
-            for command in image(n) {
+            for command in image(n, in: scaleRepositories) {
                 if case .putManifest(_, let manifest, _, _) = command { manifestBytes += manifest.content.utf8.count }
                 try await store!.submit(command)
             }
@@ -170,7 +180,9 @@ struct EngineBenchmark {
         )
         let interval = await store!.snapshotInterval
         let start = cpu()
-        for n in images..<(images + 2_000) { for command in image(n) { try await store!.submit(command) } }
+        for n in images..<(images + 2_000) {
+            for command in image(n, in: scaleRepositories) { try await store!.submit(command) }
+        }
         let perCommand = (cpu() - start) / 4_000 + snapshotCPU / Double(interval)
         print("command CPU at \(images) images (µs, snapshots amortised) | \(String(format: "%.1f", perCommand * 1e6))")
         await store!.quiesce()
@@ -182,7 +194,7 @@ struct EngineBenchmark {
         var rewinds: [Double] = []
         var resets: [Double] = []
         for n in 0..<20 {
-            for command in image(images + 2_000 + n) { try await store!.submit(command) }
+            for command in image(images + 2_000 + n, in: scaleRepositories) { try await store!.submit(command) }
             rewinds.append(try await seconds { try await store!.rewind(to: .checkpoint(CheckpointName("base")!)) })
         }
         for _ in 0..<10 {

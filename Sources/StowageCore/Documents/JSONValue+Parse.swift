@@ -17,15 +17,17 @@ extension JSONValue {
 }
 
 /// The strict recursive-descent parser behind ``JSONValue/parse(_:)``.
-struct JSONParser: ~Copyable {
-    let bytes: UnsafeBufferPointer<UInt8>
-    var index = 0
+package struct JSONParser: ~Copyable {
+    package let bytes: UnsafeBufferPointer<UInt8>
+    package var index = 0
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    package init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
-    func error(_ reason: String) -> JSONValue.SyntaxError { JSONValue.SyntaxError(offset: index, reason: reason) }
+    package func error(_ reason: String) -> JSONValue.SyntaxError {
+        JSONValue.SyntaxError(offset: index, reason: reason)
+    }
 
-    mutating func skipWhitespace() {
+    package mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
@@ -34,7 +36,7 @@ struct JSONParser: ~Copyable {
         }
     }
 
-    mutating func value(depth: Int) throws(JSONValue.SyntaxError) -> JSONValue {
+    package mutating func value(depth: Int) throws(JSONValue.SyntaxError) -> JSONValue {
         guard index < bytes.count else { throw error("unexpected end of input") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try object(depth: depth + 1)
@@ -58,7 +60,7 @@ struct JSONParser: ~Copyable {
         return value
     }
 
-    mutating func expect(_ byte: UInt8, _ what: String) throws(JSONValue.SyntaxError) {
+    package mutating func expect(_ byte: UInt8, _ what: String) throws(JSONValue.SyntaxError) {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == byte else { throw error("expected \(what)") }
         index += 1
@@ -120,7 +122,7 @@ struct JSONParser: ~Copyable {
         }
     }
 
-    mutating func string() throws(JSONValue.SyntaxError) -> String {
+    package mutating func string() throws(JSONValue.SyntaxError) -> String {
         index += 1
         let start = index
         // The common case: no escapes, so the bytes are the string.
@@ -210,7 +212,7 @@ struct JSONParser: ~Copyable {
         return index - start
     }
 
-    mutating func number() throws(JSONValue.SyntaxError) -> JSONValue {
+    package mutating func number() throws(JSONValue.SyntaxError) -> JSONValue {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         let whole = index

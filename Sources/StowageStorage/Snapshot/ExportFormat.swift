@@ -40,10 +40,6 @@ public enum ExportFormat {
         public var includesBlobs: Bool
     }
 
-    private struct Exported: Codable {
-        var scopes: TreeDictionary<Scope, ScopeState>
-    }
-
     /// The registry's content, as exported: no uploads, checkpoints or log position.
     public static func exportable(_ state: RegistryState) -> RegistryState {
         var content = RegistryState()
@@ -58,7 +54,9 @@ public enum ExportFormat {
 
     /// Encodes `state`'s content and, when `blobs` is given, those blobs.
     public static func encode(_ state: RegistryState, blobs: [Digest: [UInt8]]?) throws -> [UInt8] {
-        let json = try StateCodec.encode(Exported(scopes: exportable(state).scopes))
+        var writer = StateWriter()
+        try writer.write(scopes: exportable(state).scopes)
+        let json = writer.output
         var payload: [UInt8] = []
         payload.reserveCapacity(json.count + (blobs?.values.reduce(0) { $0 + $1.count + 80 } ?? 0) + 16)
         LittleEndian.append(UInt64(json.count), to: &payload)
@@ -77,7 +75,7 @@ public enum ExportFormat {
         var reader = PackedFile.Reader(bytes: opened.payload)
         let json = try reader.sized("state")
         var state = RegistryState()
-        do { state.scopes = try StateCodec.decode(Exported.self, from: json).scopes } catch {
+        do { state.scopes = try StateReader.readScopes(json) } catch {
             throw Failure(description: "the registry in the file does not decode: \(error)")
         }
         let problems = state._checkInvariants()

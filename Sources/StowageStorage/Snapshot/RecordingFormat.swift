@@ -72,12 +72,12 @@ public enum RecordingFormat {
     public static func encode(_ recording: Recording) throws -> [UInt8] {
         var payload: [UInt8] = []
         LittleEndian.append(recording.baseSequence, to: &payload)
-        let base = try StateCodec.encode(recording.base)
+        let base = try StateCodec.encodeState(recording.base)
         LittleEndian.append(UInt64(base.count), to: &payload)
         payload += base
         LittleEndian.append(UInt32(recording.points.count), to: &payload)
         for (sequence, state) in recording.points.sorted(by: { $0.key < $1.key }) {
-            let json = try StateCodec.encode(state)
+            let json = try StateCodec.encodeState(state)
             LittleEndian.append(sequence, to: &payload)
             LittleEndian.append(UInt64(json.count), to: &payload)
             payload += json
@@ -146,7 +146,7 @@ public enum RecordingFormat {
 
     private static func state(_ json: ArraySlice<UInt8>, _ what: String) throws -> RegistryState {
         let state: RegistryState
-        do { state = try StateCodec.decode(RegistryState.self, from: json) } catch {
+        do { state = try StateCodec.decodeState(json) } catch {
             throw Failure(description: "\(what) does not decode: \(error)")
         }
         let problems = state._checkInvariants()

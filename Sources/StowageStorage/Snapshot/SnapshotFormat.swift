@@ -12,7 +12,7 @@ public import StowageCore
 /// payloadCRC   u32 LE    zlib CRC-32 of the compressed payload
 /// headerCRC    u32 LE    zlib CRC-32 of the 36 bytes above
 /// payload      zlib stream of the RegistryState as JSON (sorted keys, so the same state
-///              always gives the same bytes)
+///              always gives the same bytes; written by `StateWriter`, read by `StateReader`)
 /// ```
 ///
 /// Files live in `snap/` as `%016x.snap` (the sequence), written to a temporary name, synced,
@@ -30,14 +30,16 @@ public enum SnapshotFormat {
 
     /// Encodes `state`, which covers the log through `sequence`, at zlib `level`.
     public static func encode(_ state: RegistryState, sequence: UInt64, level: Int32 = 1) throws -> [UInt8] {
-        let json = try StateCodec.encode(state)
-        let payload = Zlib.compress(json, level: level)
+        let deflater = Zlib.Deflater(level: level)
+        var writer = StateWriter(sink: { deflater.append($0) })
+        try writer.write(state)
+        let payload = deflater.finish()
         var bytes = magic
         bytes.reserveCapacity(headerSize + payload.count)
         LittleEndian.append(version, to: &bytes)
         LittleEndian.append(UInt32(0), to: &bytes)
         LittleEndian.append(sequence, to: &bytes)
-        LittleEndian.append(UInt64(json.count), to: &bytes)
+        LittleEndian.append(UInt64(deflater.consumed), to: &bytes)
         LittleEndian.append(payload.withUnsafeBytes { Zlib.crc32($0) }, to: &bytes)
         LittleEndian.append(bytes.withUnsafeBytes { Zlib.crc32($0) }, to: &bytes)
         bytes.append(contentsOf: payload)
@@ -81,7 +83,7 @@ public enum SnapshotFormat {
         guard header.rawLength <= UInt64(Int.max) else { throw Failure(description: "impossible length") }
         let json = try Zlib.decompress(Array(bytes[headerSize...]), limit: Int(header.rawLength))
         guard json.count == Int(header.rawLength) else { throw Failure(description: "payload length mismatch") }
-        return (header.sequence, try StateCodec.decode(RegistryState.self, from: json))
+        return (header.sequence, try StateCodec.decodeState(json))
     }
 
 }
@@ -93,6 +95,18 @@ public enum StateCodec {
     /// writes, from `CanonicalJSONEncoder`.
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         try CanonicalJSONEncoder().encode(value)
+    }
+
+    /// A whole state, by ``StateWriter``: the same bytes as ``encode(_:)``, written by hand.
+    public static func encodeState(_ state: RegistryState) throws -> [UInt8] {
+        var writer = StateWriter()
+        try writer.write(state)
+        return writer.output
+    }
+
+    /// A whole state, by ``StateReader``: what ``decode(_:from:)`` reads, read by hand.
+    public static func decodeState(_ bytes: some Collection<UInt8>) throws -> RegistryState {
+        try StateReader.read(bytes)
     }
 
     public static func decode<T: Decodable, Bytes: Collection<UInt8>>(_ type: T.Type, from bytes: Bytes) throws -> T {

@@ -38,6 +38,53 @@ public enum Zlib {
         return output
     }
 
+    /// A zlib stream written in pieces: the text it compresses need never be whole in memory.
+    final class Deflater {
+        private var stream = z_stream()
+        private var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        /// The compressed stream so far.
+        private(set) var output: [UInt8] = []
+        /// How many bytes went in.
+        private(set) var consumed = 0
+
+        init(level: Int32) {
+            precondition(deflateInit_(&stream, level, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)
+        }
+
+        deinit { deflateEnd(&stream) }
+
+        /// Compresses `bytes` onto the stream.
+        func append(_ bytes: borrowing [UInt8]) {
+            consumed += bytes.count
+            bytes.withUnsafeBufferPointer { run($0, flush: Z_NO_FLUSH) }
+        }
+
+        /// Ends the stream and returns it whole.
+        func finish() -> [UInt8] {
+            run(UnsafeBufferPointer(start: nil, count: 0), flush: Z_FINISH)
+            return output
+        }
+
+        private func run(_ input: UnsafeBufferPointer<UInt8>, flush: Int32) {
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+            stream.avail_in = uInt(input.count)
+            while true {
+                let (status, produced) = buffer.withUnsafeMutableBufferPointer { out in
+                    stream.next_out = out.baseAddress
+                    stream.avail_out = uInt(out.count)
+                    let status = deflate(&stream, flush)
+                    return (status, out.count - Int(stream.avail_out))
+                }
+                output.append(contentsOf: buffer[0..<produced])
+                precondition(
+                    status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR, "deflate failed: \(status)")
+                if flush == Z_FINISH ? status == Z_STREAM_END : (stream.avail_in == 0 && stream.avail_out > 0) {
+                    return
+                }
+            }
+        }
+    }
+
     /// Inflates a zlib stream (or a gzip file, with `gzip`), refusing to produce more than `limit` bytes.
     ///
     /// The output grows in steps, so a stream that claims little but inflates to much (a bomb)

@@ -1,0 +1,401 @@
+import FoundationEssentials
+import HashTreeCollections
+import StowageCore
+
+/// Reads the JSON ``StateWriter`` writes back into a ``RegistryState``, by hand, as strictly as
+/// `JSONDecoder` does: every required member present, every validated string validated, every
+/// string checked as UTF-8. The rare parts of the state (settings, scans, uploads, checkpoints,
+/// switches) are handed to `JSONDecoder`, as the writer hands them to the generic encoder.
+///
+/// `JSONDecoder` took ~28 µs an image, so a restart with a million images took 40 s. Reading also
+/// shares what a large state repeats: media types are interned, and a descriptor's digest is
+/// the very string of the blob link it names (each would otherwise be its own allocation).
+struct StateReader: ~Copyable {
+    /// Why the text is not a state.
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private var parser: JSONParser
+    private var interned: [String: String] = [:]
+
+    private init(_ buffer: UnsafeBufferPointer<UInt8>) { parser = JSONParser(bytes: buffer) }
+
+    /// The state `bytes` hold, which must be one JSON object and nothing else.
+    static func read(_ bytes: some Collection<UInt8>) throws -> RegistryState {
+        try whole(bytes) { try $0.state() }
+    }
+
+    /// The scopes of an export file's state, `{"scopes":{...}}`.
+    static func readScopes(_ bytes: some Collection<UInt8>) throws -> TreeDictionary<Scope, ScopeState> {
+        try whole(bytes) { reader in
+            var scopes: TreeDictionary<Scope, ScopeState>?
+            try reader.members { reader, key in
+                if key == "scopes" {
+                    scopes = try reader.dictionary(Scope.self) { try $0.scope() }
+                } else {
+                    try reader.skip()
+                }
+            }
+            guard let scopes else { throw Failure(description: "the registry lacks scopes") }
+            return scopes
+        }
+    }
+
+    /// What `body` reads from `bytes`, which must hold it and nothing else.
+    private static func whole<Value>(_ bytes: some Collection<UInt8>, _ body: (inout StateReader) throws -> Value)
+        throws -> Value
+    {
+        func read(_ buffer: UnsafeBufferPointer<UInt8>) throws -> Value {
+            var reader = StateReader(buffer)
+            reader.parser.skipWhitespace()
+            let value = try body(&reader)
+            reader.parser.skipWhitespace()
+            guard reader.parser.index == buffer.count else {
+                throw reader.parser.error("unexpected data after the state")
+            }
+            return value
+        }
+        if let value = try bytes.withContiguousStorageIfAvailable(read) { return value }
+        return try Array(bytes).withUnsafeBufferPointer(read)
+    }
+
+    private mutating func state() throws -> RegistryState {
+        var state = RegistryState()
+        var seen = (sequence: false, time: false, scopes: false, checkpoints: false)
+        try members { reader, key in
+            switch key {
+            case "sequence":
+                state.sequence = try reader.unsigned()
+                seen.sequence = true
+            case "time":
+                state.time = Timestamp(millisecondsSinceEpoch: try reader.integer())
+                seen.time = true
+            case "scopes":
+                state.scopes = try reader.dictionary(Scope.self) { try $0.scope() }
+                seen.scopes = true
+            case "checkpoints":
+                state.checkpoints = try reader.generic(TreeDictionary<CheckpointName, Checkpoint>.self)
+                seen.checkpoints = true
+            case "clockOffset": state.clockOffset = try reader.optional { try $0.integer() }
+            case "switches": state.switches = try reader.optional { try $0.generic(Switches.self) }
+            default: try reader.skip()
+            }
+        }
+        try require(seen.sequence, "sequence", of: "the state")
+        try require(seen.time, "time", of: "the state")
+        try require(seen.scopes, "scopes", of: "the state")
+        try require(seen.checkpoints, "checkpoints", of: "the state")
+        return state
+    }
+
+    private mutating func scope() throws -> ScopeState {
+        var scope = ScopeState()
+        var seen = (repositories: false, uploads: false)
+        try members { reader, key in
+            switch key {
+            case "repositories":
+                scope.repositories = try reader.dictionary(RepositoryName.self) { try $0.repository() }
+                seen.repositories = true
+            case "uploads":
+                scope.uploads = try reader.generic(TreeDictionary<UploadID, Upload>.self)
+                seen.uploads = true
+            case "registry": scope.registry = try reader.optional { try $0.generic(RegistrySettings.self) }
+            default: try reader.skip()
+            }
+        }
+        try require(seen.repositories, "repositories", of: "a scope")
+        try require(seen.uploads, "uploads", of: "a scope")
+        return scope
+    }
+
+    private mutating func repository() throws -> Repository {
+        var name: RepositoryName?
+        var createdAt: Timestamp?
+        var settings: RepositorySettings?
+        var images: TreeDictionary<Digest, Image>?
+        var tags: TreeDictionary<Tag, Digest>?
+        var blobs: TreeDictionary<Digest, Int64>?
+        var referrers: TreeDictionary<Digest, [Digest]>?
+        try members { reader, key in
+            switch key {
+            case "name": name = try reader.validated(RepositoryName.self)
+            case "createdAt": createdAt = Timestamp(millisecondsSinceEpoch: try reader.integer())
+            case "settings": settings = try reader.generic(RepositorySettings.self)
+            case "blobs": blobs = try reader.dictionary(Digest.self) { try $0.integer() }
+            case "images":
+                let links = blobs ?? [:]
+                images = try reader.dictionary(Digest.self) { reader, digest in
+                    var image = try reader.image(links: links)
+                    if image.manifest.digest == digest { image.manifest.digest = digest }  // one string, not two
+                    return image
+                }
+            case "tags": tags = try reader.dictionary(Tag.self) { try $0.validated(Digest.self) }
+            case "referrers":
+                referrers = try reader.dictionary(Digest.self) { try $0.array { try $0.validated(Digest.self) } }
+            default: try reader.skip()
+            }
+        }
+        guard let name, let createdAt, let settings, let images, let tags, let blobs, let referrers else {
+            throw Failure(
+                description: "a repository lacks one of name, createdAt, settings, images, tags, blobs, referrers")
+        }
+        var repository = Repository(name: name, createdAt: createdAt, settings: settings)
+        repository.images = images
+        repository.tags = tags
+        repository.blobs = blobs
+        repository.referrers = referrers
+        return repository
+    }
+
+    private mutating func image(links: TreeDictionary<Digest, Int64>) throws -> Image {
+        var manifest: Manifest?
+        var pushedAt: Timestamp?
+        var tags: [Tag]?
+        var scan: ImageScan?
+        var archived: Bool?
+        try members { reader, key in
+            switch key {
+            case "manifest": manifest = try reader.manifest(links: links)
+            case "pushedAt": pushedAt = Timestamp(millisecondsSinceEpoch: try reader.integer())
+            case "tags": tags = try reader.array { try $0.validated(Tag.self) }
+            case "scan": scan = try reader.optional { try $0.generic(ImageScan.self) }
+            case "archived": archived = try reader.optional { try $0.bool() }
+            default: try reader.skip()
+            }
+        }
+        guard let manifest, let pushedAt, let tags else {
+            throw Failure(description: "an image lacks one of manifest, pushedAt, tags")
+        }
+        var image = Image(manifest: manifest, pushedAt: pushedAt, tags: tags)
+        image.scan = scan
+        image.archived = archived
+        return image
+    }
+
+    private mutating func manifest(links: TreeDictionary<Digest, Int64>) throws -> Manifest {
+        var digest: Digest?
+        var mediaType: String?
+        var content: String?
+        var references: ManifestReferences?
+        try members { reader, key in
+            switch key {
+            case "digest": digest = try reader.validated(Digest.self)
+            case "mediaType": mediaType = try reader.internedString()
+            case "content": content = try reader.string()
+            case "references": references = try reader.references(links: links)
+            default: try reader.skip()
+            }
+        }
+        guard let digest, let mediaType, let content, let references else {
+            throw Failure(description: "a manifest lacks one of digest, mediaType, content, references")
+        }
+        return Manifest(digest: digest, mediaType: mediaType, content: content, references: references)
+    }
+
+    private mutating func references(links: TreeDictionary<Digest, Int64>) throws -> ManifestReferences {
+        var references = ManifestReferences()
+        var seen = (layers: false, manifests: false, annotations: false)
+        try members { reader, key in
+            switch key {
+            case "config": references.config = try reader.optional { try $0.descriptor(links: links) }
+            case "layers":
+                references.layers = try reader.array { try $0.descriptor(links: links) }
+                seen.layers = true
+            case "manifests":
+                references.manifests = try reader.array { try $0.descriptor(links: [:]) }
+                seen.manifests = true
+            case "subject": references.subject = try reader.optional { try $0.validated(Digest.self) }
+            case "artifactType": references.artifactType = try reader.optional { try $0.internedString() }
+            case "annotations":
+                var annotations: [String: String] = [:]
+                try reader.members { reader, key in annotations[key] = try reader.string() }
+                references.annotations = annotations
+                seen.annotations = true
+            default: try reader.skip()
+            }
+        }
+        try require(seen.layers, "layers", of: "a manifest's references")
+        try require(seen.manifests, "manifests", of: "a manifest's references")
+        try require(seen.annotations, "annotations", of: "a manifest's references")
+        return references
+    }
+
+    private mutating func descriptor(links: TreeDictionary<Digest, Int64>) throws -> StowageCore.Descriptor {
+        var mediaType: String?
+        var digest: Digest?
+        var size: Int64?
+        var artifactType: String?
+        try members { reader, key in
+            switch key {
+            case "mediaType": mediaType = try reader.internedString()
+            case "digest":
+                let named = try reader.validated(Digest.self)
+                digest = links.index(forKey: named).map { links[$0].key } ?? named
+            case "size": size = try reader.integer()
+            case "artifactType": artifactType = try reader.optional { try $0.internedString() }
+            default: try reader.skip()
+            }
+        }
+        guard let mediaType, let digest, let size else {
+            throw Failure(description: "a descriptor lacks one of mediaType, digest, size")
+        }
+        return StowageCore.Descriptor(mediaType: mediaType, digest: digest, size: size, artifactType: artifactType)
+    }
+
+    // MARK: Pieces
+
+    private func require(_ present: Bool, _ key: String, of what: String) throws {
+        if !present { throw Failure(description: "\(what) lacks \(key)") }
+    }
+
+    private var next: UInt8? { parser.index < parser.bytes.count ? parser.bytes[parser.index] : nil }
+
+    /// Calls `body` with each key of an object, the reader standing at the key's value.
+    private mutating func members(_ body: (inout Self, String) throws -> Void) throws {
+        try parser.expect(UInt8(ascii: "{"), "'{'")
+        parser.skipWhitespace()
+        if next == UInt8(ascii: "}") {
+            parser.index += 1
+            return
+        }
+        while true {
+            parser.skipWhitespace()
+            guard next == UInt8(ascii: "\"") else { throw parser.error("expected a key") }
+            let key = try parser.string()
+            try parser.expect(UInt8(ascii: ":"), "':'")
+            parser.skipWhitespace()
+            try body(&self, key)
+            parser.skipWhitespace()
+            switch next {
+            case UInt8(ascii: ","): parser.index += 1
+            case UInt8(ascii: "}"):
+                parser.index += 1
+                return
+            default: throw parser.error("expected ',' or '}'")
+            }
+        }
+    }
+
+    private mutating func array<Element>(_ element: (inout Self) throws -> Element) throws -> [Element] {
+        try parser.expect(UInt8(ascii: "["), "'['")
+        var elements: [Element] = []
+        parser.skipWhitespace()
+        if next == UInt8(ascii: "]") {
+            parser.index += 1
+            return elements
+        }
+        while true {
+            parser.skipWhitespace()
+            elements.append(try element(&self))
+            parser.skipWhitespace()
+            switch next {
+            case UInt8(ascii: ","): parser.index += 1
+            case UInt8(ascii: "]"):
+                parser.index += 1
+                return elements
+            default: throw parser.error("expected ',' or ']'")
+            }
+        }
+    }
+
+    /// An object keyed by validated strings.
+    private mutating func dictionary<Key: ValidatedString, Value>(
+        _ key: Key.Type, _ value: (inout Self, Key) throws -> Value
+    ) throws -> TreeDictionary<Key, Value> {
+        var result: TreeDictionary<Key, Value> = [:]
+        try members { reader, text in
+            guard let key = Key(text) else { throw Failure(description: "invalid \(Key.self): \(text)") }
+            result[key] = try value(&reader, key)
+        }
+        return result
+    }
+
+    private mutating func dictionary<Key: ValidatedString, Value>(
+        _ key: Key.Type, _ value: (inout Self) throws -> Value
+    ) throws -> TreeDictionary<Key, Value> {
+        try dictionary(key) { reader, _ in try value(&reader) }
+    }
+
+    /// `nil` for a JSON `null`, else the value.
+    private mutating func optional<Value>(_ value: (inout Self) throws -> Value) throws -> Value? {
+        if next == UInt8(ascii: "n") {
+            _ = try parser.value(depth: 0)
+            return nil
+        }
+        return try value(&self)
+    }
+
+    private mutating func skip() throws { _ = try parser.value(depth: 0) }
+
+    /// A part of the state that `JSONDecoder` reads.
+    private mutating func generic<Value: Decodable>(_ type: Value.Type) throws -> Value {
+        let start = parser.index
+        _ = try parser.value(depth: 0)
+        let text = UnsafeBufferPointer(rebasing: parser.bytes[start..<parser.index])
+        return try JSONDecoder().decode(type, from: Data(buffer: text))
+    }
+
+    private mutating func string() throws -> String {
+        guard next == UInt8(ascii: "\"") else { throw parser.error("expected a string") }
+        return try parser.string()
+    }
+
+    /// A string the state repeats (a media type): one copy for all its occurrences.
+    private mutating func internedString() throws -> String {
+        let text = try string()
+        if let known = interned[text] { return known }
+        interned[text] = text
+        return text
+    }
+
+    private mutating func validated<Value: ValidatedString>(_ type: Value.Type) throws -> Value {
+        let text = try string()
+        guard let value = Value(text) else { throw Failure(description: "invalid \(Value.self): \(text)") }
+        return value
+    }
+
+    private mutating func bool() throws -> Bool {
+        switch try parser.value(depth: 0) {
+        case .bool(let value): return value
+        default: throw parser.error("expected true or false")
+        }
+    }
+
+    /// A JSON integer in `Int64`.
+    private mutating func integer() throws -> Int64 {
+        let negative = next == UInt8(ascii: "-")
+        if negative { parser.index += 1 }
+        let magnitude = try digits()
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { throw parser.error("a number out of range") }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { throw parser.error("a number out of range") }
+        return Int64(magnitude)
+    }
+
+    private mutating func unsigned() throws -> UInt64 { try digits() }
+
+    /// The digits of a JSON integer (no leading zero, no fraction or exponent).
+    private mutating func digits() throws -> UInt64 {
+        let start = parser.index
+        var value: UInt64 = 0
+        while let byte = next, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !overflow1, !overflow2 else { throw parser.error("a number out of range") }
+            value = sum
+            parser.index += 1
+        }
+        let count = parser.index - start
+        guard count > 0 else { throw parser.error("expected an integer") }
+        guard count == 1 || parser.bytes[start] != UInt8(ascii: "0") else {
+            throw parser.error("a number with a leading zero")
+        }
+        if let byte = next, byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+            throw parser.error("expected an integer")
+        }
+        return value
+    }
+}

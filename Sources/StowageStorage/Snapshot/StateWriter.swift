@@ -1,0 +1,242 @@
+import HashTreeCollections
+import StowageCore
+
+/// Writes a ``RegistryState`` as the same JSON `CanonicalJSONEncoder` (and so Foundation's
+/// `JSONEncoder` with sorted keys) writes, by hand: every key of the state's types in its sorted
+/// place, no intermediate tree, no dynamic casts.
+///
+/// Snapshots are the whole state, so their cost grows with the registry: through the generic
+/// encoder a million images took 38 s of CPU, a third of it retain/release of the tree it built.
+/// The types a large registry holds many of (repositories, images, manifests, descriptors, tags,
+/// blob links, referrers) are written here; the ones it holds few of (settings, scans, uploads,
+/// checkpoints, switches) go through the generic encoder, so that a field added to them cannot
+/// be forgotten here. A test holds the two writers to the same bytes on generated states.
+///
+/// With a `sink`, the text is handed on in pieces of about `chunk` bytes as it is written (the
+/// snapshot deflates them as they come), so the whole text is never in memory at once.
+struct StateWriter: ~Copyable {
+    private(set) var output: [UInt8] = []
+    private let sink: ((borrowing [UInt8]) -> Void)?
+    private let chunk: Int
+
+    init(sink: ((borrowing [UInt8]) -> Void)? = nil, chunk: Int = 1 << 20) {
+        self.sink = sink
+        self.chunk = chunk
+        output.reserveCapacity(sink == nil ? 4096 : chunk + chunk / 4)
+    }
+
+    /// Hands what is written so far to the sink, when there is one and enough has gathered.
+    private mutating func drain(force: Bool = false) {
+        guard let sink, force || output.count >= chunk else { return }
+        sink(output)
+        output.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes the whole state; with a sink, the last piece is handed on too.
+    mutating func write(_ state: RegistryState) throws {
+        raw("{\"checkpoints\":")
+        try generic(state.checkpoints)
+        if let offset = state.clockOffset {
+            raw(",\"clockOffset\":")
+            integer(offset)
+        }
+        raw(",\"scopes\":")
+        try object(state.scopes) { writer, scope in try writer.write(scope) }
+        raw(",\"sequence\":")
+        integer(state.sequence)
+        if let switches = state.switches {
+            raw(",\"switches\":")
+            try generic(switches)
+        }
+        raw(",\"time\":")
+        integer(state.time.millisecondsSinceEpoch)
+        byte("}")
+        drain(force: true)
+    }
+
+    /// Writes an export file's state: `{"scopes":{...}}`.
+    mutating func write(scopes: TreeDictionary<Scope, ScopeState>) throws {
+        raw("{\"scopes\":")
+        try object(scopes) { writer, scope in try writer.write(scope) }
+        byte("}")
+        drain(force: true)
+    }
+
+    private mutating func write(_ scope: ScopeState) throws {
+        byte("{")
+        if let registry = scope.registry {
+            raw("\"registry\":")
+            try generic(registry)
+            byte(",")
+        }
+        raw("\"repositories\":")
+        try object(scope.repositories) { writer, repository in try writer.write(repository) }
+        raw(",\"uploads\":")
+        try generic(scope.uploads)
+        byte("}")
+    }
+
+    private mutating func write(_ repository: Repository) throws {
+        raw("{\"blobs\":")
+        object(repository.blobs) { writer, size in writer.integer(size) }
+        raw(",\"createdAt\":")
+        integer(repository.createdAt.millisecondsSinceEpoch)
+        raw(",\"images\":")
+        try object(repository.images) { writer, image in
+            try writer.write(image)
+            writer.drain()
+        }
+        raw(",\"name\":")
+        string(repository.name.rawValue)
+        raw(",\"referrers\":")
+        object(repository.referrers) { writer, digests in writer.array(digests) { $0.string($1.rawValue) } }
+        raw(",\"settings\":")
+        try generic(repository.settings)
+        raw(",\"tags\":")
+        object(repository.tags) { writer, digest in writer.string(digest.rawValue) }
+        byte("}")
+    }
+
+    private mutating func write(_ image: Image) throws {
+        byte("{")
+        if let archived = image.archived {
+            raw("\"archived\":")
+            raw(archived ? "true" : "false")
+            byte(",")
+        }
+        raw("\"manifest\":")
+        write(image.manifest)
+        raw(",\"pushedAt\":")
+        integer(image.pushedAt.millisecondsSinceEpoch)
+        if let scan = image.scan {
+            raw(",\"scan\":")
+            try generic(scan)
+        }
+        raw(",\"tags\":")
+        array(image.sortedTags) { $0.string($1.rawValue) }
+        byte("}")
+    }
+
+    private mutating func write(_ manifest: Manifest) {
+        raw("{\"content\":")
+        string(manifest.content)
+        raw(",\"digest\":")
+        string(manifest.digest.rawValue)
+        raw(",\"mediaType\":")
+        string(manifest.mediaType)
+        raw(",\"references\":")
+        let references = manifest.references
+        raw("{\"annotations\":")
+        let keys = references.annotations.keys.sorted(by: JSONText.precedes)
+        byte("{")
+        for (n, key) in keys.enumerated() {
+            if n > 0 { byte(",") }
+            string(key)
+            byte(":")
+            string(references.annotations[key]!)
+        }
+        byte("}")
+        if let artifactType = references.artifactType {
+            raw(",\"artifactType\":")
+            string(artifactType)
+        }
+        if let config = references.config {
+            raw(",\"config\":")
+            write(config)
+        }
+        raw(",\"layers\":")
+        array(references.layers) { $0.write($1) }
+        raw(",\"manifests\":")
+        array(references.manifests) { $0.write($1) }
+        if let subject = references.subject {
+            raw(",\"subject\":")
+            string(subject.rawValue)
+        }
+        raw("}}")
+    }
+
+    private mutating func write(_ descriptor: StowageCore.Descriptor) {
+        byte("{")
+        if let artifactType = descriptor.artifactType {
+            raw("\"artifactType\":")
+            string(artifactType)
+            byte(",")
+        }
+        raw("\"digest\":")
+        string(descriptor.digest.rawValue)
+        raw(",\"mediaType\":")
+        string(descriptor.mediaType)
+        raw(",\"size\":")
+        integer(descriptor.size)
+        byte("}")
+    }
+
+    // MARK: Pieces
+
+    /// A dictionary keyed by validated strings, as a JSON object in byte order of its keys.
+    private mutating func object<Key: ValidatedString, Value>(
+        _ dictionary: TreeDictionary<Key, Value>, _ value: (inout Self, Value) throws -> Void
+    ) rethrows {
+        var keys = Array(dictionary.keys)
+        keys.sort { JSONText.precedes($0.rawValue, $1.rawValue) }
+        byte("{")
+        for (n, key) in keys.enumerated() {
+            if n > 0 { byte(",") }
+            string(key.rawValue)
+            byte(":")
+            try value(&self, dictionary[key]!)
+        }
+        byte("}")
+    }
+
+    private mutating func array<Element>(_ elements: [Element], _ write: (inout Self, Element) -> Void) {
+        byte("[")
+        for (n, element) in elements.enumerated() {
+            if n > 0 { byte(",") }
+            write(&self, element)
+        }
+        byte("]")
+    }
+
+    /// A value the generic encoder writes: the rare parts of the state.
+    private mutating func generic(_ value: some Encodable) throws {
+        output.append(contentsOf: try CanonicalJSONEncoder().encode(value))
+    }
+
+    private mutating func string(_ text: String) { JSONText.appendString(text, to: &output) }
+
+    private mutating func integer(_ value: Int64) {
+        if value < 0 {
+            byte("-")
+            unsigned(value.magnitude)
+        } else {
+            unsigned(UInt64(value))
+        }
+    }
+
+    private mutating func integer(_ value: UInt64) { unsigned(value) }
+
+    private mutating func unsigned(_ value: UInt64) {
+        guard value >= 10 else {
+            output.append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 20 digits at most, written backwards
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while rest > 0 {
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            }
+            output.append(contentsOf: buffer[(24 - count)..<24])
+        }
+    }
+
+    private mutating func byte(_ character: Unicode.Scalar) { output.append(UInt8(character.value)) }
+
+    private mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { output.append(contentsOf: $0) }
+    }
+}

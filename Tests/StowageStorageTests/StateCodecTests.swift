@@ -1,0 +1,107 @@
+import Foundation
+import StowageCore
+import StowageTestSupport
+import Testing
+
+@testable import StowageStorage
+
+/// Snapshots, recordings and exports write the state by hand (`StateWriter`) and read it by hand
+/// (`StateReader`); both must agree byte for byte with the generic encoder and `JSONDecoder`,
+/// which wrote and read every file of format v1 before them.
+struct StateCodecTests {
+    static func generatedStates(seed: UInt64, commands: Int = 600) -> [RegistryState] {
+        var generator = CommandGenerator(seed: seed)
+        var state = RegistryState()
+        var states: [RegistryState] = []
+        for sequence in 1...commands {
+            let (scope, command) = generator.next(for: state)
+            let envelope = Envelope(
+                sequence: UInt64(sequence), time: Timestamp(millisecondsSinceEpoch: Int64(sequence) * 1_000),
+                scope: scope, command: command)
+            try? state.apply(envelope)
+            if sequence % 50 == 0 { states.append(state) }
+        }
+        return states
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 5])
+    func theHandWrittenCodecWritesAndReadsWhatTheGenericOneDoes(seed: UInt64) throws {
+        for state in Self.generatedStates(seed: seed) + [GoldenFixture.state, RegistryState()] {
+            let generic = try CanonicalJSONEncoder().encode(state)
+            let written = try StateCodec.encodeState(state)
+            #expect(written == generic)
+            #expect(try StateCodec.decodeState(written) == state)
+            #expect(
+                try StateCodec.decodeState(written)
+                    == (try JSONDecoder().decode(RegistryState.self, from: Data(generic))))
+            // In small pieces, as a snapshot streams them, the text is the same.
+            var pieces: [UInt8] = []
+            var writer = StateWriter(sink: { pieces += $0 }, chunk: 64)
+            try writer.write(state)
+            #expect(pieces == generic)
+        }
+    }
+
+    @Test func aSnapshotDeflatesThePiecesToTheTextItWrote() throws {
+        let state = Self.generatedStates(seed: 9, commands: 2_000).last!
+        let bytes = try SnapshotFormat.encode(state, sequence: state.sequence)
+        let header = try SnapshotFormat.header(bytes)
+        let text = try Zlib.decompress(Array(bytes.dropFirst(40)), limit: 1 << 28)
+        #expect(text == (try CanonicalJSONEncoder().encode(state)))
+        #expect(header.rawLength == UInt64(text.count))
+        #expect(try SnapshotFormat.decode(bytes).state == state)
+    }
+
+    @Test func anExportsScopesReadBackAsWritten() throws {
+        let state = ExportFormat.exportable(GoldenFixture.state)
+        var writer = StateWriter()
+        try writer.write(scopes: state.scopes)
+        #expect(try StateReader.readScopes(writer.output) == state.scopes)
+    }
+
+    static func damage(_ what: String, _ text: String) -> String {
+        switch what {
+        case "not an object": "[]"
+        case "trailing data": text + " {}"
+        case "a missing member": text.replacingOccurrences(of: #""pushedAt":1780000009000,"#, with: "")
+        case "an invalid digest": text.replacingOccurrences(of: "sha256:", with: "sha257:")
+        case "an invalid tag": text.replacingOccurrences(of: #""v1""#, with: #""-v1""#)
+        case "a fraction for an integer": text.replacingOccurrences(of: #""size":120"#, with: #""size":120.5"#)
+        case "a number too large":
+            text.replacingOccurrences(of: #""size":120"#, with: #""size":99999999999999999999"#)
+        case "a string for a number": text.replacingOccurrences(of: #""size":120"#, with: #""size":"120""#)
+        default: String(text.dropLast(3))  // an unterminated text
+        }
+    }
+
+    /// What `JSONDecoder` refused, the hand-written reader refuses too, with a reason.
+    @Test(arguments: [
+        "not an object", "trailing data", "a missing member", "an invalid digest", "an invalid tag",
+        "a fraction for an integer", "a number too large", "a string for a number", "an unterminated text",
+    ])
+    func damagedStatesAreRefused(what: String) throws {
+        let text = String(decoding: try StateCodec.encodeState(GoldenFixture.state), as: UTF8.self)
+        let damaged = Self.damage(what, text)
+        #expect(damaged != text, "the damage \(what) must change the text")
+        #expect(throws: (any Error).self, "\(what)") { try StateCodec.decodeState(Array(damaged.utf8)) }
+        #expect(throws: (any Error).self, "\(what)") {
+            try JSONDecoder().decode(RegistryState.self, from: Data(damaged.utf8))
+        }
+    }
+
+    @Test func invalidUTF8InAStringIsRefused() throws {
+        var bytes = try StateCodec.encodeState(GoldenFixture.state)
+        let at = bytes.firstRange(of: Array("team/app".utf8))!.lowerBound
+        bytes[at] = 0xFF
+        #expect(throws: (any Error).self) { try StateCodec.decodeState(bytes) }
+    }
+
+    /// Whitespace and members in another order (what another writer could produce) read the same.
+    @Test func membersInAnyOrderAndWhitespaceReadTheSame() throws {
+        let state = GoldenFixture.state
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted]
+        let pretty = try encoder.encode(state)
+        #expect(try StateCodec.decodeState(Array(pretty)) == state)
+    }
+}
