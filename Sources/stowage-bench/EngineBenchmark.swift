@@ -21,6 +21,10 @@ struct EngineBenchmark {
         case "limit-push":
             try PushLimit.run(arguments)
             return
+        case "codec":
+            // `stowage-bench codec [N]`: the snapshot codec's parts, on a state of N images.
+            try codec(images: arguments.dropFirst().first.flatMap { Int($0) } ?? 200_000)
+            return
         case "scale":
             // `stowage-bench scale [N]`: only the scale rows.
             let images = arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000
@@ -205,6 +209,35 @@ struct EngineBenchmark {
         print("rewind to a checkpoint at \(images) images (ms, median) | \(median(rewinds))")
         print("reset at \(images) images (ms, median) | \(median(resets))")
         await store!.quiesce()
+    }
+
+    /// The parts of a snapshot's cost, on a state of `images` images folded in memory: writing
+    /// the text, deflating it, inflating it and reading it back.
+    static func codec(images: Int) throws {
+        var state = RegistryState()
+        var sequence: UInt64 = 0
+        func apply(_ command: Command) throws {
+            sequence += 1
+            try state.apply(
+                Envelope(sequence: sequence, time: Timestamp(millisecondsSinceEpoch: Int64(sequence)), command: command)
+            )
+        }
+        for repository in scaleRepositories { try apply(.createRepository(name: repository, settings: .init())) }
+        for n in 0..<images { for command in image(n, in: scaleRepositories) { try apply(command) } }
+        func timed<T>(_ what: String, _ body: () throws -> T) rethrows -> T {
+            let start = cpu()
+            let value = try body()
+            print("\(what) (s CPU) | \(String(format: "%.3f", cpu() - start))")
+            return value
+        }
+        let text = try timed("write \(images) images as text") { try StateCodec.encodeState(state) }
+        let snapshot = try timed("snapshot (text written and deflated)") {
+            try SnapshotFormat.encode(state, sequence: sequence)
+        }
+        print("text / snapshot (MiB) | \(text.count >> 20) / \(snapshot.count >> 20)")
+        let inflated = try timed("inflate") { try Zlib.decompress(Array(snapshot.dropFirst(40)), limit: text.count) }
+        let read = try timed("read the text") { try StateCodec.decodeState(inflated) }
+        precondition(read == state)
     }
 
     /// This process's resident memory, in bytes.

@@ -42,6 +42,26 @@ struct StateCodecTests {
         }
     }
 
+    @Test(arguments: [1, 2, 3, 4, 5])
+    func recordsAreWrittenAsTheGenericEncoderWritesThem(seed: UInt64) throws {
+        var generator = CommandGenerator(seed: seed)
+        var state = RegistryState()
+        var kinds: Set<String> = []
+        for sequence in 1...800 {
+            let (scope, command) = generator.next(for: state)
+            let envelope = Envelope(
+                sequence: UInt64(sequence), time: Timestamp(millisecondsSinceEpoch: Int64(sequence) * 1_000),
+                scope: scope, command: command)
+            var record = LogRecord(envelope: envelope, origin: sequence % 3 == 0 ? "PUT /v2 manifest" : nil)
+            if sequence % 7 == 0 { record.cause = RecordCause(trigger: 1, reaction: .scanOnPush) }
+            do { try state.apply(envelope) } catch { record.refusal = error }
+            kinds.insert(command.kind)
+            #expect(try StateCodec.encodeRecord(record) == (try CanonicalJSONEncoder().encode(record)))
+        }
+        // The commands written by hand were among them.
+        #expect(kinds.isSuperset(of: ["putBlob", "putManifest", "startUpload", "appendChunk", "commitUpload"]))
+    }
+
     @Test func aSnapshotDeflatesThePiecesToTheTextItWrote() throws {
         let state = Self.generatedStates(seed: 9, commands: 2_000).last!
         let bytes = try SnapshotFormat.encode(state, sequence: state.sequence)

@@ -12,11 +12,16 @@ public struct Digest: ValidatedString {
     }
 
     public init?(_ text: String) {
-        guard let colon = text.utf8.firstIndex(of: UInt8(ascii: ":")),
-            let algorithm = Algorithm(rawValue: String(text[..<colon]))
-        else { return nil }
-        let hex = text.utf8[text.utf8.index(after: colon)...]
-        guard hex.count == algorithm.hexLength, hex.allSatisfy(ASCII.isLowerHex) else { return nil }
+        let utf8 = text.utf8
+        let algorithm: Algorithm
+        if utf8.starts(with: "sha256:".utf8) {
+            algorithm = .sha256
+        } else if utf8.starts(with: "sha512:".utf8) {
+            algorithm = .sha512
+        } else {
+            return nil
+        }
+        guard utf8.count == 7 + algorithm.hexLength, utf8.dropFirst(7).allSatisfy(ASCII.isLowerHex) else { return nil }
         rawValue = text
     }
 

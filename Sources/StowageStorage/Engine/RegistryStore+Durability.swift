@@ -9,7 +9,7 @@ extension RegistryStore {
     /// Encodes, frames and appends one record; not durable yet.
     func appendRecord(_ record: LogRecord) throws {
         let payload: [UInt8]
-        do { payload = try StateCodec.encode(record) } catch {
+        do { payload = try StateCodec.encodeRecord(record) } catch {
             throw StoreUnavailable(description: "cannot encode a log record: \(error)")
         }
         var frame: [UInt8] = []

@@ -91,7 +91,7 @@ enum Recovery {
                 try memory.startSegment(at: recording.baseSequence + 1)
                 var frames: [UInt8] = []
                 for record in recording.records {
-                    RecordFraming.appendFrame(try StateCodec.encode(record), to: &frames)
+                    RecordFraming.appendFrame(try StateCodec.encodeRecord(record), to: &frames)
                 }
                 try memory.append(framed: frames, lastSequence: recording.lastSequence)
             }
@@ -186,7 +186,7 @@ enum Recovery {
                 command: .endUpload(upload: upload.id, repository: upload.repository, reason: .bytesLost))
             try state.apply(envelope)
             var frame: [UInt8] = []
-            RecordFraming.appendFrame(try StateCodec.encode(LogRecord(envelope: envelope)), to: &frame)
+            RecordFraming.appendFrame(try StateCodec.encodeRecord(LogRecord(envelope: envelope)), to: &frame)
             try log.append(framed: frame, lastSequence: last)
             logger.warning(
                 "upload \(upload.id) in \(upload.repository) had \(upload.size) bytes acknowledged but its spool holds \(content.spoolSize(upload.id) ?? 0): ended it (record \(last)); the client must push that blob again"

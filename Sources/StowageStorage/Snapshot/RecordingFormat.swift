@@ -84,7 +84,7 @@ public enum RecordingFormat {
         }
         LittleEndian.append(UInt64(recording.records.count), to: &payload)
         for record in recording.records {
-            let json = try StateCodec.encode(record)
+            let json = try StateCodec.encodeRecord(record)
             LittleEndian.append(UInt32(json.count), to: &payload)
             payload += json
         }

@@ -81,8 +81,10 @@ public enum SnapshotFormat {
     public static func decode(_ bytes: [UInt8]) throws -> (sequence: UInt64, state: RegistryState) {
         let header = try header(bytes)
         guard header.rawLength <= UInt64(Int.max) else { throw Failure(description: "impossible length") }
-        let json = try Zlib.decompress(Array(bytes[headerSize...]), limit: Int(header.rawLength))
-        guard json.count == Int(header.rawLength) else { throw Failure(description: "payload length mismatch") }
+        let json: [UInt8]
+        do { json = try Zlib.decompress(Array(bytes[headerSize...]), exactly: Int(header.rawLength)) } catch {
+            throw Failure(description: "payload length mismatch or corrupt payload: \(error)")
+        }
         return (header.sequence, try StateCodec.decodeState(json))
     }
 
@@ -95,6 +97,14 @@ public enum StateCodec {
     /// writes, from `CanonicalJSONEncoder`.
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         try CanonicalJSONEncoder().encode(value)
+    }
+
+    /// A log record, by ``StateWriter``: the same bytes as ``encode(_:)``, the common commands
+    /// written by hand.
+    public static func encodeRecord(_ record: LogRecord) throws -> [UInt8] {
+        var writer = StateWriter()
+        try writer.write(record)
+        return writer.output
     }
 
     /// A whole state, by ``StateWriter``: the same bytes as ``encode(_:)``, written by hand.

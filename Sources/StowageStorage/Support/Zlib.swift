@@ -85,6 +85,36 @@ public enum Zlib {
         }
     }
 
+    /// Inflates a zlib stream that must hold exactly `length` bytes (a snapshot's header says how
+    /// many), straight into one buffer of that size.
+    public static func decompress(_ bytes: [UInt8], exactly length: Int) throws(Failure) -> [UInt8] {
+        var stream = z_stream()
+        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw .corrupt("inflateInit failed")
+        }
+        defer { inflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: length + 1)  // one spare byte shows a longer stream
+        let (status, produced, left) = bytes.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out in
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+                stream.avail_in = uInt(input.count)
+                stream.next_out = out.baseAddress
+                stream.avail_out = uInt(out.count)
+                let status = inflate(&stream, Z_FINISH)
+                return (status, out.count - Int(stream.avail_out), Int(stream.avail_in))
+            }
+        }
+        guard status == Z_STREAM_END else {
+            if produced > length { throw .tooLarge(limit: length) }
+            throw .corrupt(
+                status == Z_BUF_ERROR ? "truncated" : stream.msg.map { String(cString: $0) } ?? "status \(status)")
+        }
+        guard left == 0 else { throw .corrupt("trailing data after the stream") }
+        guard produced == length else { throw .corrupt("inflates to \(produced) bytes, not \(length)") }
+        output.removeLast()
+        return output
+    }
+
     /// Inflates a zlib stream (or a gzip file, with `gzip`), refusing to produce more than `limit` bytes.
     ///
     /// The output grows in steps, so a stream that claims little but inflates to much (a bomb)
