@@ -19,23 +19,9 @@ public enum Zlib {
 
     /// Compresses `bytes` into a zlib stream at `level` (1 fastest, 9 smallest).
     public static func compress(_ bytes: [UInt8], level: Int32 = 1) -> [UInt8] {
-        var stream = z_stream()
-        precondition(deflateInit_(&stream, level, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)
-        defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))))
-        let written = bytes.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out -> Int in
-                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-                stream.avail_in = uInt(input.count)
-                stream.next_out = out.baseAddress
-                stream.avail_out = uInt(out.count)
-                let status = deflate(&stream, Z_FINISH)
-                precondition(status == Z_STREAM_END, "deflate with a deflateBound buffer must finish")
-                return out.count - Int(stream.avail_out)
-            }
-        }
-        output.removeLast(output.count - written)
-        return output
+        let deflater = Deflater(level: level)
+        deflater.append(bytes)
+        return deflater.finish()
     }
 
     /// A zlib stream written in pieces: the text it compresses need never be whole in memory.
