@@ -223,7 +223,11 @@ struct EngineBenchmark {
             )
         }
         for repository in scaleRepositories { try apply(.createRepository(name: repository, settings: .init())) }
+        let folding = cpu()
         for n in 0..<images { for command in image(n, in: scaleRepositories) { try apply(command) } }
+        print(
+            "fold \(images) images in the reducer (µs CPU per command) | \(String(format: "%.2f", (cpu() - folding) / Double(2 * images) * 1e6))"
+        )
         func timed<T>(_ what: String, _ body: () throws -> T) rethrows -> T {
             let start = cpu()
             let value = try body()

@@ -5,6 +5,25 @@ extension RegistryState {
         _ manifest: Manifest, tags: [Tag], in name: RepositoryName, scope: Scope, at time: Timestamp,
         options: PutManifestOptions?
     ) throws(RegistryError) {
+        try checkPut(manifest, tags: tags, in: name, scope: scope, options: options)
+        let references = manifest.references
+        // The checks' copy of the repository is gone by now, so its trees change in place
+        // (held across the change, it made every push copy a node of each tree it touched).
+        modifyRepository(name, in: scope) { repository in
+            if repository.images[manifest.digest] == nil {
+                repository.images[manifest.digest] = Image(manifest: manifest, pushedAt: time)
+                if let subject = references.subject {
+                    repository.referrers[subject, default: []].insertSorted(manifest.digest)
+                }
+            }
+            for tag in tags { repository.point(tag, at: manifest.digest) }
+        }
+    }
+
+    /// Why `putManifest` would refuse `manifest`, if it would.
+    private func checkPut(
+        _ manifest: Manifest, tags: [Tag], in name: RepositoryName, scope: Scope, options: PutManifestOptions?
+    ) throws(RegistryError) {
         let repository = try self.repository(name, in: scope)
         if options?.refuseIfPresent == true, repository.images[manifest.digest] != nil,
             tags.allSatisfy({ repository.tags[$0] == manifest.digest })
@@ -22,15 +41,6 @@ extension RegistryState {
             throw .manifestReferencesMissing(name, blobs: missingBlobs, manifests: missingManifests)
         }
         for tag in tags { try repository.checkTagMove(tag, to: manifest.digest) }
-        modifyRepository(name, in: scope) { repository in
-            if repository.images[manifest.digest] == nil {
-                repository.images[manifest.digest] = Image(manifest: manifest, pushedAt: time)
-                if let subject = references.subject {
-                    repository.referrers[subject, default: []].insertSorted(manifest.digest)
-                }
-            }
-            for tag in tags { repository.point(tag, at: manifest.digest) }
-        }
     }
 
     mutating func untagImage(_ tag: Tag, in name: RepositoryName, scope: Scope, pruneUntaggedImage prune: Bool)
@@ -47,20 +57,24 @@ extension RegistryState {
     mutating func deleteManifest(_ digest: Digest, in name: RepositoryName, scope: Scope, refuseIfReferenced: Bool)
         throws(RegistryError)
     {
-        let repository = try repository(name, in: scope)
-        guard repository.images[digest] != nil else { throw .manifestNotFound(name, reference: digest.rawValue) }
-        if refuseIfReferenced {
-            let parents = repository.indexes(naming: digest)
-            guard parents.isEmpty else { throw .imageReferencedByIndex(name, digest, parents: parents) }
+        do {  // the checks' copy of the repository ends here, so its trees change in place below
+            let repository = try repository(name, in: scope)
+            guard repository.images[digest] != nil else { throw .manifestNotFound(name, reference: digest.rawValue) }
+            if refuseIfReferenced {
+                let parents = repository.indexes(naming: digest)
+                guard parents.isEmpty else { throw .imageReferencedByIndex(name, digest, parents: parents) }
+            }
         }
         modifyRepository(name, in: scope) { $0.removeImage(digest) }
     }
 
     /// Removes images a lifecycle policy expired, all or none.
     mutating func expireImages(_ digests: [Digest], in name: RepositoryName, scope: Scope) throws(RegistryError) {
-        let repository = try repository(name, in: scope)
-        for digest in digests where repository.images[digest] == nil {
-            throw .manifestNotFound(name, reference: digest.rawValue)
+        do {
+            let repository = try repository(name, in: scope)
+            for digest in digests where repository.images[digest] == nil {
+                throw .manifestNotFound(name, reference: digest.rawValue)
+            }
         }
         modifyRepository(name, in: scope) { repository in
             for digest in digests { repository.removeImage(digest) }
