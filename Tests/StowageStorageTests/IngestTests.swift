@@ -2,12 +2,16 @@ import Foundation
 import HashTreeCollections
 import StowageCore
 import StowageTestSupport
+import Synchronization
 import Testing
 
 @testable import StowageStorage
 
 /// The upload and blob-ingest protocol, on the memory and the file engine.
 struct IngestTests {
+    /// How many passes a collector running beside a test has made.
+    final class Passes: Sendable { let count = Mutex(0) }
+
     static let locations = EngineTests.locations
     static let app = RepositoryName("ingest/app")!
 
@@ -40,15 +44,21 @@ struct IngestTests {
         let (store, ingest) = try await Self.open(kind, directory)
         let other = RepositoryName("ingest/other")!
         try await store.submit(.createRepository(name: other, settings: .init()))
+        let passes = Passes()
         let collecting = Task {
-            var passes = 0
             while !Task.isCancelled {
                 await store.collectGarbage()
-                passes += 1
+                passes.count.withLock { $0 += 1 }
                 await Task.yield()
             }
-            return passes
         }
+        // Waits for one more pass of the collector, so it runs before the first blob arrives and
+        // during every round, however busy the machine (a write in memory never has to wait).
+        func collectorMoves() async {
+            let seen = passes.count.withLock { $0 }
+            while passes.count.withLock({ $0 }) == seen { await Task.yield() }
+        }
+        await collectorMoves()
         var linked: [Digest] = []
         for round in 0..<40 {
             let content = Self.bytes(round)
@@ -76,9 +86,11 @@ struct IngestTests {
             for digest in linked {
                 #expect(store.content.blobSize(digest) != nil, "round \(round): blob \(digest) was collected")
             }
+            await collectorMoves()
         }
         collecting.cancel()
-        #expect(await collecting.value > 40)
+        await collecting.value
+        #expect(passes.count.withLock { $0 } > 40)
         for digest in linked { #expect(try Self.read(digest, from: store.content).count == 1000) }
     }
 

@@ -32,12 +32,12 @@ extension RegistryStore {
     /// Makes everything appended through `sequence` durable as the policy says, and published.
     func settle(through sequence: UInt64) async throws {
         switch configuration.fsync {
-        case .always:
+        case .always where log.persists:
             try await waitUntilDurable(sequence)
-        case .batch:
+        case .batch where log.persists:
             publish(head, through: lastSequence)
             scheduleBatchSync()
-        case .never:
+        case .always, .batch, .never:  // `.always` and `.batch` here: a log in memory, nothing to fsync
             publish(head, through: lastSequence)
         }
         snapshotIfDue()
@@ -73,12 +73,11 @@ extension RegistryStore {
         let target = lastSequence
         let state = head
         let handle = log.syncTarget()
-        let queue = syncQueue
-        Task {
-            let result: Result<Void, any Error> = await withCheckedContinuation { continuation in
-                queue.async { continuation.resume(returning: Result { try handle.sync() }) }
-            }
-            self.finishSync(through: target, state: state, result: result)
+        // Straight onto the fsync thread, and from there one task back to the writer: one
+        // thread woken each way, the least a blocking fsync off the writer's thread can cost.
+        syncQueue.async {
+            let result = Result { try handle.sync() }
+            Task { await self.finishSync(through: target, state: state, result: result) }
         }
     }
 

@@ -7,6 +7,8 @@ public protocol EventLog: AnyObject {
     func append(framed bytes: [UInt8], lastSequence: UInt64) throws
     /// Something that makes everything appended so far durable when called, from any thread.
     func syncTarget() -> any LogSyncTarget
+    /// Whether anything outlives the process, so that an fsync means something (not in memory).
+    var persists: Bool { get }
     /// Starts a new segment whose first record will be `sequence`.
     func startSegment(at sequence: UInt64) throws
     /// The payloads of the records in every segment that may hold records above `sequence`,

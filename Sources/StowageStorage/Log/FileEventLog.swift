@@ -97,6 +97,8 @@ public final class FileEventLog: EventLog {
 
     public func syncTarget() -> any LogSyncTarget { FileSync(descriptor: current) }
 
+    public var persists: Bool { true }
+
     public func startSegment(at sequence: UInt64) throws {
         guard currentSize > 0 else { return }
         try POSIX.fsync(current.fd, path: current.path)

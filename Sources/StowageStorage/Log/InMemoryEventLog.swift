@@ -10,6 +10,8 @@ public final class InMemoryEventLog: EventLog {
 
     public func syncTarget() -> any LogSyncTarget { NoSync() }
 
+    public var persists: Bool { false }
+
     public func startSegment(at sequence: UInt64) throws {
         if segments[segments.count - 1].bytes.isEmpty {
             segments[segments.count - 1].first = sequence
