@@ -629,8 +629,8 @@ class Bench:
                 self.add(f"engine: {metric}", float(value), None)
 
     def run(self):
-        self.start()
-        try:
+        try:  # a server that cannot start stops the ones started before it
+            self.start()
             time.sleep(2)
             idle = {name: server.rss_mib() for name, server in self.servers.items()}
             self.add("resident memory idle after start (MiB)", idle["stowage"], idle["registry"], "registry", lower=True)
