@@ -2,7 +2,7 @@ public import HashTreeCollections
 
 /// An image in a repository: its manifest, when it was first pushed, and its tags.
 public struct Image: Hashable, Sendable {
-    public var manifest: Manifest
+    @CopiedOnWrite public var manifest: Manifest
     public var pushedAt: Timestamp
     /// The tags that point at this image.
     ///

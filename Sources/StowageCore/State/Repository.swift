@@ -4,7 +4,7 @@ public import HashTreeCollections
 public struct Repository: Hashable, Sendable, Codable {
     public var name: RepositoryName
     public var createdAt: Timestamp
-    public var settings: RepositorySettings
+    @CopiedOnWrite public var settings: RepositorySettings
     public var images: TreeDictionary<Digest, Image>
     public var tags: TreeDictionary<Tag, Digest>
     /// Blobs linked into this repository, with their sizes.
