@@ -13,18 +13,15 @@ import Synchronization
 /// the same shape: `2026-12-02T05:10:00+0000 info stowage: key=value [Module] message`.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:] {
-        didSet { prefix = Self.render(label: label, metadata) }
-    }
+    /// Set for every request (its id), so rendered only when a line is written: at
+    /// `--log-level warning` a request renders nothing.
+    public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
 
     private let label: String
-    /// `label: key=value` of the handler's own metadata, rendered when it changes, not per line.
-    private var prefix: String
 
     public init(label: String) {
         self.label = label
-        prefix = Self.render(label: label, [:])
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -34,11 +31,13 @@ public struct LineLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var line = Clock.shared.stamp()
-        line.reserveCapacity(line.utf8.count + prefix.utf8.count + 96)
+        line.reserveCapacity(line.utf8.count + label.utf8.count + 128)
         line += " "
         line += event.level.rawValue
         line += " "
-        line += prefix
+        line += label
+        line += ":"
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
         var extra = metadataProvider?.get() ?? [:]
         if let explicit = event.metadata { extra.merge(explicit) { _, new in new } }
         if let error = event.error { extra["error.message"] = "\(error)" }
@@ -49,12 +48,6 @@ public struct LineLogHandler: LogHandler {
         line += event.message.description
         line += "\n"
         writeLine(line)
-    }
-
-    private static func render(label: String, _ metadata: Logger.Metadata) -> String {
-        var text = label + ":"
-        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) { text += " \(key)=\(value)" }
-        return text
     }
 
     private func writeLine(_ line: String) {
