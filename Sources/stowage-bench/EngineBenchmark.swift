@@ -239,7 +239,7 @@ struct EngineBenchmark {
             try SnapshotFormat.encode(state, sequence: sequence)
         }
         print("text / snapshot (MiB) | \(text.count >> 20) / \(snapshot.count >> 20)")
-        let inflated = try timed("inflate") { try Zlib.decompress(Array(snapshot.dropFirst(40)), limit: text.count) }
+        let inflated = try timed("inflate") { try Zlib.decompress(Array(snapshot.dropFirst(40)), exactly: text.count) }
         let read = try timed("read the text") { try StateCodec.decodeState(inflated) }
         precondition(read == state)
     }
