@@ -37,11 +37,14 @@ public struct LineLogHandler: LogHandler {
         line += " "
         line += label
         line += ":"
-        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+        func append(_ pairs: Logger.Metadata) {
+            for (key, value) in pairs.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+        }
+        append(metadata)
         var extra = metadataProvider?.get() ?? [:]
         if let explicit = event.metadata { extra.merge(explicit) { _, new in new } }
         if let error = event.error { extra["error.message"] = "\(error)" }
-        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
+        append(extra)
         line += " ["
         line += event.source
         line += "] "

@@ -37,8 +37,7 @@ public final class SequentialIDGenerator: IDGenerator {
 public func randomUUID() -> String {
     var generator = SystemRandomNumberGenerator()
     // Two draws of 8 bytes (each a getrandom call), not sixteen of one.
-    let (high, low) = (generator.next(), generator.next())
-    var bytes = (0..<16).map { UInt8(truncatingIfNeeded: ($0 < 8 ? high : low) >> (8 * ($0 % 8))) }
+    var bytes = withUnsafeBytes(of: (generator.next(), generator.next())) { Array($0) }
     bytes[6] = bytes[6] & 0x0F | 0x40
     bytes[8] = bytes[8] & 0x3F | 0x80
     let hex = Array("0123456789abcdef".utf8)
