@@ -39,6 +39,17 @@ struct DomainTests {
         #expect(Digest("md5:" + hex64) == nil)
         #expect(Digest(hex64) == nil)
         #expect(Digest("sha256:" + hex64.dropLast() + "g") == nil)
+        // Every byte of the algorithm and the separator counts, at both lengths.
+        for wrong in ["xha256:", "sxa256:", "shx256:", "sha356:", "sha246:", "sha255:", "sha256;", "sha512:"] {
+            #expect(Digest(wrong + hex64) == nil, "\(wrong)")
+        }
+        for wrong in ["sha256:", "sha513:", "shA512:", "sha512-"] {
+            #expect(Digest(wrong + hex64 + hex64) == nil, "\(wrong)")
+        }
+        #expect(Digest("sha256:" + hex64.dropLast(2) + "é") == nil)
+        // A digest built from a substring's text is the same digest.
+        let text = "x sha256:\(hex64)"
+        #expect(Digest(String(text.dropFirst(2))) == Digest("sha256:" + hex64))
     }
 
     @Test func accountsRegionsAndScopesFollowAWSShapes() {

@@ -126,9 +126,45 @@ struct JSONValueTests {
         #expect(throws: JSONValue.SyntaxError.self) { try Self.parse(Array(text.utf8)) }
     }
 
-    @Test func invalidUTF8IsRefused() {
-        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0x5C, 0x6E, 0xED, 0xA0, 0x80, 0x22]] {
+    @Test func invalidUTF8IsRefused() throws {
+        for bytes: [UInt8] in [
+            [0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0x5C, 0x6E, 0xED, 0xA0, 0x80, 0x22],
+            [0x22, 0x61, 0x62, 0xC3, 0x22], [0x22, 0x61, 0xED, 0xA0, 0x80, 0x62, 0x22],
+        ] {
             #expect(throws: JSONValue.SyntaxError.self) { try Self.parse(bytes) }
+        }
+        // Unescaped non-ASCII text is read as it is, in plain runs and after an escape.
+        #expect(try Self.parse(Array("\"aé€𝄞\"".utf8)) as? String == "aé€𝄞")
+        #expect(try Self.parse(Array("\"\\né€\"".utf8)) as? String == "\né€")
+    }
+
+    /// Plain runs are stepped over eight bytes at a time: a byte that ends or changes the run is
+    /// found wherever it lies in a word.
+    @Test func everyPositionInAPlainRunIsLookedAt() throws {
+        for length in 1..<26 {
+            for position in 0..<length {
+                func text(_ middle: String) -> [UInt8] {
+                    Array(
+                        ("\"" + String(repeating: "a", count: position) + middle
+                            + String(repeating: "b", count: length - position - 1) + "\"").utf8)
+                }
+                let plain = String(repeating: "a", count: position)
+                let rest = String(repeating: "b", count: length - position - 1)
+                #expect(try Self.parse(text("é")) as? String == plain + "é" + rest)
+                #expect(try Self.parse(text(#"\""#)) as? String == plain + "\"" + rest)
+                #expect(try Self.parse(text(#"\u00e9"#)) as? String == plain + "é" + rest)
+                #expect(throws: JSONValue.SyntaxError.self) { try Self.parse(text("\u{01}")) }
+                #expect(throws: JSONValue.SyntaxError.self) { try Self.parse(text("\u{1F}")) }
+                var invalid = text("c")
+                invalid[position + 1] = 0xFF
+                #expect(throws: JSONValue.SyntaxError.self) { try Self.parse(invalid) }
+                // A quote inside the run ends the string early: what follows is not JSON.
+                #expect(throws: JSONValue.SyntaxError.self) { try Self.parse(text("\"x")) }
+            }
+            // A run that reaches the end of the input without its quote.
+            #expect(throws: JSONValue.SyntaxError.self) {
+                try Self.parse(Array(("\"" + String(repeating: "a", count: length)).utf8))
+            }
         }
     }
 

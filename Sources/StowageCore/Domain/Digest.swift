@@ -12,17 +12,29 @@ public struct Digest: ValidatedString {
     }
 
     public init?(_ text: String) {
-        let utf8 = text.utf8
-        let algorithm: Algorithm
-        if utf8.starts(with: "sha256:".utf8) {
-            algorithm = .sha256
-        } else if utf8.starts(with: "sha512:".utf8) {
-            algorithm = .sha512
-        } else {
-            return nil
-        }
-        guard utf8.count == 7 + algorithm.hexLength, utf8.dropFirst(7).allSatisfy(ASCII.isLowerHex) else { return nil }
+        var text = text
+        guard text.withUTF8(Self.isDigest) else { return nil }
         rawValue = text
+    }
+
+    /// `sha256:` and 64 lowercase hex digits, or `sha512:` and 128, over the bytes at once
+    /// (generic `starts(with:)` and `allSatisfy` on the UTF-8 view were most of reading one).
+    private static func isDigest(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count == 71 || bytes.count == 135, bytes[6] == UInt8(ascii: ":") else { return false }
+        let bits: (UInt8, UInt8, UInt8) =
+            bytes.count == 71
+            ? (UInt8(ascii: "2"), UInt8(ascii: "5"), UInt8(ascii: "6"))
+            : (UInt8(ascii: "5"), UInt8(ascii: "1"), UInt8(ascii: "2"))
+        guard bytes[0] == UInt8(ascii: "s"), bytes[1] == UInt8(ascii: "h"), bytes[2] == UInt8(ascii: "a"),
+            bytes[3] == bits.0, bytes[4] == bits.1, bytes[5] == bits.2
+        else { return false }
+        // No early exit: the loop has no branch, so the compiler runs it on vectors.
+        var invalid: UInt8 = 0
+        for index in 7..<bytes.count {
+            let byte = bytes[index]
+            invalid |= (byte &- UInt8(ascii: "0") < 10 ? 0 : 1) & (byte &- UInt8(ascii: "a") < 6 ? 0 : 1)
+        }
+        return invalid == 0
     }
 
     /// Builds a digest from an algorithm and its hex encoding.
