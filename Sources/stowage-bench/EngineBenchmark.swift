@@ -229,9 +229,10 @@ struct EngineBenchmark {
             "fold \(images) images in the reducer (µs CPU per command) | \(String(format: "%.2f", (cpu() - folding) / Double(2 * images) * 1e6))"
         )
         func timed<T>(_ what: String, _ body: () throws -> T) rethrows -> T {
-            let start = cpu()
+            let (start, clock) = (cpu(), ContinuousClock.now)
             let value = try body()
-            print("\(what) (s CPU) | \(String(format: "%.3f", cpu() - start))")
+            let wall = (ContinuousClock.now - clock) / .seconds(1)
+            print("\(what) (s CPU / s wall) | \(String(format: "%.3f / %.3f", cpu() - start, wall))")
             return value
         }
         let text = try timed("write \(images) images as text") { try StateCodec.encodeState(state) }

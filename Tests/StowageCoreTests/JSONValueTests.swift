@@ -168,6 +168,30 @@ struct JSONValueTests {
         }
     }
 
+    /// The structural skip a large state's reading uses stops exactly where the value ends, and
+    /// input whose brackets or strings do not close is refused, never read past its end.
+    @Test func skippingAValueStopsWhereItEnds() throws {
+        for value in [
+            #"{"a":[1,2,{"b":"}\"]"}],"c":null}"#, "[]", "{}", #""x\\""#, "-12.5e3", "true", "null",
+            #"[[["\u005d"]]]"#, "{ \"a\" : [ 1 , 2 ] }",
+        ] {
+            let bytes = Array((value + ",7").utf8)
+            let end = bytes.withUnsafeBufferPointer { buffer in
+                var parser = JSONParser(bytes: buffer)
+                try? parser.skipValue()
+                return parser.index
+            }
+            #expect(end == value.utf8.count, "\(value)")
+        }
+        for damaged in ["{", #"{"a":"b"#, "[1,2", "]", "}", #""\"#, "", ",", #"{"a":"b\"}"#] {
+            let bytes = Array(damaged.utf8)
+            bytes.withUnsafeBufferPointer { buffer in
+                var parser = JSONParser(bytes: buffer)
+                #expect(throws: JSONValue.SyntaxError.self, "\(damaged)") { try parser.skipValue() }
+            }
+        }
+    }
+
     @Test func nestingUpToTheLimitIsRead() throws {
         let depth = JSONValue.maximumDepth
         let text = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)

@@ -29,6 +29,29 @@ struct SnapshotTests {
         }
     }
 
+    /// A state whose repositories take more than the threshold is read back from its snapshot on
+    /// every core at a restart: the same state, every image there.
+    @Test func aLargeSnapshotReadOnEveryCoreRestoresTheState() async throws {
+        let directory = TemporaryDirectory()
+        let expected: RegistryState
+        do {
+            let store = try EngineFixture.open(.directory(directory.path))
+            let names = (0..<40).map { RepositoryName("large/r\($0)")! }
+            for name in names { _ = try await store.submit(.createRepository(name: name, settings: .init())) }
+            for batch in stride(from: 0, to: 7_000, by: 500) {
+                _ = try await store.submit(
+                    (batch..<batch + 500).flatMap { TinyImages.commands($0, in: names[$0 % 40]) })
+            }
+            _ = try await store.compact()
+            expected = store.state
+        }
+        #expect(try StateCodec.encodeState(expected).count > StateReader.parallelThreshold + (1 << 20))
+        let reopened = try EngineFixture.open(.directory(directory.path))
+        #expect(reopened.recovery.replayed == 0, "read from the snapshot alone")
+        #expect(reopened.state == expected)
+        #expect(reopened.state.scopes[.default]?.repositories.values.reduce(0) { $0 + $1.images.count } == 7_000)
+    }
+
     /// With a budget, a snapshot that took longer spaces the next ones further apart (capped);
     /// without one, they come exactly every `snapshotEvery` records.
     @Test func snapshotSpacingFollowsTheBudget() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import HashTreeCollections
 import StowageCore
 import StowageTestSupport
 import Testing
@@ -31,6 +32,8 @@ struct StateCodecTests {
             let written = try StateCodec.encodeState(state)
             #expect(written == generic)
             #expect(try StateCodec.decodeState(written) == state)
+            // Read on every core (each scope's repositories in runs, one thread a run): the same.
+            #expect(try StateReader.read(written, parallelAbove: 0) == state)
             #expect(
                 try StateCodec.decodeState(written)
                     == (try JSONDecoder().decode(RegistryState.self, from: Data(generic))))
@@ -105,7 +108,50 @@ struct StateCodecTests {
         #expect(damaged != text, "the damage \(what) must change the text")
         #expect(throws: (any Error).self, "\(what)") { try StateCodec.decodeState(Array(damaged.utf8)) }
         #expect(throws: (any Error).self, "\(what)") {
+            try StateReader.read(Array(damaged.utf8), parallelAbove: 0)
+        }
+        #expect(throws: (any Error).self, "\(what)") {
             try JSONDecoder().decode(RegistryState.self, from: Data(damaged.utf8))
+        }
+    }
+
+    /// Many repositories read on two or more threads: the same state as one thread reads, and a
+    /// damaged repository in any run is refused, whichever thread reads it.
+    @Test func repositoriesReadOnEveryCoreAreTheRepositoriesReadOnOne() throws {
+        var state = RegistryState()
+        var sequence: UInt64 = 0
+        func apply(_ command: Command, in scope: Scope = .default) throws {
+            sequence += 1
+            try state.apply(
+                Envelope(
+                    sequence: sequence, time: Timestamp(millisecondsSinceEpoch: Int64(sequence)), scope: scope,
+                    command: command))
+        }
+        let other = Scope(account: AccountID("210987654321")!, region: Region("eu-west-1")!)
+        for n in 0..<64 {
+            let name = RepositoryName("spread/r\(n)")!
+            for scope in [Scope.default, other] {
+                try apply(.createRepository(name: name, settings: .init()), in: scope)
+                for image in 0..<(n % 5) {
+                    for command in TinyImages.commands(image, in: name) { try apply(command, in: scope) }
+                }
+            }
+        }
+        let written = try StateCodec.encodeState(state)
+        let parallel = try StateReader.read(written, parallelAbove: 0)
+        #expect(parallel == state)
+        #expect(parallel == (try StateReader.read(written, parallelAbove: .max)))
+        #expect(parallel.scopes[other]?.repositories.count == 64)
+        // A damaged repository first, in the middle and last: refused, never half read.
+        for name in ["spread/r0", "spread/r31", "spread/r63"] {
+            var text = String(decoding: written, as: UTF8.self)
+            let key = #""\#(name)":{"#
+            let at = text.range(of: key)!.upperBound
+            text.replaceSubrange(at..<at, with: #""extra":[1,"#)
+            #expect(throws: (any Error).self, "\(name)") { try StateReader.read(Array(text.utf8), parallelAbove: 0) }
+            var cut = String(decoding: written, as: UTF8.self)
+            cut.replaceSubrange(cut.range(of: key)!, with: #""\#(name)":{"x":"\#(String(repeating: "y", count: 9))"#)
+            #expect(throws: (any Error).self, "\(name)") { try StateReader.read(Array(cut.utf8), parallelAbove: 0) }
         }
     }
 

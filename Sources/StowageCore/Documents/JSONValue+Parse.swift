@@ -195,6 +195,43 @@ package struct JSONParser: ~Copyable {
         throw error("an unterminated string")
     }
 
+    /// Steps over one value without building it, checking only that its brackets close and its
+    /// strings end: what it steps over is for a strict reading of those bytes afterwards.
+    package mutating func skipValue() throws(JSONValue.SyntaxError) {
+        var depth = 0
+        repeat {
+            guard index < bytes.count else { throw error("unexpected end of input") }
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                index += 1
+                while true {
+                    skipPlainWords()
+                    guard index < bytes.count else { throw error("an unterminated string") }
+                    let byte = bytes[index]
+                    index += 1
+                    if byte == UInt8(ascii: "\"") { break }
+                    if byte == UInt8(ascii: "\\") { index += 1 }  // the escaped byte
+                }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                index += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                guard depth > 0 else { throw error("unexpected character") }
+                depth -= 1
+                index += 1
+            case UInt8(ascii: ","), UInt8(ascii: ":"), 0x20, 0x09, 0x0A, 0x0D:
+                guard depth > 0 else { throw error("unexpected character") }
+                index += 1
+            default:
+                // A number or a literal: up to the next delimiter.
+                index += 1
+                while index < bytes.count, !Self.delimiters.contains(bytes[index]) { index += 1 }
+            }
+        } while depth > 0
+    }
+
+    private static let delimiters: Set<UInt8> = Set(",:{}[]\" \t\n\r".utf8)
+
     /// Steps over eight bytes at a time while none is a quote, a backslash, a control character
     /// or non-ASCII: the bytes a string's plain run is made of.
     private mutating func skipPlainWords() {

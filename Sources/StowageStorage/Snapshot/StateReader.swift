@@ -1,6 +1,8 @@
+import Dispatch
 import FoundationEssentials
 import HashTreeCollections
 import StowageCore
+import Synchronization
 
 /// Reads the JSON ``StateWriter`` writes back into a ``RegistryState``, by hand, as strictly as
 /// `JSONDecoder` does: every required member present, every validated string validated, every
@@ -18,17 +20,26 @@ struct StateReader: ~Copyable {
 
     private var parser: JSONParser
     private var interned: [String: String] = [:]
+    /// A scope whose repositories take more bytes than this reads them on every core.
+    private let parallelAbove: Int
 
-    private init(_ buffer: UnsafeBufferPointer<UInt8>) { parser = JSONParser(bytes: buffer) }
+    private init(_ buffer: UnsafeBufferPointer<UInt8>, parallelAbove: Int) {
+        parser = JSONParser(bytes: buffer)
+        self.parallelAbove = parallelAbove
+    }
+
+    /// Repositories in more bytes than this are read on every core (a few MiB: below, starting
+    /// the threads costs more than it saves).
+    static let parallelThreshold = 4 << 20
 
     /// The state `bytes` hold, which must be one JSON object and nothing else.
-    static func read(_ bytes: some Collection<UInt8>) throws -> RegistryState {
-        try whole(bytes) { try $0.state() }
+    static func read(_ bytes: some Collection<UInt8>, parallelAbove: Int = parallelThreshold) throws -> RegistryState {
+        try whole(bytes, parallelAbove: parallelAbove) { try $0.state() }
     }
 
     /// The scopes of an export file's state, `{"scopes":{...}}`.
     static func readScopes(_ bytes: some Collection<UInt8>) throws -> TreeDictionary<Scope, ScopeState> {
-        try whole(bytes) { reader in
+        try whole(bytes, parallelAbove: parallelThreshold) { reader in
             var scopes: TreeDictionary<Scope, ScopeState>?
             try reader.members { reader, key in
                 if key == "scopes" {
@@ -43,11 +54,11 @@ struct StateReader: ~Copyable {
     }
 
     /// What `body` reads from `bytes`, which must hold it and nothing else.
-    private static func whole<Value>(_ bytes: some Collection<UInt8>, _ body: (inout StateReader) throws -> Value)
-        throws -> Value
-    {
+    private static func whole<Value>(
+        _ bytes: some Collection<UInt8>, parallelAbove: Int, _ body: (inout StateReader) throws -> Value
+    ) throws -> Value {
         func read(_ buffer: UnsafeBufferPointer<UInt8>) throws -> Value {
-            var reader = StateReader(buffer)
+            var reader = StateReader(buffer, parallelAbove: parallelAbove)
             reader.parser.skipWhitespace()
             let value = try body(&reader)
             reader.parser.skipWhitespace()
@@ -95,7 +106,7 @@ struct StateReader: ~Copyable {
         try members { reader, key in
             switch key {
             case "repositories":
-                scope.repositories = try reader.dictionary(RepositoryName.self) { try $0.repository() }
+                scope.repositories = try reader.repositories()
                 seen.repositories = true
             case "uploads":
                 scope.uploads = try reader.generic(TreeDictionary<UploadID, Upload>.self)
@@ -108,6 +119,67 @@ struct StateReader: ~Copyable {
         try require(seen.uploads, "uploads", of: "a scope")
         return scope
     }
+
+    /// A scope's repositories. Each member's value is found by a structural skip, then read
+    /// strictly from its own bytes, which must be exactly the value: when they are many, on every
+    /// core, each thread a run of repositories (a repository's reading needs nothing outside it).
+    private mutating func repositories() throws -> TreeDictionary<RepositoryName, Repository> {
+        var names: [RepositoryName] = []
+        var spans: [Range<Int>] = []
+        try members { reader, text in
+            guard let name = RepositoryName(text) else { throw Failure(description: "invalid RepositoryName: \(text)") }
+            let start = reader.parser.index
+            try reader.parser.skipValue()
+            names.append(name)
+            spans.append(start..<reader.parser.index)
+        }
+        guard let first = spans.first?.lowerBound, let last = spans.last?.upperBound else { return [:] }
+        let threads = last - first > parallelAbove ? min(spans.count, Self.cores) : 1
+        // Runs of about equal bytes, in order: run r starts at the first span past r/threads of them.
+        var cuts = [0]
+        for (index, span) in spans.enumerated()
+        where cuts.count < threads && span.lowerBound - first >= (last - first) * cuts.count / threads {
+            cuts.append(index)
+        }
+        while cuts.count <= threads { cuts.append(spans.count) }
+        var runs = [Result<[Repository], any Error>](repeating: .success([]), count: threads)
+        // The text outlives the threads: `concurrentPerform` returns when every run is read.
+        nonisolated(unsafe) let buffer = parser.bytes
+        let (parallelAbove, runSpans, runCuts) = (parallelAbove, spans, cuts)
+        @Sendable func readRun(_ run: Int) -> Result<[Repository], any Error> {
+            var reader = StateReader(buffer, parallelAbove: parallelAbove)
+            return Result {
+                try runSpans[runCuts[run]..<runCuts[run + 1]].map { span in
+                    reader.parser.index = span.lowerBound
+                    let repository = try reader.repository()
+                    guard reader.parser.index == span.upperBound else {
+                        throw reader.parser.error("unexpected data after a repository")
+                    }
+                    return repository
+                }
+            }
+        }
+        if threads == 1 {
+            runs[0] = readRun(0)
+        } else {
+            runs.withUnsafeMutableBufferPointer { runs in
+                nonisolated(unsafe) let runs = runs
+                DispatchQueue.concurrentPerform(iterations: threads) { runs[$0] = readRun($0) }
+            }
+        }
+        var result: TreeDictionary<RepositoryName, Repository> = [:]
+        var index = 0
+        for run in runs {
+            for repository in try run.get() {
+                result[names[index]] = repository
+                index += 1
+            }
+        }
+        return result
+    }
+
+    /// The cores this process may run on.
+    private static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     private mutating func repository() throws -> Repository {
         var name: RepositoryName?
