@@ -10,6 +10,26 @@ struct ZlibTests {
         let bytes = (0..<size).map { i in i % 3 == 0 ? UInt8.random(in: 0...255, using: &random) : UInt8(i % 7) }
         let compressed = Zlib.compress(bytes)
         #expect(try Zlib.decompress(compressed, limit: size) == bytes)
+        #expect(try Zlib.decompress(compressed, exactly: size) == bytes)
+    }
+
+    /// A snapshot's text inflates into a buffer of exactly the size its header claims: a stream
+    /// that holds more, less, is cut short, damaged, or followed by more bytes is refused.
+    @Test func inflatingExactlyRefusesEveryOtherLength() {
+        let text = Array(String(repeating: "hello, registry; ", count: 500).utf8)
+        let compressed = Zlib.compress(text)
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(compressed, exactly: text.count - 1) }
+        #expect(throws: Zlib.Failure.tooLarge(limit: text.count - 2)) {
+            try Zlib.decompress(compressed, exactly: text.count - 2)
+        }
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(compressed, exactly: text.count + 1) }
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(compressed, exactly: 0) }
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(Array(compressed.dropLast(3)), exactly: text.count) }
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(compressed + [1, 2, 3], exactly: text.count) }
+        var corrupt = compressed
+        corrupt[corrupt.count / 2] ^= 0xFF
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(corrupt, exactly: text.count) }
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress([], exactly: 0) }
     }
 
     @Test func aBombIsStoppedAtTheLimit() throws {
@@ -29,5 +49,10 @@ struct ZlibTests {
 
     @Test func crc32MatchesTheStandardCheckValue() {
         #expect(Zlib.crc32(Array("123456789".utf8)) == 0xCBF4_3926)
+        // Continued over pieces, the same checksum as over the whole.
+        let whole = Array("123456789".utf8)
+        let first = whole[..<4].withUnsafeBytes { Zlib.crc32($0) }
+        #expect(whole[4...].withUnsafeBytes { Zlib.crc32($0, continuing: first) } == 0xCBF4_3926)
+        #expect(Zlib.crc32([UInt8]()) == 0)
     }
 }
