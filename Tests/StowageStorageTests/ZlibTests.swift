@@ -47,6 +47,25 @@ struct ZlibTests {
         #expect(throws: Zlib.Failure.self) { try Zlib.decompress(compressed + [1, 2, 3], limit: 1000) }
     }
 
+    /// zlib's counts are 32-bit, so what is larger goes to it in pieces: with pieces of a few bytes,
+    /// every function gives what it gives in one piece.
+    @Test(arguments: [1, 7, 4096])
+    func piecesGiveWhatOnePieceGives(piece: Int) throws {
+        var random = SystemRandomNumberGenerator()
+        let bytes = (0..<50_000).map { i in i % 5 == 0 ? UInt8.random(in: 0...255, using: &random) : UInt8(i % 11) }
+        let compressed = Zlib.compress(bytes, piece: piece)
+        #expect(compressed == Zlib.compress(bytes))
+        #expect(try Zlib.decompress(compressed, exactly: bytes.count, piece: piece) == bytes)
+        #expect(try Zlib.decompress(compressed, limit: bytes.count, piece: piece) == bytes)
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(compressed + [9], exactly: bytes.count, piece: piece) }
+        #expect(throws: Zlib.Failure.self) { try Zlib.decompress(compressed + [9], limit: bytes.count, piece: piece) }
+        #expect(throws: Zlib.Failure.self) {
+            try Zlib.decompress(Array(compressed.dropLast(2)), exactly: bytes.count, piece: piece)
+        }
+        #expect(
+            bytes.withUnsafeBytes { Zlib.crc32($0, piece: piece) } == bytes.withUnsafeBytes { Zlib.crc32($0) })
+    }
+
     @Test func crc32MatchesTheStandardCheckValue() {
         #expect(Zlib.crc32(Array("123456789".utf8)) == 0xCBF4_3926)
         // Continued over pieces, the same checksum as over the whole.

@@ -18,8 +18,8 @@ public enum Zlib {
     }
 
     /// Compresses `bytes` into a zlib stream at `level` (1 fastest, 9 smallest).
-    public static func compress(_ bytes: [UInt8], level: Int32 = 1) -> [UInt8] {
-        let deflater = Deflater(level: level)
+    public static func compress(_ bytes: [UInt8], level: Int32 = 1, piece: Int = piece) -> [UInt8] {
+        let deflater = Deflater(level: level, piece: piece)
         deflater.append(bytes)
         return deflater.finish()
     }
@@ -32,17 +32,26 @@ public enum Zlib {
         private(set) var output: [UInt8] = []
         /// How many bytes went in.
         private(set) var consumed = 0
+        private let piece: Int
 
-        init(level: Int32) {
+        init(level: Int32, piece: Int = Zlib.piece) {
+            self.piece = piece
             precondition(deflateInit_(&stream, level, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)
         }
 
         deinit { deflateEnd(&stream) }
 
-        /// Compresses `bytes` onto the stream.
+        /// Compresses `bytes` onto the stream, in pieces zlib's 32-bit counts hold.
         func append(_ bytes: borrowing [UInt8]) {
             consumed += bytes.count
-            bytes.withUnsafeBufferPointer { run($0, flush: Z_NO_FLUSH) }
+            bytes.withUnsafeBufferPointer { all in
+                var offset = 0
+                repeat {
+                    let count = min(all.count - offset, piece)
+                    run(UnsafeBufferPointer(rebasing: all[offset..<offset + count]), flush: Z_NO_FLUSH)
+                    offset += count
+                } while offset < all.count
+            }
         }
 
         /// Ends the stream and returns it whole.
@@ -75,7 +84,8 @@ public enum Zlib {
     /// many), straight into one buffer of that size. The buffer is not zero-filled first (inflate
     /// writes every byte it reports: one pass over 768 MiB less at a million images), and zlib is
     /// fed in pieces its 32-bit counts can hold, so a text above 4 GiB inflates too.
-    public static func decompress(_ bytes: [UInt8], exactly length: Int) throws(Failure) -> [UInt8] {
+    public static func decompress(_ bytes: [UInt8], exactly length: Int, piece: Int = piece) throws(Failure) -> [UInt8]
+    {
         var stream = z_stream()
         guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw .corrupt("inflateInit failed")
@@ -109,14 +119,16 @@ public enum Zlib {
         return output
     }
 
-    /// The most bytes handed to zlib at once: its counts are 32-bit.
-    static let piece = Int(UInt32.max)
+    /// The most bytes handed to zlib at once: its counts are 32-bit. (Tests pass smaller pieces.)
+    public static let piece = Int(UInt32.max)
 
     /// Inflates a zlib stream (or a gzip file, with `gzip`), refusing to produce more than `limit` bytes.
     ///
     /// The output grows in steps, so a stream that claims little but inflates to much (a bomb)
     /// is stopped at `limit` with little memory spent.
-    public static func decompress(_ bytes: [UInt8], limit: Int, gzip: Bool = false) throws(Failure) -> [UInt8] {
+    public static func decompress(_ bytes: [UInt8], limit: Int, gzip: Bool = false, piece: Int = piece) throws(Failure)
+        -> [UInt8]
+    {
         var stream = z_stream()
         let windowBits: Int32 = gzip ? 15 + 16 : 15
         guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -156,7 +168,8 @@ public enum Zlib {
     }
 
     /// The zlib CRC-32 of `bytes`, continuing from `crc`.
-    public static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+    public static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0, piece: Int = piece) -> UInt32
+    {
         guard let base = bytes.baseAddress else { return crc }
         var (crc, offset) = (uLong(crc), 0)
         while offset < bytes.count {
