@@ -2,7 +2,6 @@ import Dispatch
 import FoundationEssentials
 import HashTreeCollections
 import StowageCore
-import Synchronization
 
 /// Reads the JSON ``StateWriter`` writes back into a ``RegistryState``, by hand, as strictly as
 /// `JSONDecoder` does: every required member present, every validated string validated, every
