@@ -86,37 +86,60 @@ public enum Zlib {
     /// fed in pieces its 32-bit counts can hold, so a text above 4 GiB inflates too.
     public static func decompress(_ bytes: [UInt8], exactly length: Int, piece: Int = piece) throws(Failure) -> [UInt8]
     {
+        var failure: Failure?
+        let output = [UInt8](unsafeUninitializedCapacity: length) { out, initialized in
+            bytes.withUnsafeBufferPointer { input in
+                do throws(Failure) { try inflate(input, exactlyInto: out, piece: piece) } catch { failure = error }
+            }
+            initialized = failure == nil ? length : 0
+        }
+        if let failure { throw failure }
+        return output
+    }
+
+    /// Inflates the zlib stream `input`, which must hold exactly `output.count` bytes, into
+    /// `output`: every byte of it written, nothing past it, and nothing of `input` left over.
+    /// (Segments of a snapshot inflate this way on every core, each into its place in one text.)
+    public static func inflate(
+        _ input: UnsafeBufferPointer<UInt8>, exactlyInto output: UnsafeMutableBufferPointer<UInt8>, piece: Int = piece
+    ) throws(Failure) {
         var stream = z_stream()
         guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw .corrupt("inflateInit failed")
         }
         defer { inflateEnd(&stream) }
-        var status = Z_OK
         var (consumed, produced) = (0, 0)
-        // One spare byte shows a longer stream.
-        let output = [UInt8](unsafeUninitializedCapacity: length + 1) { out, initialized in
-            bytes.withUnsafeBufferPointer { input in
-                repeat {
-                    let offered = (input: min(input.count - consumed, piece), output: min(out.count - produced, piece))
-                    stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress.map { $0 + consumed })
-                    stream.avail_in = uInt(offered.input)
-                    stream.next_out = out.baseAddress.map { $0 + produced }
-                    stream.avail_out = uInt(offered.output)
-                    status = inflate(&stream, Z_NO_FLUSH)
-                    consumed += offered.input - Int(stream.avail_in)
-                    produced += offered.output - Int(stream.avail_out)
-                } while status == Z_OK
-            }
-            initialized = produced
+        func step(into out: UnsafeMutablePointer<UInt8>?, room: Int) -> Int32 {
+            let offered = (input: min(input.count - consumed, piece), output: min(room, piece))
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress.map { $0 + consumed })
+            stream.avail_in = uInt(offered.input)
+            stream.next_out = out
+            stream.avail_out = uInt(offered.output)
+            let status = CZlib.inflate(&stream, Z_NO_FLUSH)
+            consumed += offered.input - Int(stream.avail_in)
+            return status
+        }
+        var status: Int32
+        repeat {
+            let room = output.count - produced
+            status = step(into: output.baseAddress.map { $0 + produced }, room: room)
+            produced += min(room, piece) - Int(stream.avail_out)
+        } while status == Z_OK && produced < output.count
+        // The buffer is full and the stream has not ended: it must end without another byte.
+        // (zlib answers Z_OK only when it made progress, so this ends.)
+        if status == Z_OK || (status == Z_BUF_ERROR && produced == output.count) {
+            var spare: UInt8 = 0
+            repeat {
+                status = step(into: &spare, room: 1)
+                if stream.avail_out == 0 { throw .tooLarge(limit: output.count) }
+            } while status == Z_OK
         }
         guard status == Z_STREAM_END else {
-            if produced > length { throw .tooLarge(limit: length) }
             throw .corrupt(
                 status == Z_BUF_ERROR ? "truncated" : stream.msg.map { String(cString: $0) } ?? "status \(status)")
         }
-        guard consumed == bytes.count else { throw .corrupt("trailing data after the stream") }
-        guard produced == length else { throw .corrupt("inflates to \(produced) bytes, not \(length)") }
-        return output
+        guard consumed == input.count else { throw .corrupt("trailing data after the stream") }
+        guard produced == output.count else { throw .corrupt("inflates to \(produced) bytes, not \(output.count)") }
     }
 
     /// The most bytes handed to zlib at once: its counts are 32-bit. (Tests pass smaller pieces.)
@@ -146,7 +169,7 @@ public enum Zlib {
                 let (status, produced) = chunk.withUnsafeMutableBufferPointer { out in
                     stream.next_out = out.baseAddress
                     stream.avail_out = uInt(out.count)
-                    let status = inflate(&stream, Z_NO_FLUSH)
+                    let status = CZlib.inflate(&stream, Z_NO_FLUSH)
                     return (status, out.count - Int(stream.avail_out))
                 }
                 consumed += offered - Int(stream.avail_in)
