@@ -65,6 +65,9 @@ struct Inspect: AsyncParsableCommand {
         if bytes.starts(with: SnapshotFormat.magic) {
             entry["kind"] = "snapshot"
             do {
+                let header = try SnapshotFormat.header(bytes)
+                entry["format"] = Int(header.version)
+                entry["zlibStreams"] = header.segments.count
                 let (sequence, state) = try SnapshotFormat.decode(bytes)
                 entry["sequence"] = sequence
                 entry.merge(counts(state)) { a, _ in a }
