@@ -178,3 +178,36 @@ def test_a_server_on_every_interface_names_the_host_its_clients_used(start_serve
     assert by_name.describe_repositories()["repositories"][0]["repositoryUri"] == f"localhost:{port}/any/app"
     endpoint = by_name.get_authorization_token()["authorizationData"][0]["proxyEndpoint"]
     assert endpoint == f"http://localhost:{port}"
+
+
+def test_the_server_starts_itself_again_once_asking_malloc_for_huge_pages(start_server, tmp_path):
+    """A restart of a large state was a third page faults; glibc backs big allocations with 2 MiB
+    pages only when its tunable says so at exec, so `serve` execs itself once with it (same pid)."""
+
+    def environment_of(server):
+        # What the process was exec'd with. (glibc ends each tunable's value with a NUL in place
+        # as it reads them, so a second tunable shows here as an entry of its own.)
+        raw = open(f"/proc/{server.process.pid}/environ", "rb").read()
+        return raw.replace(b"\0glibc.malloc.", b":glibc.malloc.").decode().split("\0")
+
+    def tunables_of(server):
+        found = [entry.split("=", 1)[1] for entry in environment_of(server) if entry.startswith("GLIBC_TUNABLES=")]
+        return found[0] if found else None
+
+    with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        huge_pages_on = "[never]" not in f.read()
+    plain = start_server("--data-dir", str(tmp_path / "a"), "--auth", "none")
+    assert plain.request("GET", "/v2/")[0] == 200
+    assert open(f"/proc/{plain.process.pid}/comm").read().strip() == "stowage"
+    assert tunables_of(plain) == ("glibc.malloc.hugetlb=1" if huge_pages_on else None)
+    # Tunables of the user's own are kept, the one is added once; and the switch turns it off.
+    kept = start_server(
+        "--data-dir", str(tmp_path / "b"), "--auth", "none", env={"GLIBC_TUNABLES": "glibc.malloc.check=0"}
+    )
+    expected = "glibc.malloc.check=0:glibc.malloc.hugetlb=1" if huge_pages_on else "glibc.malloc.check=0"
+    assert tunables_of(kept) == expected
+    off = start_server("--data-dir", str(tmp_path / "c"), "--auth", "none", env={"STOWAGE_HUGE_PAGES": "0"})
+    assert tunables_of(off) is None
+    for server in (plain, kept, off):
+        assert server.request("GET", "/v2/")[0] == 200
+        assert server.terminate() == 0

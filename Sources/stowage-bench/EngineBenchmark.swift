@@ -7,6 +7,8 @@ import StowageStorage
 @main
 struct EngineBenchmark {
     static func main() async throws {
+        // As the server does, so the scale rows' heap is as the server's would be.
+        HugePages.requestForTheHeap()
         let arguments = Array(CommandLine.arguments.dropFirst())
         switch arguments.first {
         case "load":

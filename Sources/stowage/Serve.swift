@@ -176,6 +176,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        HugePages.requestForTheHeap()
         for (flag, value) in [("--port", port), ("--admin-port", adminPort)] {
             guard let value, portInUse(host: host, port: value) else { continue }
             writeStandardError(
