@@ -298,6 +298,9 @@ struct Serve: AsyncParsableCommand {
         }
         await store.quiesce()
         logger.info("stopped")
+        // The log is synced and no snapshot is in progress: what is left is freeing the state,
+        // which at a million images took 2.6 s of a stop and changes nothing on disk.
+        Glibc.exit(0)
     }
 }
 
