@@ -92,7 +92,6 @@ public enum SnapshotFormat {
         public var version: UInt32
         public var sequence: UInt64
         public var rawLength: UInt64
-        public var compressedLength: Int
         /// Where each segment's stream is in the file, where its text goes, and its checksum.
         public var segments: [Segment]
     }
@@ -134,9 +133,7 @@ public enum SnapshotFormat {
         default:
             throw Failure(description: "snapshot format version \(version); this Stowage reads versions 1 and 2")
         }
-        return Header(
-            version: version, sequence: sequence, rawLength: rawLength, compressedLength: bytes.count - headerSize,
-            segments: segments)
+        return Header(version: version, sequence: sequence, rawLength: rawLength, segments: segments)
     }
 
     /// The segments of a version 2 file, each checked to lie in the file and the text.
