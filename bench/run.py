@@ -641,6 +641,10 @@ class Bench:
                 phase()
             rss = {name: server.rss_mib() for name, server in self.servers.items()}
             self.add("resident memory at the end of the work above (MiB)", rss["stowage"], rss["registry"], "registry", lower=True)
+            # Both servers give memory back once idle (Go's scavenger, Stowage's heap trim): a few seconds later.
+            time.sleep(5)
+            rss = {name: server.rss_mib() for name, server in self.servers.items()}
+            self.add("resident memory 5 s after the work above (MiB)", rss["stowage"], rss["registry"], "registry", lower=True)
             print("== scale", flush=True)
             self.scale()
         finally:

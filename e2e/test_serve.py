@@ -1,7 +1,11 @@
 """`stowage serve`: flags, environment variables, the base endpoints, and a clean stop."""
 
+import hashlib
+import http.client
 import json
+import os
 import socket
+import time
 
 
 def test_serves_v2_and_health_on_a_free_port_and_stops_cleanly(start_server, tmp_path):
@@ -211,3 +215,49 @@ def test_the_server_starts_itself_again_once_asking_malloc_for_huge_pages(start_
     for server in (plain, kept, off):
         assert server.request("GET", "/v2/")[0] == 200
         assert server.terminate() == 0
+
+
+def test_the_server_gives_the_heap_a_burst_freed_back_once_it_is_idle(start_server):
+    """glibc keeps what a burst of work freed in its arenas; the server trims them (malloc_trim)
+    on its first quiet moment after work, once, and not again while it stays idle."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = start_server("--ephemeral", "--auth", "none", "--create-on-push", "--log-level", "debug")
+
+    def trims():
+        return [re.search(r"resident ([\d.]+) -> ([\d.]+) MiB", line) for line in list(server.output)
+                if "trimmed the heap" in line]
+
+    def push(n):
+        # 32 connections at once, each with blobs of a quarter MiB: buffers in every arena.
+        connection = http.client.HTTPConnection(server.authority, timeout=30)
+        for i in range(20):
+            data = os.urandom(256 << 10)
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            connection.request("POST", f"/v2/trim/w{n}/blobs/uploads/")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 202
+            connection.request("PUT", f"{response.headers['Location']}?digest={digest}", body=data)
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 201
+        connection.close()
+
+    time.sleep(1)
+    before = len(trims())
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(push, range(32)))
+    deadline = time.monotonic() + 30
+    while len(trims()) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    found = trims()
+    assert len(found) == before + 1, "".join(server.output[-20:])
+    resident_before, resident_after = (float(found[-1].group(1)), float(found[-1].group(2)))
+    assert 0 < resident_after < resident_before
+    # Idle, it stays trimmed: no trim without work in between.
+    time.sleep(1.5)
+    assert len(trims()) == before + 1
+    assert server.request("GET", "/v2/")[0] == 200
+    assert server.terminate() == 0

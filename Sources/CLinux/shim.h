@@ -6,4 +6,7 @@
 /* fallocate(2); mode 1 is FALLOC_FL_KEEP_SIZE. off_t is long on every 64-bit Linux. */
 extern int fallocate(int fd, int mode, long offset, long len);
 
+/* malloc_trim(3), from <malloc.h>, which Swift's Glibc module leaves out. size_t is unsigned long. */
+extern int malloc_trim(unsigned long pad);
+
 #endif

@@ -224,6 +224,7 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "registry open: \(replay.map { "replaying \($0)" } ?? (ephemeral ? "in memory" : dataDir)), sequence \(store.sequence), snapshot \(recovery.snapshotSequence), replayed \(recovery.replayed) records"
         )
+        HeapTrimmer.start(logger: logger)
         var configuration = ServerConfiguration(
             host: host, port: port, auth: auth, createOnPush: createOnPush,
             garbageCollectionInterval: .milliseconds(Int64(gcInterval * 1000)), adminToken: adminToken,
