@@ -39,10 +39,14 @@
                 guard samples.worked else { return }
                 samples.worked = false
                 let before = residentBytes()
+                let started = ContinuousClock.now
                 malloc_trim(0)
+                let took = (ContinuousClock.now - started).components
                 let after = residentBytes()
+                let microseconds = took.seconds * 1_000_000 + took.attoseconds / 1_000_000_000_000
                 logger.debug(
-                    "idle after work: trimmed the heap, resident \(mebibytes(before)) -> \(mebibytes(after)) MiB")
+                    "idle after work: trimmed the heap, resident \(mebibytes(before)) -> \(mebibytes(after)) MiB in \(microseconds) µs"
+                )
             }
             source.resume()
             timer = source
