@@ -97,11 +97,7 @@ struct EngineBenchmark {
     }
 
     /// The process's CPU time (every thread), in seconds.
-    static func cpu() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
+    static func cpu() -> Double { Double(ProcessUsage.cpuNanoseconds()) / 1e9 }
 
     /// CPU µs per command (logged, not fsynced) when the registry already holds `size` images,
     /// with the snapshots it causes spread over the records between two of them — what a long
@@ -249,11 +245,7 @@ struct EngineBenchmark {
     }
 
     /// This process's resident memory, in bytes.
-    static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let pages = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
+    static func residentBytes() -> Int { ProcessUsage.residentBytes() ?? 0 }
 
     /// Export and import of a fixture of `images` images with 4 KiB layers (encode, decode and
     /// validate every blob, store, restore).

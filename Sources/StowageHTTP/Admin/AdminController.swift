@@ -178,7 +178,7 @@ struct AdminController: Sendable {
                 recovery: Recovery(
                     snapshotSequence: r.snapshotSequence, replayed: r.replayed,
                     snapshotsSetAside: r.snapshotsSetAside, spoolsRepaired: r.spoolsRepaired),
-                residentBytes: residentBytes()))
+                residentBytes: ProcessUsage.residentBytes().map(Int64.init)))
     }
 
     func compact() async throws -> Response {
@@ -496,12 +496,4 @@ struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         return try await next(request, context)
     }
-}
-
-/// The process's resident memory in bytes, from `/proc/self/statm`.
-func residentBytes() -> Int64? {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
-    let fields = text.split(separator: " ")
-    guard fields.count > 1, let pages = Int64(fields[1]) else { return nil }
-    return pages * 4096
 }

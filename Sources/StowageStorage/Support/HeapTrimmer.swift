@@ -25,24 +25,24 @@
                 Int(interval.components.seconds) * 1_000_000_000
                 + Int(interval.components.attoseconds / 1_000_000_000)
             let quiet = UInt64(nanoseconds / 100)
-            let samples = Samples(last: cpuNanoseconds())
+            let samples = Samples(last: ProcessUsage.cpuNanoseconds())
             let source = DispatchSource.makeTimerSource(
                 queue: DispatchQueue(label: "stowage.heap-trimmer", qos: .utility))
             source.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds))
             source.setEventHandler {
-                let now = cpuNanoseconds()
-                defer { samples.last = cpuNanoseconds() }  // the trim's own CPU is not work
+                let now = ProcessUsage.cpuNanoseconds()
+                defer { samples.last = ProcessUsage.cpuNanoseconds() }  // the trim's own CPU is not work
                 if now &- samples.last > quiet {
                     samples.worked = true
                     return
                 }
                 guard samples.worked else { return }
                 samples.worked = false
-                let before = residentBytes()
+                let before = ProcessUsage.residentBytes() ?? 0
                 let started = ContinuousClock.now
                 malloc_trim(0)
                 let took = (ContinuousClock.now - started).components
-                let after = residentBytes()
+                let after = ProcessUsage.residentBytes() ?? 0
                 let microseconds = took.seconds * 1_000_000 + took.attoseconds / 1_000_000_000_000
                 logger.debug(
                     "idle after work: trimmed the heap, resident \(mebibytes(before)) -> \(mebibytes(after)) MiB in \(microseconds) µs"
@@ -57,26 +57,6 @@
             var last: UInt64
             var worked = false
             init(last: UInt64) { self.last = last }
-        }
-
-        static func cpuNanoseconds() -> UInt64 {
-            var time = timespec()
-            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-            return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-        }
-
-        /// The process's resident memory, from `/proc/self/statm` (0 when it cannot be read; a
-        /// file of /proc has no size to read it by, so it is read into a buffer of its own).
-        static func residentBytes() -> Int {
-            let fd = open("/proc/self/statm", O_RDONLY)
-            guard fd >= 0 else { return 0 }
-            defer { close(fd) }
-            var buffer = [UInt8](repeating: 0, count: 128)
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            guard count > 0 else { return 0 }
-            let fields = buffer[0..<count].split(separator: UInt8(ascii: " "))
-            guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
-            return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
         }
 
         static func mebibytes(_ bytes: Int) -> String {
