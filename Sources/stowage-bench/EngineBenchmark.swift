@@ -240,8 +240,15 @@ struct EngineBenchmark {
         print("text / snapshot (MiB) | \(text.count >> 20) / \(snapshot.count >> 20)")
         let inflated = try timed("inflate") { try SnapshotFormat.text(snapshot) }
         precondition(inflated == text)
-        let read = try timed("read the text") { try StateCodec.decodeState(inflated) }
-        precondition(read == state)
+        // Best of three: a shared machine's noise is only ever added.
+        var fastest = (cpu: Double.infinity, wall: Double.infinity)
+        for _ in 0..<3 {
+            let (start, clock) = (cpu(), ContinuousClock.now)
+            let read = try StateCodec.decodeState(inflated)
+            fastest = (min(fastest.cpu, cpu() - start), min(fastest.wall, (ContinuousClock.now - clock) / .seconds(1)))
+            precondition(read == state)
+        }
+        print("read the text, best of 3 (s CPU / s wall) | \(String(format: "%.3f / %.3f", fastest.cpu, fastest.wall))")
     }
 
     /// This process's resident memory, in bytes.

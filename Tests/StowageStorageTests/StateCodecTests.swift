@@ -162,6 +162,31 @@ struct StateCodecTests {
         #expect(throws: (any Error).self) { try StateCodec.decodeState(bytes) }
     }
 
+    /// Keys and strings are matched by their bytes when they are plain; spelled with escapes (as
+    /// another writer may), they are decoded first and read the same.
+    @Test func escapedKeysAndMediaTypesReadAsTheirPlainSpelling() throws {
+        let state = GoldenFixture.state
+        let plain = String(decoding: try StateCodec.encodeState(state), as: UTF8.self)
+        #expect(plain.contains(#""mediaType":"application/vnd.oci.image.manifest.v1+json""#))
+        let escaped =
+            plain
+            .replacingOccurrences(of: #""name":"#, with: #""na\u006de":"#)
+            .replacingOccurrences(of: #""images":"#, with: #""\u0069mages":"#)
+            .replacingOccurrences(
+                of: #""application/vnd.oci.image.manifest.v1+json""#,
+                with: #""application\/vnd.oci.image.manifest.v1\u002bjson""#
+            )
+            .replacingOccurrences(
+                of: #""application/vnd.oci.image.layer.v1.tar+gzip""#,
+                with: #""\u0061pplication/vnd.oci.image.layer.v1.tar+gzip""#)
+        #expect(escaped != plain)
+        #expect(try StateReader.read(Array(escaped.utf8), parallelAbove: 0) == state)
+        #expect(try StateReader.read(Array(escaped.utf8)) == state)
+        // A key that only looks like a known one is not taken for it.
+        let wrong = plain.replacingOccurrences(of: #""images":"#, with: #""image\u0073x":"#)
+        #expect(throws: (any Error).self) { try StateReader.read(Array(wrong.utf8), parallelAbove: 0) }
+    }
+
     /// Whitespace and members in another order (what another writer could produce) read the same.
     @Test func membersInAnyOrderAndWhitespaceReadTheSame() throws {
         let state = GoldenFixture.state

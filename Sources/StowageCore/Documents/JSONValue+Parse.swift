@@ -147,15 +147,28 @@ package struct JSONParser: ~Copyable {
             if byte >= 0x80 { ascii = false }
             index += 1
         }
-        var scalars = Array(bytes[start..<index])
+        return try escapedString(from: start, plainUpTo: index, ascii: ascii)
+    }
+
+    /// The rest of a string that has an escape: `start` is its first byte, the bytes up to
+    /// `plainUpTo` have no escape (`ascii` says whether they are all ASCII), and the reader stands
+    /// at the first backslash. Runs between escapes are copied whole.
+    private mutating func escapedString(
+        from start: Int, plainUpTo plain: Int, ascii: Bool
+    ) throws(JSONValue.SyntaxError) -> String {
+        var ascii = ascii
+        var scalars: [UInt8] = []
+        scalars.reserveCapacity(plain - start + 64)
+        scalars.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<plain]))
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
+                index += 1
+                if ascii { return String(decoding: scalars, as: UTF8.self) }
                 guard let text = String(validating: scalars, as: UTF8.self) else {
                     throw JSONValue.SyntaxError(offset: start, reason: "a string is not valid UTF-8")
                 }
-                index += 1
                 return text
             case UInt8(ascii: "\\"):
                 index += 1
@@ -183,16 +196,48 @@ package struct JSONParser: ~Copyable {
                     } else if (0xDC00..<0xE000).contains(code) {
                         throw error("an unpaired surrogate")
                     }
+                    if code >= 0x80 { ascii = false }
                     scalars.append(contentsOf: String(Character(Unicode.Scalar(code)!)).utf8)
                 default: throw error("an unknown escape")
                 }
             default:
-                guard byte >= 0x20 else { throw error("a control character inside a string") }
-                scalars.append(byte)
-                index += 1
+                // A plain run, up to the next quote, backslash, control or non-ASCII byte.
+                let run = index
+                skipPlainWords()
+                while index < bytes.count, Self.plain(bytes[index]) { index += 1 }
+                if index > run {
+                    scalars.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+                } else {
+                    guard byte >= 0x20 else { throw error("a control character inside a string") }
+                    ascii = false
+                    scalars.append(byte)
+                    index += 1
+                }
             }
         }
         throw error("an unterminated string")
+    }
+
+    /// The bytes of the string the reader stands at (its opening quote) when they are plain ASCII
+    /// with no escape, the reader then past its closing quote; `nil`, the reader unmoved, when the
+    /// string needs ``string()`` to decode and check it (or to say why it is not a string).
+    package mutating func plainString() -> UnsafeBufferPointer<UInt8>? {
+        let quote = index
+        index += 1
+        let start = index
+        while true {
+            skipPlainWords()
+            guard index < bytes.count else { break }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return UnsafeBufferPointer(rebasing: bytes[start..<index - 1])
+            }
+            guard Self.plain(byte) else { break }
+            index += 1
+        }
+        index = quote
+        return nil
     }
 
     /// Steps over one value without building it, checking only that its brackets close and its
@@ -225,12 +270,25 @@ package struct JSONParser: ~Copyable {
             default:
                 // A number or a literal: up to the next delimiter.
                 index += 1
-                while index < bytes.count, !Self.delimiters.contains(bytes[index]) { index += 1 }
+                while index < bytes.count, !Self.delimiter(bytes[index]) { index += 1 }
             }
         } while depth > 0
     }
 
-    private static let delimiters: Set<UInt8> = Set(",:{}[]\" \t\n\r".utf8)
+    /// Whether `byte` ends a number or a literal.
+    private static func delimiter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "["),
+            UInt8(ascii: "]"), UInt8(ascii: "\""), 0x20, 0x09, 0x0A, 0x0D:
+            true
+        default: false
+        }
+    }
+
+    /// Whether `byte` may stand in a string's plain run: ASCII, not a control, quote or backslash.
+    private static func plain(_ byte: UInt8) -> Bool {
+        byte >= 0x20 && byte < 0x80 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\")
+    }
 
     /// Steps over eight bytes at a time while none is a quote, a backslash, a control character
     /// or non-ASCII: the bytes a string's plain run is made of.

@@ -1,5 +1,6 @@
 import Dispatch
 import FoundationEssentials
+import Glibc
 import HashTreeCollections
 import StowageCore
 
@@ -18,7 +19,7 @@ struct StateReader: ~Copyable {
     }
 
     private var parser: JSONParser
-    private var interned: [String: String] = [:]
+    private var interned: [String] = []
     /// A scope whose repositories take more bytes than this reads them on every core.
     private let parallelAbove: Int
 
@@ -41,7 +42,7 @@ struct StateReader: ~Copyable {
         try whole(bytes, parallelAbove: parallelThreshold) { reader in
             var scopes: TreeDictionary<Scope, ScopeState>?
             try reader.members { reader, key in
-                if key == "scopes" {
+                if case "scopes" = key {
                     scopes = try reader.dictionary(Scope.self) { try $0.scope() }
                 } else {
                     try reader.skip()
@@ -125,7 +126,8 @@ struct StateReader: ~Copyable {
     private mutating func repositories() throws -> TreeDictionary<RepositoryName, Repository> {
         var names: [RepositoryName] = []
         var spans: [Range<Int>] = []
-        try members { reader, text in
+        try members { reader, key in
+            let text = key.text
             guard let name = RepositoryName(text) else { throw Failure(description: "invalid RepositoryName: \(text)") }
             let start = reader.parser.index
             try reader.parser.skipValue()
@@ -201,7 +203,12 @@ struct StateReader: ~Copyable {
                     if image.manifest.digest == digest { image.manifest.digest = digest }  // one string, not two
                     return image
                 }
-            case "tags": tags = try reader.dictionary(Tag.self) { try $0.validated(Digest.self) }
+            case "tags":
+                let known = images ?? [:]
+                tags = try reader.dictionary(Tag.self) { reader in
+                    let digest = try reader.validated(Digest.self)
+                    return known.index(forKey: digest).map { known[$0].key } ?? digest  // the image's own string
+                }
             case "referrers":
                 referrers = try reader.dictionary(Digest.self) { try $0.array { try $0.validated(Digest.self) } }
             default: try reader.skip()
@@ -280,7 +287,7 @@ struct StateReader: ~Copyable {
             case "artifactType": references.artifactType = try reader.optional { try $0.internedString() }
             case "annotations":
                 var annotations: [String: String] = [:]
-                try reader.members { reader, key in annotations[key] = try reader.string() }
+                try reader.members { reader, key in annotations[key.text] = try reader.string() }
                 references.annotations = annotations
                 seen.annotations = true
             default: try reader.skip()
@@ -316,14 +323,35 @@ struct StateReader: ~Copyable {
 
     // MARK: Pieces
 
+    /// Whether two runs of bytes are the same (`elementsEqual` compares them a byte at a time).
+    private static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    }
+
     private func require(_ present: Bool, _ key: String, of what: String) throws {
         if !present { throw Failure(description: "\(what) lacks \(key)") }
     }
 
     private var next: UInt8? { parser.index < parser.bytes.count ? parser.bytes[parser.index] : nil }
 
+    /// An object's key as the reader met it: its bytes when they are plain ASCII with no escape
+    /// (every key the writer writes), else its decoded text. Matched against the names the
+    /// reader knows without making a string of it.
+    private struct MemberKey {
+        let bytes: UnsafeBufferPointer<UInt8>?
+        let decoded: String?
+
+        var text: String { decoded ?? String(decoding: bytes!, as: UTF8.self) }
+
+        static func ~= (name: StaticString, key: MemberKey) -> Bool {
+            let expected = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+            if let bytes = key.bytes { return StateReader.same(UnsafeRawBufferPointer(bytes), expected) }
+            return key.decoded!.utf8.elementsEqual(expected)
+        }
+    }
+
     /// Calls `body` with each key of an object, the reader standing at the key's value.
-    private mutating func members(_ body: (inout Self, String) throws -> Void) throws {
+    private mutating func members(_ body: (inout Self, MemberKey) throws -> Void) throws {
         try parser.expect(UInt8(ascii: "{"), "'{'")
         parser.skipWhitespace()
         if next == UInt8(ascii: "}") {
@@ -333,7 +361,12 @@ struct StateReader: ~Copyable {
         while true {
             parser.skipWhitespace()
             guard next == UInt8(ascii: "\"") else { throw parser.error("expected a key") }
-            let key = try parser.string()
+            let key =
+                if let bytes = parser.plainString() {
+                    MemberKey(bytes: bytes, decoded: nil)
+                } else {
+                    MemberKey(bytes: nil, decoded: try parser.string())
+                }
             try parser.expect(UInt8(ascii: ":"), "':'")
             parser.skipWhitespace()
             try body(&self, key)
@@ -375,7 +408,8 @@ struct StateReader: ~Copyable {
         _ key: Key.Type, _ value: (inout Self, Key) throws -> Value
     ) throws -> TreeDictionary<Key, Value> {
         var result: TreeDictionary<Key, Value> = [:]
-        try members { reader, text in
+        try members { reader, name in
+            let text = name.text
             guard let key = Key(text) else { throw Failure(description: "invalid \(Key.self): \(text)") }
             result[key] = try value(&reader, key)
         }
@@ -412,13 +446,27 @@ struct StateReader: ~Copyable {
         return try parser.string()
     }
 
-    /// A string the state repeats (a media type): one copy for all its occurrences.
+    /// A string the state repeats (a media type): one copy for all its occurrences, found by its
+    /// bytes among the few the state holds, so an occurrence makes no string of its own.
     private mutating func internedString() throws -> String {
-        let text = try string()
-        if let known = interned[text] { return known }
-        interned[text] = text
-        return text
+        guard next == UInt8(ascii: "\"") else { throw parser.error("expected a string") }
+        if let bytes = parser.plainString() {
+            for known in interned where known.utf8.count == bytes.count {
+                let found = known.utf8.withContiguousStorageIfAvailable {
+                    Self.same(UnsafeRawBufferPointer($0), UnsafeRawBufferPointer(bytes))
+                }
+                if found ?? false { return known }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            if interned.count < Self.mostInterned { interned.append(text) }
+            return text
+        }
+        return try parser.string()
     }
+
+    /// How many strings ``internedString()`` keeps: a state has a handful of media types; a
+    /// state that somehow has thousands gets one copy of each of the first few.
+    private static let mostInterned = 64
 
     private mutating func validated<Value: ValidatedString>(_ type: Value.Type) throws -> Value {
         let text = try string()
