@@ -2,6 +2,7 @@ import Foundation
 import HashTreeCollections
 import StowageCore
 import StowageTestSupport
+import Synchronization
 import Testing
 
 @testable import StowageStorage
@@ -113,6 +114,38 @@ struct EngineTests {
         await store.unpin([pinned])
         #expect(await store.collectGarbage() == 1)
         #expect(store.content.blobDigests() == [kept])
+    }
+
+    /// A garbage collection pass gathers what is linked off the writer: a write submitted while
+    /// a pass over 200,000 links is under way is done before the pass is (the writer used to
+    /// gather them itself, and every write waited for it: a second at a million images).
+    @Test func aWriteDoesNotWaitForAGarbageCollectionPass() async throws {
+        let store = try EngineFixture.open(.memory)
+        let name = RepositoryName("gc/large")!
+        var repository = Repository(name: name, createdAt: Timestamp(millisecondsSinceEpoch: 0), settings: .init())
+        repository.blobs = TreeDictionary(
+            uniqueKeysWithValues: (0..<200_000).map { n in
+                let hex = String(n, radix: 16)
+                return (Digest("sha256:" + String(repeating: "0", count: 64 - hex.count) + hex)!, Int64(1))
+            })
+        var state = RegistryState()
+        state.scopes[.default] = ScopeState()
+        state.scopes[.default]!.repositories[name] = repository
+        _ = try await store.restore(imported: state, bytes: 0)
+        let garbage = ContentDigester.digest(Array("garbage".utf8))
+        try store.content.writeBlob(garbage, Array("garbage".utf8))
+        #expect(await store.garbageMayExist)
+        let finished = Mutex(false)
+        let pass = Task {
+            let removed = await store.collectGarbage()
+            finished.withLock { $0 = true }
+            return removed
+        }
+        while await store.garbageMayExist { await Task.yield() }  // the pass has begun
+        try await store.submit(.createRepository(name: RepositoryName("gc/during")!, settings: .init()))
+        #expect(!finished.withLock { $0 }, "the write waited for the whole pass")
+        #expect(await pass.value == 1)
+        #expect(store.content.blobDigests().isEmpty)
     }
 }
 

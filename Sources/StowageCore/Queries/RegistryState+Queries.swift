@@ -101,6 +101,11 @@ extension RegistryState {
         return digests
     }
 
+    /// Whether a repository of any account-region links `blob` (one lookup per repository).
+    public func links(blob digest: Digest) -> Bool {
+        scopes.values.contains { scope in scope.repositories.values.contains { $0.blobs[digest] != nil } }
+    }
+
     /// Every upload in flight, in every account-region.
     public var uploadsInFlight: [(scope: Scope, upload: Upload)] {
         scopes.flatMap { entry in entry.value.uploads.values.map { (entry.key, $0) } }
