@@ -50,7 +50,7 @@ extension Repository {
     /// The tag holds the image's own digest, not the command's equal copy of it: one string for
     /// all of an image's tags (a copy is 112 bytes of heap for each tag).
     mutating func point(_ tag: Tag, at digest: Digest) {
-        let digest = images.index(forKey: digest).map { images[$0].key } ?? digest
+        let digest = images.storedKey(digest)
         let previous = tags.updateValue(digest, forKey: tag)
         guard previous != digest else { return }
         if let previous { images[previous]!.tags.remove(tag) }

@@ -206,8 +206,7 @@ struct StateReader: ~Copyable {
             case "tags":
                 let known = images ?? [:]
                 tags = try reader.dictionary(Tag.self) { reader in
-                    let digest = try reader.validated(Digest.self)
-                    return known.index(forKey: digest).map { known[$0].key } ?? digest  // the image's own string
+                    known.storedKey(try reader.validated(Digest.self))  // the image's own string
                 }
             case "referrers":
                 referrers = try reader.dictionary(Digest.self) { try $0.array { try $0.validated(Digest.self) } }
@@ -308,8 +307,7 @@ struct StateReader: ~Copyable {
             switch key {
             case "mediaType": mediaType = try reader.internedString()
             case "digest":
-                let named = try reader.validated(Digest.self)
-                digest = links.index(forKey: named).map { links[$0].key } ?? named
+                digest = links.storedKey(try reader.validated(Digest.self))
             case "size": size = try reader.integer()
             case "artifactType": artifactType = try reader.optional { try $0.internedString() }
             default: try reader.skip()
