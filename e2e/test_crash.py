@@ -249,11 +249,11 @@ def test_a_snapshot_read_on_every_core_brings_back_every_image_after_a_sigkill(t
     finally:
         server.kill()
     # The snapshot holds well over the 4 MiB of text above which a read takes every core, in
-    # format 2: zlib streams of about 4 MiB of text each, so its inflating takes every core too.
+    # format 3: zlib streams of about 4 MiB of repositories each, each inflated and read on a core.
     newest = max((tmp_path / "data" / "snap").glob("*.snap"))
     assert int.from_bytes(newest.read_bytes()[24:32], "little") > 6 << 20
     inspected = json.loads(stowage("inspect", newest, "--json").stdout)
-    assert inspected["format"] == 2 and inspected["zlibStreams"] >= 2 and inspected["images"] == 40 * 230
+    assert inspected["format"] == 3 and inspected["zlibStreams"] >= 2 and inspected["images"] == 40 * 230
     again = Server("--data-dir", data)
     try:
         stats = again.json("GET", "/_admin/stats")[1]

@@ -46,10 +46,10 @@ struct SnapshotTests {
             expected = store.state
         }
         #expect(try StateCodec.encodeState(expected).count > StateReader.parallelThreshold + (1 << 20))
-        // Written in format 2, in more than one zlib stream: inflating it takes every core too.
+        // Written in format 3, its repositories in more than one unit: each read on its own core.
         let snapshots = try FileSnapshotStore(directory: directory.path + "/snap")
         let header = try SnapshotFormat.header(try snapshots.read(snapshots.sequences().first!))
-        #expect(header.version == 2 && header.segments.count >= 2)
+        #expect(header.version == 3 && header.segments.filter { $0.part == 1 && !$0.goesOn }.count >= 2)
         let reopened = try EngineFixture.open(.directory(directory.path))
         #expect(reopened.recovery.replayed == 0, "read from the snapshot alone")
         #expect(reopened.state == expected)
@@ -148,12 +148,12 @@ struct SnapshotTests {
         badMagic[0] = 0
         #expect(throws: SnapshotFormat.Failure.self) { try SnapshotFormat.decode(badMagic) }
         var badVersion = bytes
-        badVersion[8] = 3
+        badVersion[8] = 4
         #expect(throws: SnapshotFormat.Failure.self) { try SnapshotFormat.decode(badVersion) }
         // A version this Stowage does not read is refused as such, even with every checksum right.
         #expect {
-            try SnapshotFormat.decode(Self.resealed(bytes) { LittleEndian.put(UInt32(3), into: &$0, at: 8) })
-        } throws: { "\($0)".contains("version 3; this Stowage reads versions 1 and 2") }
+            try SnapshotFormat.decode(Self.resealed(bytes) { LittleEndian.put(UInt32(4), into: &$0, at: 8) })
+        } throws: { "\($0)".contains("version 4; this Stowage reads versions 1 to 3") }
         #expect(throws: SnapshotFormat.Failure.self) { try SnapshotFormat.decode(Array(bytes.prefix(20))) }
         var badPayload = bytes
         badPayload[bytes.count - 2] ^= 1
@@ -172,24 +172,62 @@ struct SnapshotTests {
         return bytes
     }
 
-    /// Format 2 cuts the text into zlib streams of about `segmentSize` bytes each, inflated on
-    /// every core into their places in one buffer: whatever the cut, the same text and state.
+    /// Format 3 cuts the text into zlib streams of about `segmentSize` bytes each, the frame apart
+    /// from the repositories and those only between two of them unless one goes on: whatever the
+    /// cut, the same text and state, read unit by unit as read whole.
     @Test func aSnapshotInSegmentsInflatesToTheWholeText() throws {
         for (commands, sizes) in [(150, [1, 64]), (1_500, [4096, 65_536, 1 << 30])] {
-            let state = StateCodecTests.generatedStates(seed: 11, commands: commands).last!
+            // The largest of the states on the way: the last may have been reset.
+            let state = try StateCodecTests.generatedStates(seed: 11, commands: commands)
+                .map { ($0, try StateCodec.encodeState($0).count) }.max { $0.1 < $1.1 }!.0
             let text = try StateCodec.encodeState(state)
+            let scopes = state.scopes.values.filter { !$0.repositories.isEmpty }.count
+            #expect(scopes >= (commands > 1_000 ? 2 : 1))
             for segmentSize in sizes + [text.count - 1, text.count] {
                 let bytes = try SnapshotFormat.encode(state, sequence: 7, segmentSize: segmentSize)
                 let header = try SnapshotFormat.header(bytes)
-                #expect(header.version == 2 && header.rawLength == UInt64(text.count))
+                #expect(header.version == 3 && header.rawLength == UInt64(text.count))
                 let segments = header.segments
                 #expect(segments.first?.text.lowerBound == 0 && segments.last?.text.upperBound == text.count)
                 #expect(zip(segments, segments.dropFirst()).allSatisfy { $0.text.upperBound == $1.text.lowerBound })
-                #expect(segments.dropLast().allSatisfy { $0.text.count >= segmentSize })
-                #expect(segments.count > 1 || segmentSize >= text.count - 1, "\(segmentSize)")
+                // Cut only where a segment is full, or where the frame and repositories meet.
+                #expect(
+                    zip(segments, segments.dropFirst()).allSatisfy {
+                        $0.text.count >= segmentSize || $0.part != $1.part
+                    })
+                #expect(Set(segments.map(\.part)) == Set(0...UInt32(scopes)), "\(segmentSize)")
+                for (segment, previous) in zip(segments.dropFirst(), segments) where segment.part != 0 {
+                    let piece = text[segment.text]
+                    // A unit of repositories starts at a name, or at the comma before one, and ends a repository.
+                    if !previous.goesOn {
+                        #expect(piece.first == UInt8(ascii: previous.part == 0 ? "\"" : ","))
+                    }
+                    if !segment.goesOn { #expect(piece.last == UInt8(ascii: "}")) }
+                }
+                // Repositories of several images go on over several segments when those are small.
+                #expect(segments.contains(where: \.goesOn) == (segmentSize <= 4096), "\(segmentSize)")
                 #expect(try SnapshotFormat.text(bytes) == text)
                 #expect(try SnapshotFormat.decode(bytes).state == state)
             }
+        }
+    }
+
+    /// A state with no repositories, or scopes whose repositories are empty, has a frame and
+    /// nothing else.
+    @Test func aSnapshotWithoutRepositoriesIsAllFrame() throws {
+        var state = RegistryState()
+        try state.apply(
+            Envelope(
+                sequence: 1, time: Timestamp(millisecondsSinceEpoch: 1_000), scope: .default,
+                command: .createRepository(name: RepositoryName("gone/soon")!, settings: .init())))
+        try state.apply(
+            Envelope(
+                sequence: 2, time: Timestamp(millisecondsSinceEpoch: 2_000), scope: .default,
+                command: .deleteRepository(name: RepositoryName("gone/soon")!, force: true)))
+        for state in [RegistryState(), state] {
+            let bytes = try SnapshotFormat.encode(state, sequence: 2, segmentSize: 1)
+            #expect(try SnapshotFormat.header(bytes).segments.allSatisfy { $0.part == 0 })
+            #expect(try SnapshotFormat.decode(bytes).state == state)
         }
     }
 
@@ -246,9 +284,9 @@ struct SnapshotTests {
         refused(
             Self.resealed(bytes) {
                 LittleEndian.put(stream0 + 1, into: &$0, at: entry0 + 8)
-                let stream1 = LittleEndian.read(UInt64.self, $0, entry0 + 20 + 8)
-                LittleEndian.put(stream1 - 1, into: &$0, at: entry0 + 20 + 8)
-            }, "segment 0: checksum mismatch")
+                let stream1 = LittleEndian.read(UInt64.self, $0, entry0 + SnapshotFormat.tableEntrySize + 8)
+                LittleEndian.put(stream1 - 1, into: &$0, at: entry0 + SnapshotFormat.tableEntrySize + 8)
+            }, ": checksum mismatch")
         // A terabyte of text claimed by a few KiB of deflate, with the header agreeing.
         refused(
             Self.resealed(bytes) {
@@ -258,6 +296,28 @@ struct SnapshotTests {
         refused(Self.resealed(bytes) { LittleEndian.put(UInt32(0), into: &$0, at: 40) }, "claims 0 segments")
         refused(Self.resealed(bytes) { LittleEndian.put(UInt32.max, into: &$0, at: 40) }, "which the file cannot hold")
         refused(Array(bytes.prefix(42)), "the segment table is missing")
+        // Parts that lie: out of order, a repository going on into the frame, repositories in the frame.
+        let parts = header.segments.map(\.part)
+        let lastOfPart1 = parts.lastIndex(of: 1)!
+        #expect(parts.first == 0 && parts.last == 0 && lastOfPart1 >= 2)
+        func part(_ index: Int) -> Int { 44 + index * SnapshotFormat.tableEntrySize + 20 }
+        refused(
+            Self.resealed(bytes) { LittleEndian.put(UInt32(2), into: &$0, at: part(1)) },
+            "segment 1: part 2 out of order")
+        refused(
+            Self.resealed(bytes) { LittleEndian.put(UInt32(1), into: &$0, at: part(0)) },
+            "segment 0: part 1 out of order")
+        refused(
+            Self.resealed(bytes) { LittleEndian.put(UInt32(1) | 1 << 31, into: &$0, at: part(lastOfPart1)) },
+            "segment \(lastOfPart1): part 1 out of order")
+        refused(
+            Self.resealed(bytes) { LittleEndian.put(UInt32(0) | 1 << 31, into: &$0, at: part(0)) },
+            "segment 0: part 0 out of order")
+        refused(
+            Self.resealed(bytes) {
+                for index in parts.indices { LittleEndian.put(UInt32(0), into: &$0, at: part(index)) }
+            },
+            "a snapshot's frame holds a repository: damage/r0")
         // Undamaged, it reads.
         #expect(try SnapshotFormat.decode(bytes).state == state)
     }
@@ -322,9 +382,36 @@ struct SnapshotTests {
         #expect(decoded.sequence == 15)
         #expect(decoded.state._checkInvariants() == [])
         #expect(decoded.state == expected)
+        // Re-encoded (in format 3 now), the same text.
+        let again = try SnapshotFormat.encode(decoded.state, sequence: 15, segmentSize: 1024)
+        #expect(try SnapshotFormat.text(again) == SnapshotFormat.text(golden))
+    }
+
+    /// The golden snapshot of format v3, in segments of 1 KiB of text so that it has several and
+    /// a repository goes on over two: every later Stowage must still load it. Re-record with
+    /// `STOWAGE_RECORD=1` (the recording run fails, so that a person looks) only while v3 is the
+    /// format written; a new format version gets a new golden file and this one stays as it was.
+    @Test func theGoldenSnapshotOfFormatVersion3StillLoads() throws {
+        let path = Self.goldenPath("snapshot-v3.snap")
+        let expected = GoldenFixture.state
+        if ProcessInfo.processInfo.environment["STOWAGE_RECORD"] == "1" {
+            try Data(try SnapshotFormat.encode(expected, sequence: 15, segmentSize: 1024)).write(
+                to: URL(fileURLWithPath: path))
+            Issue.record("recorded \(path); run again without STOWAGE_RECORD to check it")
+            return
+        }
+        let golden = try POSIX.readFile(path)
+        let header = try SnapshotFormat.header(golden)
+        #expect(header.version == 3 && header.sequence == 15 && header.segments.count >= 3)
+        #expect(Set(header.segments.map(\.part)).count >= 3 && header.segments.contains { $0.goesOn })
+        let decoded = try SnapshotFormat.decode(golden)
+        #expect(decoded.sequence == 15)
+        #expect(decoded.state._checkInvariants() == [])
+        #expect(decoded.state == expected)
         let again = try SnapshotFormat.encode(decoded.state, sequence: 15, segmentSize: 1024)
         #expect(try SnapshotFormat.text(again) == SnapshotFormat.text(golden))
         #expect(try SnapshotFormat.header(again).segments.map(\.text) == header.segments.map(\.text))
+        #expect(try SnapshotFormat.header(again).segments.map(\.part) == header.segments.map(\.part))
     }
 }
 

@@ -115,6 +115,23 @@ struct StateCodecTests {
         }
     }
 
+    /// Work is cut into runs that cover every item once, in order, no more runs than threads or
+    /// items, and none much longer than its share.
+    @Test func runsForTheCoresCoverEveryItemInOrder() {
+        for (lengths, threads) in [
+            ([5], 4), ([1, 1, 1, 1, 1, 1, 1, 1], 2), ([100, 1, 1, 1, 1], 2), ([], 3), ([3, 3, 3], 8),
+        ] {
+            let runs = Parallel.runs(lengths, threads: threads)
+            #expect(runs.flatMap { Array($0) } == Array(lengths.indices), "\(lengths)")
+            #expect(
+                runs.count <= max(1, min(threads, lengths.count)) && runs.allSatisfy { !$0.isEmpty || lengths.isEmpty })
+            let share = lengths.reduce(0, +) / max(1, threads) + (lengths.max() ?? 0)
+            #expect(runs.allSatisfy { $0.reduce(0) { $0 + lengths[$1] } <= share }, "\(lengths) \(runs)")
+        }
+        #expect(Parallel.runs([1, 1, 1, 1], threads: 2) == [0..<2, 2..<4])
+        #expect(Parallel.perform(5) { $0 * $0 } == [0, 1, 4, 9, 16])
+    }
+
     /// Many repositories read on two or more threads: the same state as one thread reads, and a
     /// damaged repository in any run is refused, whichever thread reads it.
     @Test func repositoriesReadOnEveryCoreAreTheRepositoriesReadOnOne() throws {

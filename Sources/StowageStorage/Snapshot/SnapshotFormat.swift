@@ -1,12 +1,13 @@
 import Dispatch
 import FoundationEssentials
+import HashTreeCollections
 public import StowageCore
 
-/// # Snapshot file format, version 2
+/// # Snapshot file format, version 3
 ///
 /// ```
 /// magic        8 bytes   "STOWSNAP"
-/// version      u32 LE    2
+/// version      u32 LE    3
 /// flags        u32 LE    0
 /// sequence     u64 LE    the last log sequence number the snapshot covers
 /// rawLength    u64 LE    size of the text once inflated (all its segments)
@@ -14,36 +15,50 @@ public import StowageCore
 /// headerCRC    u32 LE    zlib CRC-32 of the 36 bytes above
 /// segments     u32 LE    how many segments the text is cut into (at least one)
 /// table        for each segment: rawLength u64 LE, compressedLength u64 LE,
-///              crc u32 LE (zlib CRC-32 of its compressed bytes)
+///              crc u32 LE (zlib CRC-32 of its compressed bytes), part u32 LE
 /// payload      the segments, one after another, each its own zlib stream
 /// ```
 ///
 /// The text is the RegistryState as JSON (sorted keys, so the same state always gives the same
-/// bytes; written by `StateWriter`, read by `StateReader`), cut every `segmentSize` bytes or so
-/// into segments deflated on their own, so that a restart inflates them on every core, each
-/// straight into its place in one buffer. Version 1, which every later Stowage still reads, is
-/// the same header with one zlib stream of the whole text after it and `payloadCRC` (the CRC-32
-/// of that stream) where v2 has `tableCRC`.
+/// bytes; written by `StateWriter`, read by `StateReader`), cut into segments deflated on their
+/// own: the segments one after another inflate to the whole text. A segment's `part` says what
+/// it holds: 0, the *frame* (everything but the repositories); n ≥ 1, repositories of the text's
+/// n-th `"repositories"` object (its scope's), whole ones, cut after one every `segmentSize`
+/// bytes or so (a repository larger than that goes on over several segments: bit 31 of `part`
+/// says the segment's last repository goes on in the next). The frame's segments together are a
+/// state whose repositories objects are empty; a *unit* (a segment, or a run of them that one
+/// repository spans) is `"name":{...},"name":{...}` (after a comma unless it is its part's
+/// first). So a restart reads each unit on its own thread as soon as it is inflated into a
+/// buffer that thread reuses: the text is never whole in memory (a million images' is 768 MiB,
+/// and a fresh page costs the kernel more to hand over than the read spends on it).
+///
+/// Version 2, which every later Stowage still reads, is the same without `part` (20-byte table
+/// entries), cut every `segmentSize` bytes wherever that falls, inflated whole on every core and
+/// then read. Version 1 is the same header with one zlib stream of the whole text after it and
+/// `payloadCRC` (the CRC-32 of that stream) where v2 has `tableCRC`.
 ///
 /// Files live in `snap/` as `%016x.snap` (the sequence), written to a temporary name, synced,
 /// renamed and the directory synced. Decoding checks the magic, the header's checksum, the
 /// version, the table's checksum, that the segments add up to the text and fill the file
-/// exactly, that no segment claims more text than deflate can pack into its bytes, each
-/// segment's checksum, and that each inflates to exactly its length.
+/// exactly, that no segment claims more text than deflate can pack into its bytes, that the
+/// parts come in order, each segment's checksum, and that each inflates to exactly its length.
 public enum SnapshotFormat {
     public static let magic = Array("STOWSNAP".utf8)
-    /// The version written; versions 1 and 2 are read.
-    public static let version: UInt32 = 2
+    /// The version written; versions 1, 2 and 3 are read.
+    public static let version: UInt32 = 3
     static let headerSize = 40
-    static let tableEntrySize = 20
+    /// A table entry's size in version 3 (version 2's had no `part`: 20 bytes).
+    static let tableEntrySize = 24
     /// About how much text each segment holds: a snapshot of a few thousand images already
-    /// inflates on two cores, a million images' is ~190 segments for the cores to share, and
+    /// reads on two cores, a million images' is ~190 segments for the cores to share, and
     /// deflate (a 32 KiB window) packs no worse for the cuts.
     public static let segmentSize = 4 << 20
     /// Deflate packs at most 258 bytes into 2 bits of a block, about 1032 to 1; a segment that
     /// claims more text than this times its bytes (plus a stream's fixed overhead) is refused
     /// before any memory is set aside for it.
     static let mostInflation = 1032
+    /// Bit 31 of a segment's `part`: its last repository goes on in the next segment.
+    static let goesOn: UInt32 = 1 << 31
 
     /// Why a snapshot could not be read.
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -51,28 +66,46 @@ public enum SnapshotFormat {
     }
 
     /// Encodes `state`, which covers the log through `sequence`, at zlib `level`, in segments of
-    /// about `segmentSize` bytes of text.
+    /// about `segmentSize` bytes of text, cut where the repositories begin and end.
     public static func encode(
         _ state: RegistryState, sequence: UInt64, level: Int32 = 1, segmentSize: Int = segmentSize
     ) throws -> [UInt8] {
-        var segments: [(rawLength: Int, stream: [UInt8])] = []
+        var segments: [(rawLength: Int, stream: [UInt8], part: UInt32)] = []
         var deflater = Zlib.Deflater(level: level)
+        var (part, parts): (UInt32, UInt32) = (0, 0)
+        func cut(goingOn: Bool) {
+            guard deflater.consumed > 0 else { return }
+            segments.append((deflater.consumed, deflater.finish(), goingOn ? part | goesOn : part))
+            deflater = Zlib.Deflater(level: level)
+        }
         var writer = StateWriter(
             sink: { piece in
-                if deflater.consumed >= segmentSize {
-                    segments.append((deflater.consumed, deflater.finish()))
-                    deflater = Zlib.Deflater(level: level)
-                }
+                // Between marks: in the frame anywhere, among repositories inside one.
+                if deflater.consumed >= segmentSize { cut(goingOn: part != 0) }
                 deflater.append(piece)
+            },
+            marks: { mark in
+                switch mark {
+                case .repositoriesOpen:
+                    cut(goingOn: false)
+                    parts += 1
+                    part = parts
+                case .repositoryEnd:
+                    if deflater.consumed >= segmentSize { cut(goingOn: false) }
+                case .repositoriesClose:
+                    cut(goingOn: false)
+                    part = 0
+                }
             }, chunk: min(1 << 20, max(1, segmentSize)))
         try writer.write(state)
-        segments.append((deflater.consumed, deflater.finish()))
+        cut(goingOn: false)
         var table: [UInt8] = []
         LittleEndian.append(UInt32(segments.count), to: &table)
         for segment in segments {
             LittleEndian.append(UInt64(segment.rawLength), to: &table)
             LittleEndian.append(UInt64(segment.stream.count), to: &table)
             LittleEndian.append(segment.stream.withUnsafeBytes { Zlib.crc32($0) }, to: &table)
+            LittleEndian.append(segment.part, to: &table)
         }
         var bytes = magic
         bytes.reserveCapacity(headerSize + table.count + segments.reduce(0) { $0 + $1.stream.count })
@@ -104,10 +137,14 @@ public enum SnapshotFormat {
         public var text: Range<Int>
         /// The CRC-32 of its stream.
         public var crc: UInt32
+        /// 0: the frame; n: repositories of the text's n-th repositories object (always 0 before v3).
+        public var part: UInt32 = 0
+        /// Whether its last repository goes on in the next segment.
+        public var goesOn = false
     }
 
-    /// Reads and checks the header and, in version 2, the segment table. The segments' own
-    /// checksums are checked as they are inflated (on every core, by ``text(_:)``).
+    /// Reads and checks the header and, from version 2, the segment table. The segments' own
+    /// checksums are checked as they are inflated (on every core).
     public static func header(_ bytes: [UInt8]) throws(Failure) -> Header {
         guard bytes.count >= headerSize, Array(bytes[0..<8]) == magic else {
             throw Failure(description: "not a Stowage snapshot (bad magic)")
@@ -128,22 +165,24 @@ public enum SnapshotFormat {
                     stream: headerSize, count: UInt64(bytes.count - headerSize), text: 0, length: rawLength,
                     crc: LittleEndian.read(UInt32.self, bytes, 32), "the payload")
             ]
-        case 2:
-            segments = try table(bytes, rawLength: rawLength)
+        case 2, 3:
+            segments = try table(bytes, rawLength: rawLength, parts: version == 3)
         default:
-            throw Failure(description: "snapshot format version \(version); this Stowage reads versions 1 and 2")
+            throw Failure(description: "snapshot format version \(version); this Stowage reads versions 1 to 3")
         }
         return Header(version: version, sequence: sequence, rawLength: rawLength, segments: segments)
     }
 
-    /// The segments of a version 2 file, each checked to lie in the file and the text.
-    private static func table(_ bytes: [UInt8], rawLength: UInt64) throws(Failure) -> [Segment] {
+    /// The segments of a version 2 or 3 file, each checked to lie in the file and the text, and
+    /// (with `parts`) their parts to come in order.
+    private static func table(_ bytes: [UInt8], rawLength: UInt64, parts: Bool) throws(Failure) -> [Segment] {
+        let entrySize = parts ? tableEntrySize : 20
         guard bytes.count >= headerSize + 4 else { throw Failure(description: "the segment table is missing") }
         let count = Int(LittleEndian.read(UInt32.self, bytes, headerSize))
-        guard count >= 1, count <= (bytes.count - headerSize - 4) / tableEntrySize else {
+        guard count >= 1, count <= (bytes.count - headerSize - 4) / entrySize else {
             throw Failure(description: "the segment table claims \(count) segments, which the file cannot hold")
         }
-        let tableEnd = headerSize + 4 + count * tableEntrySize
+        let tableEnd = headerSize + 4 + count * entrySize
         guard
             bytes[headerSize..<tableEnd].withUnsafeBytes({ Zlib.crc32($0) })
                 == LittleEndian.read(UInt32.self, bytes, 32)
@@ -151,12 +190,16 @@ public enum SnapshotFormat {
         var segments: [Segment] = []
         var (stream, text) = (tableEnd, 0)
         for index in 0..<count {
-            let entry = headerSize + 4 + index * tableEntrySize
-            let segment = try segment(
+            let entry = headerSize + 4 + index * entrySize
+            var segment = try segment(
                 stream: stream, count: LittleEndian.read(UInt64.self, bytes, entry + 8), text: text,
                 length: LittleEndian.read(UInt64.self, bytes, entry),
                 crc: LittleEndian.read(UInt32.self, bytes, entry + 16),
                 "segment \(index)", fileLength: bytes.count)
+            if parts {
+                let part = LittleEndian.read(UInt32.self, bytes, entry + 20)
+                (segment.part, segment.goesOn) = (part & ~goesOn, part & goesOn != 0)
+            }
             segments.append(segment)
             (stream, text) = (segment.stream.upperBound, segment.text.upperBound)
         }
@@ -166,7 +209,30 @@ public enum SnapshotFormat {
         guard UInt64(text) == rawLength else {
             throw Failure(description: "the segments hold \(text) bytes of text, not the \(rawLength) the header says")
         }
+        if parts { try checkParts(segments) }
         return segments
+    }
+
+    /// The text begins and ends in the frame; each part is one run of segments, parts numbered
+    /// in order from 1; only a repository's segment goes on, and into its own part.
+    private static func checkParts(_ segments: [Segment]) throws(Failure) {
+        var parts: UInt32 = 0
+        for (index, segment) in segments.enumerated() {
+            let previous = index > 0 ? segments[index - 1] : nil
+            let next = index + 1 < segments.count ? segments[index + 1] : nil
+            let inOrder =
+                switch segment.part {
+                case 0: !segment.goesOn
+                default:
+                    previous != nil && next != nil
+                        && (previous!.part == segment.part || (previous!.part == 0 && segment.part == parts + 1))
+                        && (!segment.goesOn || next!.part == segment.part)
+                }
+            guard inOrder else {
+                throw Failure(description: "segment \(index): part \(segment.part) out of order in the table")
+            }
+            parts = max(parts, segment.part)
+        }
     }
 
     /// A segment whose stream starts at `stream` and whose text at `text`, refused when either
@@ -185,53 +251,137 @@ public enum SnapshotFormat {
         return Segment(stream: stream..<stream + Int(count), text: text..<text + Int(length), crc: crc)
     }
 
-    /// The snapshot's text, every segment checked and inflated, on every core when there are several.
-    public static func text(_ bytes: [UInt8]) throws(Failure) -> [UInt8] { try contents(bytes).text }
+    /// The snapshot's whole text, every segment checked and inflated, on every core when there
+    /// are several.
+    public static func text(_ bytes: [UInt8]) throws(Failure) -> [UInt8] {
+        let header = try header(bytes)
+        return try inflate(bytes, header, header.segments.indices, parallel: true)
+    }
 
     /// Decodes a snapshot into the state and the last sequence it covers.
     public static func decode(_ bytes: [UInt8]) throws -> (sequence: UInt64, state: RegistryState) {
-        let (header, text) = try contents(bytes)
-        return (header.sequence, try StateCodec.decodeState(text))
+        let header = try header(bytes)
+        guard header.version >= 3 else {
+            let text = try inflate(bytes, header, header.segments.indices, parallel: true)
+            return (header.sequence, try StateCodec.decodeState(text))
+        }
+        return (header.sequence, try readInParts(bytes, header))
     }
 
-    private static func contents(_ bytes: [UInt8]) throws(Failure) -> (header: Header, text: [UInt8]) {
-        let header = try header(bytes)
+    /// Version 3: each unit of repositories inflated and read on a thread of its own, into a
+    /// buffer the thread reuses; then the frame, with them.
+    private static func readInParts(_ bytes: [UInt8], _ header: Header) throws -> RegistryState {
         let segments = header.segments
-        var failures = [Failure?](repeating: nil, count: segments.count)
-        let length = Int(header.rawLength)
+        // A unit: a segment of repositories, with those its last repository goes on into.
+        var units: [(part: Int, segments: Range<Int>, first: Bool)] = []
+        for index in segments.indices where segments[index].part != 0 {
+            let previous = segments[index - 1]
+            if previous.part == segments[index].part && previous.goesOn {
+                units[units.count - 1].segments = units[units.count - 1].segments.lowerBound..<index + 1
+            } else {
+                units.append((Int(segments[index].part), index..<index + 1, previous.part == 0))
+            }
+        }
+        let lengths = units.map {
+            segments[$0.segments.upperBound - 1].text.upperBound - segments[$0.segments.lowerBound].text.lowerBound
+        }
+        let total = lengths.reduce(0, +)
+        let threads = total > StateReader.parallelThreshold ? Parallel.cores : 1
+        typealias Read = [(RepositoryName, Repository)]
+        let (runUnits, runs) = (units, Parallel.runs(lengths, threads: threads))
+        let read = Parallel.perform(runs.count) { run -> Result<[Read], any Error> in
+            // One buffer for the run, as large as its largest unit.
+            let room = runs[run].map { lengths[$0] }.max() ?? 0
+            let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, room))
+            defer { buffer.deallocate() }
+            return Result {
+                try runs[run].map { unit in
+                    let (_, range, first) = runUnits[unit]
+                    let start = segments[range.lowerBound].text.lowerBound
+                    for index in range {
+                        let place = segments[index].text
+                        try bytes.withUnsafeBufferPointer { file throws(Failure) in
+                            try inflate(
+                                file, segments[index], "segment \(index)",
+                                into: UnsafeMutableBufferPointer(
+                                    rebasing: buffer[(place.lowerBound - start)..<(place.upperBound - start)]))
+                        }
+                    }
+                    return try StateReader.readRepositories(
+                        UnsafeBufferPointer(rebasing: buffer[0..<lengths[unit]]), first: first)
+                }
+            }
+        }
+        let parts = Int(segments.map(\.part).max() ?? 0)
+        var repositories = [TreeDictionary<RepositoryName, Repository>](repeating: [:], count: parts)
+        var unit = 0
+        for run in read {
+            for unitRead in try run.get() {
+                for (name, repository) in unitRead { repositories[units[unit].part - 1][name] = repository }
+                unit += 1
+            }
+        }
+        let frame = try inflate(bytes, header, segments.indices.filter { segments[$0].part == 0 }, parallel: false)
+        return try StateReader.read(frame: frame, repositories: repositories)
+    }
+
+    /// The text of the segments `chosen`, one after another, each checked and inflated (on every
+    /// core when `parallel` and there are several).
+    private static func inflate(
+        _ bytes: [UInt8], _ header: Header, _ chosen: some Collection<Int>, parallel: Bool
+    ) throws(Failure) -> [UInt8] {
+        let segments = header.segments
+        let chosen = Array(chosen)
+        var ends = 0
+        let places = chosen.map { index in
+            defer { ends += segments[index].text.count }
+            return ends..<ends + segments[index].text.count
+        }
+        let length = ends
+        var failures = [Failure?](repeating: nil, count: chosen.count)
         let text = [UInt8](unsafeUninitializedCapacity: length) { text, initialized in
             bytes.withUnsafeBufferPointer { file in
                 failures.withUnsafeMutableBufferPointer { failures in
                     // Each segment writes only its own part of `text` and its own slot of `failures`,
                     // and `concurrentPerform` returns when every segment is done.
                     nonisolated(unsafe) let (file, text, failures) = (file, text, failures)
-                    @Sendable func inflate(_ index: Int) {
-                        let segment = segments[index]
-                        let stream = UnsafeBufferPointer(rebasing: file[segment.stream])
-                        let what = header.version == 1 ? "the payload" : "segment \(index)"
-                        guard Zlib.crc32(UnsafeRawBufferPointer(stream)) == segment.crc else {
-                            failures[index] = Failure(description: "\(what): checksum mismatch")
-                            return
-                        }
-                        do throws(Zlib.Failure) {
-                            try Zlib.inflate(
-                                stream, exactlyInto: UnsafeMutableBufferPointer(rebasing: text[segment.text]))
+                    @Sendable func inflate(_ n: Int) {
+                        let what = header.version == 1 ? "the payload" : "segment \(chosen[n])"
+                        do throws(Failure) {
+                            try Self.inflate(
+                                file, segments[chosen[n]], what,
+                                into: UnsafeMutableBufferPointer(rebasing: text[places[n]]))
                         } catch {
-                            failures[index] = Failure(
-                                description: "\(what): length mismatch or corrupt stream: \(error)")
+                            failures[n] = error
                         }
                     }
-                    if segments.count == 1 {
-                        inflate(0)
+                    if chosen.count == 1 || !parallel {
+                        for n in chosen.indices { inflate(n) }
                     } else {
-                        DispatchQueue.concurrentPerform(iterations: segments.count, execute: inflate)
+                        DispatchQueue.concurrentPerform(iterations: chosen.count, execute: inflate)
                     }
                 }
             }
             initialized = failures.allSatisfy { $0 == nil } ? length : 0
         }
         if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
-        return (header, text)
+        return text
+    }
+
+    /// Checks `segment`'s stream in `file` and inflates it into `target`, which it must fill exactly.
+    private static func inflate(
+        _ file: UnsafeBufferPointer<UInt8>, _ segment: Segment, _ what: String,
+        into target: UnsafeMutableBufferPointer<UInt8>
+    ) throws(Failure) {
+        let stream = UnsafeBufferPointer(rebasing: file[segment.stream])
+        guard Zlib.crc32(UnsafeRawBufferPointer(stream)) == segment.crc else {
+            throw Failure(description: "\(what): checksum mismatch")
+        }
+        do throws(Zlib.Failure) {
+            try Zlib.inflate(stream, exactlyInto: target)
+        } catch {
+            throw Failure(description: "\(what): length mismatch or corrupt stream: \(error)")
+        }
     }
 }
 

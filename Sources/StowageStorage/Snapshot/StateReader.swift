@@ -1,4 +1,3 @@
-import Dispatch
 import FoundationEssentials
 import Glibc
 import HashTreeCollections
@@ -22,6 +21,10 @@ struct StateReader: ~Copyable {
     private var interned: [String] = []
     /// A scope whose repositories take more bytes than this reads them on every core.
     private let parallelAbove: Int
+    /// Reading a snapshot's frame: the repositories of each repositories object in turn, read
+    /// already from their own segments (the frame's own must be empty), and how many were met.
+    private var given: [TreeDictionary<RepositoryName, Repository>]?
+    private var repositoriesMet = 0
 
     private init(_ buffer: UnsafeBufferPointer<UInt8>, parallelAbove: Int) {
         parser = JSONParser(bytes: buffer)
@@ -35,6 +38,46 @@ struct StateReader: ~Copyable {
     /// The state `bytes` hold, which must be one JSON object and nothing else.
     static func read(_ bytes: some Collection<UInt8>, parallelAbove: Int = parallelThreshold) throws -> RegistryState {
         try whole(bytes, parallelAbove: parallelAbove) { try $0.state() }
+    }
+
+    /// The state a snapshot's frame holds, its n-th repositories object (empty in the frame) being
+    /// `repositories[n]`, or none past their end.
+    static func read(frame: [UInt8], repositories: [TreeDictionary<RepositoryName, Repository>]) throws
+        -> RegistryState
+    {
+        try whole(frame, parallelAbove: parallelThreshold) { reader in
+            reader.given = repositories
+            let state = try reader.state()
+            guard reader.repositoriesMet >= repositories.count else {
+                throw Failure(
+                    description:
+                        "the segments hold repositories of \(repositories.count) scopes, the frame only \(reader.repositoriesMet)"
+                )
+            }
+            return state
+        }
+    }
+
+    /// The repositories in a unit of a snapshot's segments, `"name":{...},"name":{...}`, each
+    /// after a comma unless it is the `first` of its repositories object.
+    static func readRepositories(_ bytes: UnsafeBufferPointer<UInt8>, first: Bool) throws
+        -> [(RepositoryName, Repository)]
+    {
+        var reader = StateReader(bytes, parallelAbove: .max)
+        var repositories: [(RepositoryName, Repository)] = []
+        var comma = !first
+        repeat {
+            if comma { try reader.parser.expect(UInt8(ascii: ","), "','") }
+            reader.parser.skipWhitespace()
+            let text = try reader.string()
+            guard let name = RepositoryName(text) else { throw Failure(description: "invalid RepositoryName: \(text)") }
+            try reader.parser.expect(UInt8(ascii: ":"), "':'")
+            reader.parser.skipWhitespace()
+            repositories.append((name, try reader.repository()))
+            reader.parser.skipWhitespace()
+            comma = true
+        } while reader.parser.index < bytes.count
+        return repositories
     }
 
     /// The scopes of an export file's state, `{"scopes":{...}}`.
@@ -106,7 +149,7 @@ struct StateReader: ~Copyable {
         try members { reader, key in
             switch key {
             case "repositories":
-                scope.repositories = try reader.repositories()
+                scope.repositories = try reader.given == nil ? reader.repositories() : reader.givenRepositories()
                 seen.repositories = true
             case "uploads":
                 scope.uploads = try reader.generic(TreeDictionary<UploadID, Upload>.self)
@@ -135,22 +178,15 @@ struct StateReader: ~Copyable {
             spans.append(start..<reader.parser.index)
         }
         guard let first = spans.first?.lowerBound, let last = spans.last?.upperBound else { return [:] }
-        let threads = last - first > parallelAbove ? min(spans.count, Self.cores) : 1
-        // Runs of about equal bytes, in order: run r starts at the first span past r/threads of them.
-        var cuts = [0]
-        for (index, span) in spans.enumerated()
-        where cuts.count < threads && span.lowerBound - first >= (last - first) * cuts.count / threads {
-            cuts.append(index)
-        }
-        while cuts.count <= threads { cuts.append(spans.count) }
-        var runs = [Result<[Repository], any Error>](repeating: .success([]), count: threads)
-        // The text outlives the threads: `concurrentPerform` returns when every run is read.
+        let threads = last - first > parallelAbove ? Parallel.cores : 1
+        let runs = Parallel.runs(spans.map(\.count), threads: threads)
+        // The text outlives the threads: `Parallel.perform` returns when every run is read.
         nonisolated(unsafe) let buffer = parser.bytes
-        let (parallelAbove, runSpans, runCuts) = (parallelAbove, spans, cuts)
-        @Sendable func readRun(_ run: Int) -> Result<[Repository], any Error> {
+        let (parallelAbove, runSpans) = (parallelAbove, spans)
+        let read = Parallel.perform(runs.count) { run -> Result<[Repository], any Error> in
             var reader = StateReader(buffer, parallelAbove: parallelAbove)
             return Result {
-                try runSpans[runCuts[run]..<runCuts[run + 1]].map { span in
+                try runSpans[runs[run]].map { span in
                     reader.parser.index = span.lowerBound
                     let repository = try reader.repository()
                     guard reader.parser.index == span.upperBound else {
@@ -160,17 +196,9 @@ struct StateReader: ~Copyable {
                 }
             }
         }
-        if threads == 1 {
-            runs[0] = readRun(0)
-        } else {
-            runs.withUnsafeMutableBufferPointer { runs in
-                nonisolated(unsafe) let runs = runs
-                DispatchQueue.concurrentPerform(iterations: threads) { runs[$0] = readRun($0) }
-            }
-        }
         var result: TreeDictionary<RepositoryName, Repository> = [:]
         var index = 0
-        for run in runs {
+        for run in read {
             for repository in try run.get() {
                 result[names[index]] = repository
                 index += 1
@@ -179,8 +207,13 @@ struct StateReader: ~Copyable {
         return result
     }
 
-    /// The cores this process may run on.
-    private static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// The next of the repositories read from a snapshot's own segments; the frame's object must
+    /// be empty.
+    private mutating func givenRepositories() throws -> TreeDictionary<RepositoryName, Repository> {
+        try members { _, key in throw Failure(description: "a snapshot's frame holds a repository: \(key.text)") }
+        defer { repositoriesMet += 1 }
+        return repositoriesMet < given!.count ? given![repositoriesMet] : [:]
+    }
 
     private mutating func repository() throws -> Repository {
         var name: RepositoryName?

@@ -13,23 +13,45 @@ import StowageCore
 /// be forgotten here. A test holds the two writers to the same bytes on generated states.
 ///
 /// With a `sink`, the text is handed on in pieces of about `chunk` bytes as it is written (the
-/// snapshot deflates them as they come), so the whole text is never in memory at once.
+/// snapshot deflates them as they come), so the whole text is never in memory at once; with
+/// `marks` too, the writer says where each scope's repositories begin and end and where each
+/// repository ends, everything before the mark handed to the sink first (so that a snapshot
+/// can cut its text there).
 struct StateWriter: ~Copyable {
+    /// A place in the text, told to `marks`.
+    enum Mark {
+        /// Just after the `{` of a scope's `"repositories"` object.
+        case repositoriesOpen
+        /// Just after a repository's value, before the `,` of the next one.
+        case repositoryEnd
+        /// Just before the `}` that closes a scope's `"repositories"` object.
+        case repositoriesClose
+    }
+
     private(set) var output: [UInt8] = []
     private let sink: ((borrowing [UInt8]) -> Void)?
+    private let marks: ((Mark) -> Void)?
     private let chunk: Int
 
-    init(sink: ((borrowing [UInt8]) -> Void)? = nil, chunk: Int = 1 << 20) {
+    init(sink: ((borrowing [UInt8]) -> Void)? = nil, marks: ((Mark) -> Void)? = nil, chunk: Int = 1 << 20) {
         self.sink = sink
+        self.marks = marks
         self.chunk = chunk
         output.reserveCapacity(sink == nil ? 4096 : chunk + chunk / 4)
     }
 
     /// Hands what is written so far to the sink, when there is one and enough has gathered.
     private mutating func drain(force: Bool = false) {
-        guard let sink, force || output.count >= chunk else { return }
+        guard let sink, !output.isEmpty, force || output.count >= chunk else { return }
         sink(output)
         output.removeAll(keepingCapacity: true)
+    }
+
+    /// Tells `marks` of `mark`, everything written before it handed on.
+    private mutating func mark(_ mark: Mark) {
+        guard let marks else { return }
+        drain(force: true)
+        marks(mark)
     }
 
     /// Writes the whole state; with a sink, the last piece is handed on too.
@@ -70,7 +92,7 @@ struct StateWriter: ~Copyable {
             byte(",")
         }
         raw("\"repositories\":")
-        try object(scope.repositories) { writer, repository in try writer.write(repository) }
+        try object(scope.repositories, marked: true) { writer, repository in try writer.write(repository) }
         raw(",\"uploads\":")
         try generic(scope.uploads)
         byte("}")
@@ -264,8 +286,9 @@ struct StateWriter: ~Copyable {
     // MARK: Pieces
 
     /// A dictionary keyed by validated strings, as a JSON object in byte order of its keys.
+    /// `marked`: the repositories of a scope, told to `marks`.
     private mutating func object<Key: ValidatedString, Value>(
-        _ dictionary: TreeDictionary<Key, Value>, _ value: (inout Self, Value) throws -> Void
+        _ dictionary: TreeDictionary<Key, Value>, marked: Bool = false, _ value: (inout Self, Value) throws -> Void
     ) rethrows {
         // Validated strings are ASCII by their grammars, where `String`'s order is byte order:
         // its comparison of two ASCII strings is a memcmp, with no copies and no retains.
@@ -273,12 +296,15 @@ struct StateWriter: ~Copyable {
         var keys = Array(dictionary.keys)
         keys.sort()
         byte("{")
+        if marked { mark(.repositoriesOpen) }
         for (n, key) in keys.enumerated() {
             if n > 0 { byte(",") }
             string(key.rawValue)
             byte(":")
             try value(&self, dictionary[key]!)
+            if marked { mark(.repositoryEnd) }
         }
+        if marked { mark(.repositoriesClose) }
         byte("}")
     }
 
