@@ -1,3 +1,4 @@
+import StowageTestSupport
 import Testing
 
 @testable import StowageCore
@@ -31,7 +32,7 @@ struct DomainTests {
 
     @Test func digestsNeedAKnownAlgorithmAndExactLowercaseHex() {
         let hex64 = String(repeating: "ab", count: 32)
-        #expect(Digest("sha256:" + hex64)?.hex == Substring(hex64))
+        #expect(Digest("sha256:" + hex64)?.hex == hex64)
         #expect(Digest("sha512:" + hex64 + hex64)?.algorithm == .sha512)
         #expect(Digest("sha256:" + hex64.uppercased()) == nil)
         #expect(Digest("sha256:" + hex64.dropLast()) == nil)
@@ -50,6 +51,54 @@ struct DomainTests {
         // A digest built from a substring's text is the same digest.
         let text = "x sha256:\(hex64)"
         #expect(Digest(String(text.dropFirst(2))) == Digest("sha256:" + hex64))
+    }
+
+    /// A digest holds its hash's bytes, so its text, order, equality and hash are made from them:
+    /// each must be what the text's would be.
+    @Test func aDigestGivesBackItsTextAndOrdersAndHashesAsItsText() throws {
+        var random = SeededGenerator(seed: 7)
+        func hex(_ count: Int) -> String {
+            String((0..<count).map { _ in "0123456789abcdef".randomElement(using: &random)! })
+        }
+        var texts = (0..<400).map { n in n % 3 == 0 ? "sha512:" + hex(128) : "sha256:" + hex(64) }
+        // Digests that differ only late in their text, and the smallest and largest of each.
+        texts += ["sha256:" + String(repeating: "0", count: 64), "sha256:" + String(repeating: "f", count: 64)]
+        texts += ["sha512:" + String(repeating: "0", count: 128), "sha512:" + String(repeating: "f", count: 128)]
+        let base = hex(127)
+        texts += [
+            "sha512:" + base + "0", "sha512:" + base + "1",
+            "sha512:" + String(base.prefix(64)) + "0" + String(base.suffix(63)),
+        ]
+        let digests = try texts.map { try #require(Digest($0), "\($0)") }
+        for (text, digest) in zip(texts, digests) {
+            #expect(digest.rawValue == text)
+            #expect(digest.description == text)
+            #expect(digest.hex == String(text.dropFirst(7)))
+            #expect(digest.algorithm == (text.hasPrefix("sha512:") ? .sha512 : .sha256))
+            #expect(digest.textLength == text.utf8.count)
+            var json: [UInt8] = []
+            digest.appendJSON(to: &json)
+            #expect(json == Array("\"\(text)\"".utf8))
+            // The same digest made again, and made from the hash's bytes.
+            let again = try #require(Digest(String(text)))
+            #expect(again == digest && again.hashValue == digest.hashValue)
+            let bytes = stride(from: 7, to: text.utf8.count, by: 2).map { start in
+                UInt8(String(Array(text)[start..<start + 2]), radix: 16)!
+            }
+            let fromHash = bytes.withUnsafeBytes { Digest(algorithm: digest.algorithm, hash: $0) }
+            #expect(fromHash == digest)
+        }
+        #expect(digests.sorted().map(\.rawValue) == texts.sorted())
+        #expect(Set(digests).count == Set(texts).count)
+        for (a, b) in zip(digests, digests.dropFirst()) {
+            #expect((a == b) == (a.rawValue == b.rawValue))
+            #expect((a < b) == (a.rawValue < b.rawValue))
+        }
+        // A sha256 is held in the value itself: no allocation per digest, in a state of millions.
+        #expect(MemoryLayout<Digest>.size == 40)
+        // A hash of the wrong length for its algorithm makes no digest.
+        #expect([UInt8](repeating: 1, count: 32).withUnsafeBytes { Digest(algorithm: .sha512, hash: $0) } == nil)
+        #expect([UInt8](repeating: 1, count: 31).withUnsafeBytes { Digest(algorithm: .sha256, hash: $0) } == nil)
     }
 
     @Test func accountsRegionsAndScopesFollowAWSShapes() {

@@ -11,6 +11,11 @@ public protocol ValidatedString: Hashable, Comparable, Sendable, Codable, Coding
     var rawValue: String { get }
     /// Validates `text`; `nil` when it does not match the grammar.
     init?(_ text: String)
+    /// Validates the text whose UTF-8 is `bytes` (plain ASCII, as a reader of JSON met it).
+    init?(utf8 bytes: UnsafeBufferPointer<UInt8>)
+    /// Appends the text as a JSON string (``JSONText/appendString(_:to:)``); a type that holds
+    /// something other than a string writes it from what it holds.
+    func appendJSON(to output: inout [UInt8])
 }
 
 extension ValidatedString {
@@ -34,6 +39,10 @@ extension ValidatedString {
     }
 
     public var codingKey: any CodingKey { StringKey(rawValue) }
+
+    public init?(utf8 bytes: UnsafeBufferPointer<UInt8>) { self.init(String(decoding: bytes, as: UTF8.self)) }
+
+    public func appendJSON(to output: inout [UInt8]) { JSONText.appendString(rawValue, to: &output) }
 
     public init?<T: CodingKey>(codingKey: T) {
         self.init(codingKey.stringValue)

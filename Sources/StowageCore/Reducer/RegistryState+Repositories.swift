@@ -46,11 +46,7 @@ extension Repository {
     }
 
     /// Points `tag` at `digest`, taking it off the image it was on. The old image stays.
-    ///
-    /// The tag holds the image's own digest, not the command's equal copy of it: one string for
-    /// all of an image's tags (a copy is 112 bytes of heap for each tag).
     mutating func point(_ tag: Tag, at digest: Digest) {
-        let digest = images.storedKey(digest)
         let previous = tags.updateValue(digest, forKey: tag)
         guard previous != digest else { return }
         if let previous { images[previous]!.tags.remove(tag) }

@@ -28,8 +28,8 @@ public struct ContentDigester: Sendable {
     /// The digest of everything seen so far (the running state is kept).
     public func finalize() -> StowageCore.Digest {
         switch state {
-        case .sha256(let h): StowageCore.Digest(algorithm: .sha256, hex: hex(h.finalize()))!
-        case .sha512(let h): StowageCore.Digest(algorithm: .sha512, hex: hex(h.finalize()))!
+        case .sha256(let h): h.finalize().withUnsafeBytes { StowageCore.Digest(algorithm: .sha256, hash: $0)! }
+        case .sha512(let h): h.finalize().withUnsafeBytes { StowageCore.Digest(algorithm: .sha512, hash: $0)! }
         }
     }
 
@@ -43,14 +43,4 @@ public struct ContentDigester: Sendable {
         }
         return digester.finalize()
     }
-}
-
-private func hex<D: Sequence<UInt8>>(_ digest: D) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    for byte in digest {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0xF)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }

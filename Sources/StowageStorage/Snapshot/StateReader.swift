@@ -9,8 +9,8 @@ import StowageCore
 /// switches) are handed to `JSONDecoder`, as the writer hands them to the generic encoder.
 ///
 /// `JSONDecoder` took ~28 µs an image, so a restart with a million images took 40 s. Reading also
-/// shares what a large state repeats: media types are interned, and a descriptor's digest is
-/// the very string of the blob link it names (each would otherwise be its own allocation).
+/// shares what a large state repeats: media types are interned (a digest holds its bytes, so
+/// it needs no sharing).
 struct StateReader: ~Copyable {
     /// Why the text is not a state.
     struct Failure: Error, CustomStringConvertible {
@@ -230,17 +230,9 @@ struct StateReader: ~Copyable {
             case "settings": settings = try reader.generic(RepositorySettings.self)
             case "blobs": blobs = try reader.dictionary(Digest.self) { try $0.integer() }
             case "images":
-                let links = blobs ?? [:]
-                images = try reader.dictionary(Digest.self) { reader, digest in
-                    var image = try reader.image(links: links)
-                    if image.manifest.digest == digest { image.manifest.digest = digest }  // one string, not two
-                    return image
-                }
+                images = try reader.dictionary(Digest.self) { reader, _ in try reader.image() }
             case "tags":
-                let known = images ?? [:]
-                tags = try reader.dictionary(Tag.self) { reader in
-                    known.storedKey(try reader.validated(Digest.self))  // the image's own string
-                }
+                tags = try reader.dictionary(Tag.self) { try $0.validated(Digest.self) }
             case "referrers":
                 referrers = try reader.dictionary(Digest.self) { try $0.array { try $0.validated(Digest.self) } }
             default: try reader.skip()
@@ -258,7 +250,7 @@ struct StateReader: ~Copyable {
         return repository
     }
 
-    private mutating func image(links: TreeDictionary<Digest, Int64>) throws -> Image {
+    private mutating func image() throws -> Image {
         var manifest: Manifest?
         var pushedAt: Timestamp?
         var tags: [Tag]?
@@ -266,7 +258,7 @@ struct StateReader: ~Copyable {
         var archived: Bool?
         try members { reader, key in
             switch key {
-            case "manifest": manifest = try reader.manifest(links: links)
+            case "manifest": manifest = try reader.manifest()
             case "pushedAt": pushedAt = Timestamp(millisecondsSinceEpoch: try reader.integer())
             case "tags": tags = try reader.array { try $0.validated(Tag.self) }
             case "scan": scan = try reader.optional { try $0.generic(ImageScan.self) }
@@ -283,7 +275,7 @@ struct StateReader: ~Copyable {
         return image
     }
 
-    private mutating func manifest(links: TreeDictionary<Digest, Int64>) throws -> Manifest {
+    private mutating func manifest() throws -> Manifest {
         var digest: Digest?
         var mediaType: String?
         var content: String?
@@ -293,7 +285,7 @@ struct StateReader: ~Copyable {
             case "digest": digest = try reader.validated(Digest.self)
             case "mediaType": mediaType = try reader.internedString()
             case "content": content = try reader.string()
-            case "references": references = try reader.references(links: links)
+            case "references": references = try reader.references()
             default: try reader.skip()
             }
         }
@@ -303,17 +295,17 @@ struct StateReader: ~Copyable {
         return Manifest(digest: digest, mediaType: mediaType, content: content, references: references)
     }
 
-    private mutating func references(links: TreeDictionary<Digest, Int64>) throws -> ManifestReferences {
+    private mutating func references() throws -> ManifestReferences {
         var references = ManifestReferences()
         var seen = (layers: false, manifests: false, annotations: false)
         try members { reader, key in
             switch key {
-            case "config": references.config = try reader.optional { try $0.descriptor(links: links) }
+            case "config": references.config = try reader.optional { try $0.descriptor() }
             case "layers":
-                references.layers = try reader.array { try $0.descriptor(links: links) }
+                references.layers = try reader.array { try $0.descriptor() }
                 seen.layers = true
             case "manifests":
-                references.manifests = try reader.array { try $0.descriptor(links: [:]) }
+                references.manifests = try reader.array { try $0.descriptor() }
                 seen.manifests = true
             case "subject": references.subject = try reader.optional { try $0.validated(Digest.self) }
             case "artifactType": references.artifactType = try reader.optional { try $0.internedString() }
@@ -331,7 +323,7 @@ struct StateReader: ~Copyable {
         return references
     }
 
-    private mutating func descriptor(links: TreeDictionary<Digest, Int64>) throws -> StowageCore.Descriptor {
+    private mutating func descriptor() throws -> StowageCore.Descriptor {
         var mediaType: String?
         var digest: Digest?
         var size: Int64?
@@ -339,8 +331,7 @@ struct StateReader: ~Copyable {
         try members { reader, key in
             switch key {
             case "mediaType": mediaType = try reader.internedString()
-            case "digest":
-                digest = links.storedKey(try reader.validated(Digest.self))
+            case "digest": digest = try reader.validated(Digest.self)
             case "size": size = try reader.integer()
             case "artifactType": artifactType = try reader.optional { try $0.internedString() }
             default: try reader.skip()
@@ -440,8 +431,9 @@ struct StateReader: ~Copyable {
     ) throws -> TreeDictionary<Key, Value> {
         var result: TreeDictionary<Key, Value> = [:]
         try members { reader, name in
-            let text = name.text
-            guard let key = Key(text) else { throw Failure(description: "invalid \(Key.self): \(text)") }
+            guard let key = name.bytes.map({ Key(utf8: $0) }) ?? Key(name.text) else {
+                throw Failure(description: "invalid \(Key.self): \(name.text)")
+            }
             result[key] = try value(&reader, key)
         }
         return result
@@ -500,6 +492,12 @@ struct StateReader: ~Copyable {
     private static let mostInterned = 64
 
     private mutating func validated<Value: ValidatedString>(_ type: Value.Type) throws -> Value {
+        if next == UInt8(ascii: "\""), let bytes = parser.plainString() {
+            guard let value = Value(utf8: bytes) else {
+                throw Failure(description: "invalid \(Value.self): \(String(decoding: bytes, as: UTF8.self))")
+            }
+            return value
+        }
         let text = try string()
         guard let value = Value(text) else { throw Failure(description: "invalid \(Value.self): \(text)") }
         return value

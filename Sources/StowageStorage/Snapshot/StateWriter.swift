@@ -109,13 +109,13 @@ struct StateWriter: ~Copyable {
             writer.drain()
         }
         raw(",\"name\":")
-        string(repository.name.rawValue)
+        validated(repository.name)
         raw(",\"referrers\":")
-        object(repository.referrers) { writer, digests in writer.array(digests) { $0.string($1.rawValue) } }
+        object(repository.referrers) { writer, digests in writer.array(digests) { $0.validated($1) } }
         raw(",\"settings\":")
         try generic(repository.settings)
         raw(",\"tags\":")
-        object(repository.tags) { writer, digest in writer.string(digest.rawValue) }
+        object(repository.tags) { writer, digest in writer.validated(digest) }
         byte("}")
     }
 
@@ -135,7 +135,7 @@ struct StateWriter: ~Copyable {
             try generic(scan)
         }
         raw(",\"tags\":")
-        array(image.sortedTags) { $0.string($1.rawValue) }
+        array(image.sortedTags) { $0.validated($1) }
         byte("}")
     }
 
@@ -143,7 +143,7 @@ struct StateWriter: ~Copyable {
         raw("{\"content\":")
         string(manifest.content)
         raw(",\"digest\":")
-        string(manifest.digest.rawValue)
+        validated(manifest.digest)
         raw(",\"mediaType\":")
         string(manifest.mediaType)
         raw(",\"references\":")
@@ -172,7 +172,7 @@ struct StateWriter: ~Copyable {
         array(references.manifests) { $0.write($1) }
         if let subject = references.subject {
             raw(",\"subject\":")
-            string(subject.rawValue)
+            validated(subject)
         }
         raw("}}")
     }
@@ -185,7 +185,7 @@ struct StateWriter: ~Copyable {
             byte(",")
         }
         raw("\"digest\":")
-        string(descriptor.digest.rawValue)
+        validated(descriptor.digest)
         raw(",\"mediaType\":")
         string(descriptor.mediaType)
         raw(",\"size\":")
@@ -208,7 +208,7 @@ struct StateWriter: ~Copyable {
         raw("\"envelope\":{\"command\":")
         try write(envelope.command)
         raw(",\"scope\":")
-        string(envelope.scope.rawValue)
+        validated(envelope.scope)
         raw(",\"sequence\":")
         integer(envelope.sequence)
         raw(",\"time\":")
@@ -229,9 +229,9 @@ struct StateWriter: ~Copyable {
         switch command {
         case .putBlob(let repository, let digest, let size):
             raw("{\"putBlob\":{\"digest\":")
-            string(digest.rawValue)
+            validated(digest)
             raw(",\"repository\":")
-            string(repository.rawValue)
+            validated(repository)
             raw(",\"size\":")
             integer(size)
         case .putManifest(let repository, let manifest, let tag, let options):
@@ -242,40 +242,40 @@ struct StateWriter: ~Copyable {
                 try generic(options)
             }
             raw(",\"repository\":")
-            string(repository.rawValue)
+            validated(repository)
             if let tag {
                 raw(",\"tag\":")
-                string(tag.rawValue)
+                validated(tag)
             }
         case .startUpload(let id, let repository):
             raw("{\"startUpload\":{\"id\":")
-            string(id.rawValue)
+            validated(id)
             raw(",\"repository\":")
-            string(repository.rawValue)
+            validated(repository)
         case .appendChunk(let upload, let repository, let offset, let length):
             raw("{\"appendChunk\":{\"length\":")
             integer(length)
             raw(",\"offset\":")
             integer(offset)
             raw(",\"repository\":")
-            string(repository.rawValue)
+            validated(repository)
             raw(",\"upload\":")
-            string(upload.rawValue)
+            validated(upload)
         case .commitUpload(let upload, let repository, let claimed, let computed, let size, let layerRules):
             raw("{\"commitUpload\":{\"claimed\":")
-            string(claimed.rawValue)
+            validated(claimed)
             raw(",\"computed\":")
-            string(computed.rawValue)
+            validated(computed)
             if let layerRules {
                 raw(",\"layerRules\":")
                 try generic(layerRules)
             }
             raw(",\"repository\":")
-            string(repository.rawValue)
+            validated(repository)
             raw(",\"size\":")
             integer(size)
             raw(",\"upload\":")
-            string(upload.rawValue)
+            validated(upload)
         default:
             try generic(command)
             return
@@ -299,7 +299,7 @@ struct StateWriter: ~Copyable {
         if marked { mark(.repositoriesOpen) }
         for (n, key) in keys.enumerated() {
             if n > 0 { byte(",") }
-            string(key.rawValue)
+            validated(key)
             byte(":")
             try value(&self, dictionary[key]!)
             if marked { mark(.repositoryEnd) }
@@ -323,6 +323,9 @@ struct StateWriter: ~Copyable {
     }
 
     private mutating func string(_ text: String) { JSONText.appendString(text, to: &output) }
+
+    /// A validated string, written from what it holds (a digest from its bytes).
+    private mutating func validated(_ value: some ValidatedString) { value.appendJSON(to: &output) }
 
     private mutating func integer(_ value: Int64) {
         if value < 0 {
