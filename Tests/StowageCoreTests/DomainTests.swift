@@ -94,6 +94,24 @@ struct DomainTests {
             #expect((a == b) == (a.rawValue == b.rawValue))
             #expect((a < b) == (a.rawValue < b.rawValue))
         }
+        // Every digit at every place is read (and written back) as itself; every byte next to the
+        // digits' ranges is refused at every place (the digits are read eight bytes at a time).
+        let zeros = Array(repeating: UInt8(ascii: "0"), count: 128)
+        for length in [64, 128] {
+            for place in 0..<length {
+                var hex = Array(zeros[..<length])
+                for digit in "0123456789abcdef".utf8 {
+                    hex[place] = digit
+                    let text = (length == 64 ? "sha256:" : "sha512:") + String(decoding: hex, as: UTF8.self)
+                    #expect(Digest(text)?.rawValue == text, "\(text)")
+                }
+                for wrong in "/:@`gAFG\u{7F} ".utf8 {
+                    hex[place] = wrong
+                    let text = (length == 64 ? "sha256:" : "sha512:") + String(decoding: hex, as: UTF8.self)
+                    #expect(Digest(text) == nil, "\(text)")
+                }
+            }
+        }
         // A sha256 is held in the value itself: no allocation per digest, in a state of millions.
         #expect(MemoryLayout<Digest>.size == 40)
         // A hash of the wrong length for its algorithm makes no digest.
