@@ -32,6 +32,50 @@ struct ZlibTests {
         #expect(throws: Zlib.Failure.self) { try Zlib.decompress([], exactly: 0) }
     }
 
+    /// A snapshot segment's stream is inflated without zlib's Adler-32 of the text (the segment's
+    /// CRC-32 covers the stream): the same bytes come out, a wrong trailer is then the only damage
+    /// let through, and a bad header, a missing or extra byte, or damaged data are still refused.
+    @Test(arguments: [1, 7, Zlib.piece])
+    func inflatingWithoutTheChecksumChecksAllButTheTrailer(piece: Int) throws {
+        func inflated(_ stream: [UInt8], _ count: Int, checksum: Bool) throws -> [UInt8] {
+            var output = [UInt8](repeating: 0xAA, count: count)
+            try stream.withUnsafeBufferPointer { input in
+                try output.withUnsafeMutableBufferPointer { out in
+                    try Zlib.inflate(input, exactlyInto: out, checksum: checksum, piece: piece)
+                }
+            }
+            return output
+        }
+        var random = SystemRandomNumberGenerator()
+        let text = (0..<20_000).map { i in i % 4 == 0 ? UInt8.random(in: 0...255, using: &random) : UInt8(i % 13) }
+        let stream = Zlib.compress(text)
+        #expect(try inflated(stream, text.count, checksum: false) == text)
+        #expect(try inflated(Zlib.compress([]), 0, checksum: false) == [])
+        var trailer = stream
+        trailer[trailer.count - 1] ^= 0x01
+        #expect(throws: Zlib.Failure.self) { try inflated(trailer, text.count, checksum: true) }
+        #expect(try inflated(trailer, text.count, checksum: false) == text)
+        var header = stream
+        header[1] ^= 0x01  // the check bits
+        #expect(throws: Zlib.Failure.self) { try inflated(header, text.count, checksum: false) }
+        var dictionary = stream
+        dictionary[1] |= 0x20
+        dictionary[1] =
+            dictionary[1] & 0xE0 | UInt8((31 - (UInt16(dictionary[0]) << 8 | UInt16(dictionary[1] & 0xE0)) % 31) % 31)
+        #expect(throws: Zlib.Failure.self) { try inflated(dictionary, text.count, checksum: false) }
+        var method = stream
+        method[0] = 0x79  // a window of 2^15 but method 9
+        #expect(throws: Zlib.Failure.self) { try inflated(method, text.count, checksum: false) }
+        #expect(throws: Zlib.Failure.self) { try inflated(Array(stream.dropLast()), text.count, checksum: false) }
+        #expect(throws: Zlib.Failure.self) { try inflated(stream + [0], text.count, checksum: false) }
+        #expect(throws: Zlib.Failure.self) { try inflated(Array(stream.prefix(5)), 0, checksum: false) }
+        #expect(throws: Zlib.Failure.self) { try inflated(stream, text.count - 1, checksum: false) }
+        #expect(throws: Zlib.Failure.self) { try inflated(stream, text.count + 1, checksum: false) }
+        var data = stream
+        data[data.count / 2] ^= 0xFF
+        #expect((try? inflated(data, text.count, checksum: false)) != text)
+    }
+
     @Test func aBombIsStoppedAtTheLimit() throws {
         let bomb = Zlib.compress([UInt8](repeating: 0, count: 64 << 20), level: 9)
         #expect(bomb.count < 100_000)

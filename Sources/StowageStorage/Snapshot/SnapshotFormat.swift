@@ -378,7 +378,8 @@ public enum SnapshotFormat {
             throw Failure(description: "\(what): checksum mismatch")
         }
         do throws(Zlib.Failure) {
-            try Zlib.inflate(stream, exactlyInto: target)
+            // The checksum just read covers the stream's bytes: zlib's own of the text is not computed.
+            try Zlib.inflate(stream, exactlyInto: target, checksum: false)
         } catch {
             throw Failure(description: "\(what): length mismatch or corrupt stream: \(error)")
         }
