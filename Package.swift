@@ -7,6 +7,12 @@ let upcoming: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// The static Swift runtime's link line exports every symbol of the program's own code
+// (`-export-dynamic`): 28,000 names, whose table and symbol relocations the loader reads at every
+// start. Nothing looks them up (the backtracer reads the file's own symbol table), so the
+// executables export none.
+let linkerSettings: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]
+
 let package = Package(
     name: "stowage",
     platforms: [.macOS(.v15)],
@@ -82,7 +88,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: upcoming
+            swiftSettings: upcoming,
+            linkerSettings: linkerSettings
         ),
         .target(
             name: "StowageTestSupport",
@@ -99,7 +106,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            swiftSettings: upcoming
+            swiftSettings: upcoming,
+            linkerSettings: linkerSettings
         ),
         .testTarget(
             name: "StowageCoreTests",
