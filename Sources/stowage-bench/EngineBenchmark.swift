@@ -358,25 +358,40 @@ struct EngineBenchmark {
         await store.quiesce()
     }
 
-    /// `stowage-bench seed --dir D (--images N | --churn N)`: a data directory for `stowage serve`
-    /// holding N images (state only: their blobs are linked, not stored), or N churn commands.
+    /// `stowage-bench seed --dir D (--images N | --churn N | --tail N)`: a data directory for
+    /// `stowage serve` holding N images over 1,000 repositories (state only: their blobs are linked,
+    /// not stored), or N churn commands; or, `--tail`, N more images logged into D's seeded
+    /// repositories after its last snapshot and no snapshot after them: what a restart replays when
+    /// the server stopped just before its next snapshot.
     static func seed(_ arguments: [String]) async throws {
         func value(_ flag: String) -> String? {
             arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
         }
         guard let directory = value("--dir") else {
-            throw LoadGenerator.Usage("usage: stowage-bench seed --dir D (--images N | --churn N)")
+            throw LoadGenerator.Usage("usage: stowage-bench seed --dir D (--images N | --churn N | --tail N)")
         }
         if let commands = value("--churn").flatMap(Int.init) {
             try await churn(directory, commands: commands)
             return
         }
+        if let tail = value("--tail").flatMap(Int.init) {
+            let store = try RegistryStore(
+                configuration: EngineConfiguration(
+                    location: .directory(directory), fsync: .never, snapshotEvery: .max / 2),
+                clock: ManualClock())
+            // Numbered past any seeded image, so each is a new one.
+            for n in 0..<tail {
+                for command in image(100_000_000 + n, in: scaleRepositories) { try await store.submit(command) }
+            }
+            await store.quiesce()
+            return
+        }
         let images = value("--images").flatMap(Int.init) ?? 0
         let store = try open(directory)
-        for repository in repositories {
+        for repository in scaleRepositories {
             try await store.submit(.createRepository(name: repository, settings: .init()))
         }
-        for n in 0..<images { for command in image(n) { try await store.submit(command) } }
+        for n in 0..<images { for command in image(n, in: scaleRepositories) { try await store.submit(command) } }
         await store.quiesce()
         // A snapshot of the end, so a server started on it reads the snapshot instead of
         // replaying the seeding (a million images: 54 s of replay).
