@@ -1,24 +1,68 @@
 public import HashTreeCollections
 
 /// A repository: its settings, images, tags, blob links and the index of referrers.
+///
+/// Its fields are kept behind one shared reference (``CopiedOnWrite``): the repositories are the
+/// values of a persistent tree, and every command that writes into one of them copies the tree
+/// node that holds it, with up to 31 other repositories, retaining every reference each of them
+/// holds. Inline, a repository held five (its settings and four trees), each a separate object and
+/// at a thousand repositories a cache miss; behind the box, a copy retains one.
 public struct Repository: Hashable, Sendable, Codable {
-    public var name: RepositoryName
-    public var createdAt: Timestamp
-    @CopiedOnWrite public var settings: RepositorySettings
-    public var images: TreeDictionary<Digest, Image>
-    public var tags: TreeDictionary<Tag, Digest>
-    /// Blobs linked into this repository, with their sizes.
-    public var blobs: TreeDictionary<Digest, Int64>
-    /// For each subject digest, the sorted digests of the manifests that name it as `subject`.
-    public var referrers: TreeDictionary<Digest, [Digest]>
+    @CopiedOnWrite private var fields: Fields
+
+    /// What a repository holds, encoded as the repository itself.
+    private struct Fields: Hashable, Sendable, Codable {
+        var name: RepositoryName
+        var createdAt: Timestamp
+        @CopiedOnWrite var settings: RepositorySettings
+        var images: TreeDictionary<Digest, Image> = [:]
+        var tags: TreeDictionary<Tag, Digest> = [:]
+        var blobs: TreeDictionary<Digest, Int64> = [:]
+        var referrers: TreeDictionary<Digest, [Digest]> = [:]
+    }
 
     public init(name: RepositoryName, createdAt: Timestamp, settings: RepositorySettings = .init()) {
-        self.name = name
-        self.createdAt = createdAt
-        self.settings = settings
-        images = [:]
-        tags = [:]
-        blobs = [:]
-        referrers = [:]
+        fields = Fields(name: name, createdAt: createdAt, settings: settings)
+    }
+
+    public init(from decoder: any Decoder) throws { fields = try Fields(from: decoder) }
+
+    public func encode(to encoder: any Encoder) throws { try fields.encode(to: encoder) }
+
+    public var name: RepositoryName {
+        _read { yield fields.name }
+        _modify { yield &fields.name }
+    }
+
+    public var createdAt: Timestamp {
+        _read { yield fields.createdAt }
+        _modify { yield &fields.createdAt }
+    }
+
+    public var settings: RepositorySettings {
+        _read { yield fields.settings }
+        _modify { yield &fields.settings }
+    }
+
+    public var images: TreeDictionary<Digest, Image> {
+        _read { yield fields.images }
+        _modify { yield &fields.images }
+    }
+
+    public var tags: TreeDictionary<Tag, Digest> {
+        _read { yield fields.tags }
+        _modify { yield &fields.tags }
+    }
+
+    /// Blobs linked into this repository, with their sizes.
+    public var blobs: TreeDictionary<Digest, Int64> {
+        _read { yield fields.blobs }
+        _modify { yield &fields.blobs }
+    }
+
+    /// For each subject digest, the sorted digests of the manifests that name it as `subject`.
+    public var referrers: TreeDictionary<Digest, [Digest]> {
+        _read { yield fields.referrers }
+        _modify { yield &fields.referrers }
     }
 }
