@@ -59,10 +59,75 @@ struct StateCodecTests {
             if sequence % 7 == 0 { record.cause = RecordCause(trigger: 1, reaction: .scanOnPush) }
             do { try state.apply(envelope) } catch { record.refusal = error }
             kinds.insert(command.kind)
-            #expect(try StateCodec.encodeRecord(record) == (try CanonicalJSONEncoder().encode(record)))
+            let bytes = try StateCodec.encodeRecord(record)
+            #expect(bytes == (try CanonicalJSONEncoder().encode(record)))
+            // And read back as written: the commands written by hand are read by hand.
+            #expect(try StateCodec.decodeRecord(bytes) == record)
+            if Self.byHand.contains(command.kind) { #expect(try StateReader.readRecordByHand(bytes) == record) }
         }
         // The commands written by hand were among them.
-        #expect(kinds.isSuperset(of: ["putBlob", "putManifest", "startUpload", "appendChunk", "commitUpload"]))
+        #expect(kinds.isSuperset(of: Self.byHand))
+    }
+
+    static let byHand: Set<String> = ["putBlob", "putManifest", "startUpload", "appendChunk", "commitUpload"]
+
+    /// Records read by hand read as `JSONDecoder` reads them, whatever was done to their text:
+    /// a byte taken out or changed anywhere, a member added, doubled, escaped, spaced or nulled.
+    /// Either both read the same record or both refuse it (the hand reading gives way to
+    /// `JSONDecoder` on anything it does not take, so only an acceptance of its own could differ).
+    @Test(arguments: [11, 12])
+    func damagedRecordsReadAsJSONDecoderReadsThem(seed: UInt64) throws {
+        var generator = CommandGenerator(seed: seed)
+        var random = SeededGenerator(seed: seed)
+        var state = RegistryState()
+        var (compared, acceptedByHand) = (0, 0)
+        for sequence in 1...400 {
+            let (scope, command) = generator.next(for: state)
+            let envelope = Envelope(
+                sequence: UInt64(sequence), time: Timestamp(millisecondsSinceEpoch: Int64(sequence)), scope: scope,
+                command: command)
+            var record = LogRecord(envelope: envelope, origin: sequence % 2 == 0 ? "ECR PutImage" : nil)
+            do { try state.apply(envelope) } catch { record.refusal = error }
+            guard Self.byHand.contains(command.kind) else { continue }
+            let text = try StateCodec.encodeRecord(record)
+            var variants: [[UInt8]] = []
+            for _ in 0..<12 {
+                let at = Int(random.next() % UInt64(text.count))
+                var removed = text
+                removed.remove(at: at)
+                var changed = text
+                changed[at] = Array(#"",}{:0a-9 n"#.utf8)[Int(random.next() % 11)]
+                variants += [removed, changed]
+            }
+            let string = String(decoding: text, as: UTF8.self)
+            for (from, to) in [
+                (#"{"envelope""#, #"{"x":[1,{"y":null}],"envelope""#),
+                (#"{"envelope""#, #"{"origin":null,"envelope""#),
+                (#"{"command":{"#, #"{"command":{"mountBlob":{},"#),
+                (#"{"command":{"#, #"{ "command" : { "#),
+                (#""size":"#, #""size":1,"size":"#),
+                (#""size":"#, #""size":"#),
+                (#""repository":"#, #""repository":null,"x":"#),
+                (#""tag":"#, #""tag":null,"x":"#),
+                (#""scope":"#, #""scope":"nowhere","x":"#),
+                (#""sequence":"#, #""sequence":-"#),
+                (#""time":"#, #""time":1.5,"x":"#),
+            ] where string.contains(from) {
+                variants.append(Array(string.replacingOccurrences(of: from, with: to).utf8))
+            }
+            for variant in variants {
+                let generic = try? StateCodec.decode(LogRecord.self, from: variant)
+                let byHand = try? StateReader.readRecordByHand(variant)
+                if let byHand {
+                    #expect(byHand == generic, "\(String(decoding: variant, as: UTF8.self))")
+                    acceptedByHand += 1
+                }
+                #expect((try? StateCodec.decodeRecord(variant)) == generic)
+                compared += 1
+            }
+        }
+        #expect(compared > 1_000)
+        #expect(acceptedByHand > 100)
     }
 
     @Test func aSnapshotDeflatesThePiecesToTheTextItWrote() throws {

@@ -116,7 +116,7 @@ extension RegistryStore {
     public func records(after sequence: UInt64, limit: Int = .max) throws -> [LogRecord] {
         var records: [LogRecord] = []
         for payload in try log.payloads(after: sequence) {
-            let record = try StateCodec.decode(LogRecord.self, from: payload)
+            let record = try StateCodec.decodeRecord(payload)
             guard record.sequence > sequence else { continue }
             records.append(record)
             if records.count >= limit { break }

@@ -117,7 +117,7 @@ enum Recovery {
         var last = base
         for payload in try log.payloads(after: base) {
             let record: LogRecord
-            do { record = try StateCodec.decode(LogRecord.self, from: payload) } catch {
+            do { record = try StateCodec.decodeRecord(payload) } catch {
                 throw LogError(
                     description:
                         "a log record passed its checksum but does not decode (\(error)); the log was written by an incompatible Stowage"

@@ -14,7 +14,7 @@ public enum LogInspection {
             records: scan.frames.count,
             problem: scan.damage.map { "\($0)" + ($0.isTornTail ? " (a torn tail: repaired at start-up)" : "") })
         for frame in scan.frames {
-            guard let record = try? StateCodec.decode(LogRecord.self, from: frame.payload) else {
+            guard let record = try? StateCodec.decodeRecord(frame.payload) else {
                 result.problem = "record at offset \(frame.offset) passes its checksum but does not decode"
                 break
             }

@@ -118,7 +118,7 @@ public enum RecordingFormat {
             let length = try reader.integer(UInt32.self, "length of record \(i)")
             let json = try reader.take(UInt64(length), "record \(i)")
             let record: LogRecord
-            do { record = try StateCodec.decode(LogRecord.self, from: json) } catch {
+            do { record = try StateCodec.decodeRecord(json) } catch {
                 throw Failure(description: "record \(i) does not decode: \(error)")
             }
             guard record.sequence == baseSequence + i + 1 else {

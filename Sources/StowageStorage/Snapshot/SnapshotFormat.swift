@@ -403,6 +403,11 @@ public enum StateCodec {
         return writer.output
     }
 
+    /// A log record, by ``StateReader``: what ``decode(_:from:)`` reads, the common commands read by hand.
+    public static func decodeRecord(_ bytes: some Collection<UInt8>) throws -> LogRecord {
+        try StateReader.readRecord(bytes)
+    }
+
     /// A whole state, by ``StateWriter``: the same bytes as ``encode(_:)``, written by hand.
     public static func encodeState(_ state: RegistryState) throws -> [UInt8] {
         var writer = StateWriter()
