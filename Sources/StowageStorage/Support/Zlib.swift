@@ -112,8 +112,7 @@ public enum Zlib {
     ) throws(Failure) {
         var stream = z_stream()
         // Without the checksum the deflate data between header and trailer is inflated raw.
-        let (body, ending): (Range<Int>, Int) =
-            checksum ? (0..<input.count, 0) : (try rawBody(of: input), 4)
+        let body = checksum ? 0..<input.count : try rawBody(of: input)
         let initialized =
             checksum
             ? inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
@@ -152,7 +151,7 @@ public enum Zlib {
                 status == Z_BUF_ERROR ? "truncated" : stream.msg.map { String(cString: $0) } ?? "status \(status)")
         }
         guard consumed == input.count else {
-            throw .corrupt(ending == 0 ? "trailing data after the stream" : "not four bytes of trailer after the data")
+            throw .corrupt(checksum ? "trailing data after the stream" : "not four bytes of trailer after the data")
         }
         guard produced == output.count else { throw .corrupt("inflates to \(produced) bytes, not \(output.count)") }
     }
