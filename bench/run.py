@@ -570,9 +570,11 @@ class Bench:
         self.add(f"{name}, {seconds} s: resident memory at the start and the end (MiB)", end_rss, start_rss, "start",
                  lower=True)
 
-    def snapshot_stall(self, name, stored):
-        """The slowest tiny-image push while a snapshot of the whole state is written, against the
-        slowest of as many pushes just before it, with no snapshot running."""
+    def write_stall(self, name, action, seconds_after=0.0):
+        """Tiny-image pushes while `action` runs on the server: the seconds the action took to
+        answer, the slowest push from its start until `seconds_after` past its answer (work it
+        left in the background), and the slowest of the pushes just before, with nothing else
+        running."""
         server = self.servers[name]
         admin = Client(server.port)
         stop = threading.Event()
@@ -583,8 +585,8 @@ class Bench:
             i = 0
             while not stop.is_set():
                 repo = f"stall/{name}{i % 10}"
-                config = json.dumps({"stall": i}).encode()
-                layer = f"stall layer {i}".encode()
+                config = json.dumps({"stall": i, "at": time.time()}).encode()
+                layer = f"stall layer {i} {time.time()}".encode()
                 started = time.perf_counter()
                 client.push_manifest(repo, f"s{i}", (client.push_blob(repo, config), len(config)),
                                      [(client.push_blob(repo, layer), len(layer))])
@@ -598,8 +600,9 @@ class Bench:
             before = time.perf_counter()
             time.sleep(3.0)
             start = time.perf_counter()
-            status, _, body = admin.call("POST", "/_admin/compact")
-            assert status == 200, (status, body)
+            action(admin)
+            answered = time.perf_counter()
+            time.sleep(seconds_after)
             end = time.perf_counter()
         finally:
             stop.set()
@@ -607,9 +610,31 @@ class Bench:
         during = [seconds for started, seconds in pushes if started + seconds > start and started < end]
         quiet = [seconds for started, seconds in pushes if before <= started and started + seconds <= start]
         assert during and quiet, (len(during), len(quiet))
-        self.add(f"tiny-image push while a snapshot of {stored:,} images is written ({end - start:.1f} s, "
+        return answered - start, during, quiet
+
+    def snapshot_stall(self, name, stored):
+        """The slowest tiny-image push while a snapshot of the whole state is written, and while a
+        checkpoint of it is taken (its state is written in the background)."""
+        def compact(admin):
+            status, _, body = admin.call("POST", "/_admin/compact")
+            assert status == 200, (status, body)
+
+        took, during, quiet = self.write_stall(name, compact)
+        self.add(f"tiny-image push while a snapshot of {stored:,} images is written ({took:.1f} s, "
                  f"{len(during)} pushes): the slowest push (ms)", 1000 * max(during), 1000 * max(quiet),
                  f"the slowest of {len(quiet)} just before", lower=True)
+
+        def checkpoint(admin):
+            status, _, body = admin.call("POST", "/_admin/checkpoints", json.dumps({"name": "stall"}).encode(),
+                                         {"Content-Type": "application/json"})
+            assert status == 201, (status, body)
+
+        linger = 2.0 if self.args.quick else 12.0
+        took, during, quiet = self.write_stall(name, checkpoint, linger)
+        self.add(f"checkpoint with {stored:,} images stored: until it is answered (ms)", 1000 * took, None, lower=True)
+        self.add(f"tiny-image push while that checkpoint is taken and for {linger:.0f} s after its answer (its state "
+                 f"is written meanwhile; {len(during)} pushes): the slowest push (ms)", 1000 * max(during),
+                 1000 * max(quiet), f"the slowest of {len(quiet)} just before", lower=True)
 
     def scale(self):
         """Stowage alone: the cost of a push as the registry grows, restarts, cold start."""

@@ -19,7 +19,9 @@ struct HistoryTests {
     func rewindingToACheckpointOrASequenceRestoresThatStateAndReplaysAfterARestart(kind: String) async throws {
         let directory = TemporaryDirectory()
         let location = EngineTests.location(kind, directory)
-        let store = try EngineFixture.open(location, snapshotEvery: 23)
+        // Snapshots every 23 records, all kept (with the log since the first): record 30 stays
+        // in the history however fast the snapshots are written.
+        let store = try EngineFixture.open(location, snapshotEvery: 23, snapshotsKept: 20)
         let early = try await EngineFixture.drive(store, seed: 41, count: 60)
         try await store.submit(.checkpoint(name: CheckpointName("base")!))
         let atCheckpoint = store.state
@@ -47,6 +49,74 @@ struct HistoryTests {
             let fallback = try EngineFixture.open(location)
             #expect(fallback.state == final)
         }
+    }
+
+    /// A checkpoint's state is written in the background (at a million images it takes seconds):
+    /// the checkpoint is usable at once, no snapshot is written past it until its point is stored,
+    /// and a restart before then rebuilds the point from the log.
+    @Test func aCheckpointIsUsableBeforeItsPointIsStoredAndNoSnapshotPassesItUntilThen() async throws {
+        let directory = TemporaryDirectory()
+        let pointsPath = directory.path + "/snap/points"
+        let store = try EngineFixture.open(.directory(directory.path))
+        try await EngineFixture.drive(store, seed: 51, count: 40)
+        let first = try await store.compact().sequence
+        // Points cannot be written: a file where their directory was.
+        try FileManager.default.removeItem(atPath: pointsPath)
+        #expect(FileManager.default.createFile(atPath: pointsPath, contents: Data()))
+
+        let name = CheckpointName("base")!
+        let checkpoint = try await store.submit(.checkpoint(name: name))
+        let atCheckpoint = Self.content(store.state)
+        try await EngineFixture.drive(store, seed: 52, count: 30)
+        try await store.rewind(to: .checkpoint(name))
+        #expect(Self.content(store.state) == atCheckpoint)
+        await #expect(throws: (any Error).self) { try await store.compact() }
+        #expect(
+            try SnapshotFormat.decode(try FileSnapshotStore(directory: directory.path + "/snap").read(first)).sequence
+                == first)
+        #expect(try FileSnapshotStore(directory: directory.path + "/snap").sequences().max() == first)
+        try await EngineFixture.drive(store, seed: 53, count: 20)
+        let final = store.state
+
+        // A restart now (the point never stored) replays the checkpoint's record and stores it.
+        try FileManager.default.removeItem(atPath: pointsPath)
+        let restarted = try EngineFixture.open(.directory(directory.path))
+        #expect(restarted.state == final)
+        #expect(try FileSnapshotStore(directory: pointsPath).sequences().contains(checkpoint.sequence))
+        try await restarted.rewind(to: .checkpoint(name))
+        #expect(Self.content(restarted.state) == atCheckpoint)
+
+        // With its directory back, the first engine stores the point before its next snapshot.
+        let second = try await store.compact()
+        #expect(second.sequence > checkpoint.sequence)
+        #expect(try FileSnapshotStore(directory: pointsPath).sequences().contains(checkpoint.sequence))
+    }
+
+    /// A point past the log's end is of a record a crash took back (a power cut after a
+    /// checkpoint's point was written beside its record, before the record was durable): a
+    /// restart removes it, and the record that reuses its sequence stores its own.
+    @Test func aPointPastTheEndOfTheLogIsRemovedAtARestart() async throws {
+        let directory = TemporaryDirectory()
+        let store = try EngineFixture.open(.directory(directory.path))
+        try await EngineFixture.drive(store, seed: 61, count: 30)
+        let name = CheckpointName("early")!
+        let early = try await store.submit(.checkpoint(name: name))
+        try await EngineFixture.drive(store, seed: 62, count: 30)
+        await store.quiesce()
+        let points = try FileSnapshotStore(directory: directory.path + "/snap/points")
+        let stale = store.sequence + 1
+        try points.write(try points.read(early.sequence), sequence: stale)
+
+        let restarted = try EngineFixture.open(.directory(directory.path))
+        #expect(!points.sequences().contains(stale))
+        let later = try await restarted.submit(.checkpoint(name: CheckpointName("later")!))
+        #expect(later.sequence == stale)
+        let atLater = Self.content(restarted.state)
+        await restarted.quiesce()
+        let again = try EngineFixture.open(.directory(directory.path))
+        try await EngineFixture.drive(again, seed: 63, count: 10)
+        try await again.rewind(to: .checkpoint(CheckpointName("later")!))
+        #expect(Self.content(again.state) == atLater)
     }
 
     @Test func theStateAtAnyRecordMatchesWhatWasFoldedThen() async throws {

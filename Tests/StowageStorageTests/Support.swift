@@ -30,9 +30,10 @@ enum EngineFixture {
     /// restart, but for the process), so the directory lock is off unless asked for.
     static func open(
         _ location: StorageLocation, snapshotEvery: UInt64 = 1_000_000, fsync: FsyncPolicy = .never,
-        locking: Bool = false
+        locking: Bool = false, snapshotsKept: Int = 2
     ) throws -> RegistryStore {
-        var configuration = EngineConfiguration(location: location, fsync: fsync, snapshotEvery: snapshotEvery)
+        var configuration = EngineConfiguration(
+            location: location, fsync: fsync, snapshotEvery: snapshotEvery, snapshotsKept: snapshotsKept)
         configuration.locksDirectory = locking
         return try RegistryStore(configuration: configuration, clock: ManualClock())
     }

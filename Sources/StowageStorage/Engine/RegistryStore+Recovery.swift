@@ -147,6 +147,11 @@ enum Recovery {
                 }
             }
         }
+        // A point is of a record in the log: one past its end was written for a record a crash
+        // took back (a checkpoint's is written beside its record), and its sequence will be reused.
+        if !configuration.readOnly {
+            for sequence in storedPoints where sequence > last { points.remove(sequence) }
+        }
         // The clock stands where the log last set it.
         clock.setOffset(state.clockOffset ?? 0)
         if configuration.readOnly {

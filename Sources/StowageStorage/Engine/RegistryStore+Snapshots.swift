@@ -67,6 +67,9 @@ extension RegistryStore {
     }
 
     private func writeSnapshot(_ state: RegistryState, sequence: UInt64) async throws -> SnapshotInfo {
+        // A snapshot past a checkpoint whose point is not stored would leave a restart no record
+        // to rebuild it from.
+        try await storeCheckpointPoints()
         let snapshots = self.snapshots
         let level = configuration.compressionLevel
         let started = ContinuousClock.now
@@ -97,14 +100,62 @@ extension RegistryStore {
         }
     }
 
+    /// Starts writing a checkpoint's point (held in ``pointCache``) to its file, after those
+    /// before it, off the writer.
+    func storePointInBackground(_ sequence: UInt64) {
+        unstoredPoints.insert(sequence)
+        if pointWriter == nil { pointWriter = Task { try await self.writeUnstoredPoints() } }
+    }
+
+    /// Returns once every checkpoint's point is in its file; throws when one cannot be written.
+    func storeCheckpointPoints() async throws {
+        while true {
+            if let running = pointWriter {
+                _ = try? await running.value
+            } else if unstoredPoints.isEmpty {
+                return
+            } else {
+                let task = Task { try await self.writeUnstoredPoints() }
+                pointWriter = task
+                try await task.value
+            }
+        }
+    }
+
+    /// The one writer of points in the background: oldest first, until none is left.
+    private func writeUnstoredPoints() async throws {
+        defer { pointWriter = nil }
+        let points = self.points
+        let level = configuration.compressionLevel
+        let inMemory = configuration.location == .memory
+        while let sequence = unstoredPoints.min() {
+            // In memory, the cache is the store.
+            if let state = pointCache[sequence], !inMemory {
+                do {
+                    try await Task.detached {
+                        try points.write(
+                            try SnapshotFormat.encode(state, sequence: sequence, level: level), sequence: sequence)
+                    }.value
+                } catch {
+                    logger.error(
+                        "cannot store the state of checkpoint record \(sequence) yet (it is kept in memory, and tried again before the next snapshot): \(error)"
+                    )
+                    throw error
+                }
+            }
+            unstoredPoints.remove(sequence)
+        }
+    }
+
     /// Log size, first retained sequence and the snapshots held, for statistics.
     public func storageFacts() -> (logBytes: Int64, firstSequence: UInt64, snapshots: [UInt64]) {
         (log.byteCount, log.firstSequence, snapshots.sequences())
     }
 
-    /// Waits for background work (a snapshot in progress) to finish; for shutdown and tests.
+    /// Waits for background work (a snapshot, checkpoints' points) to finish; for shutdown and tests.
     public func quiesce() async {
         while let running = snapshotTask { _ = try? await running.value }
+        try? await storeCheckpointPoints()
         if configuration.fsync != .never { try? log.syncTarget().sync() }
     }
 }

@@ -45,6 +45,10 @@ public actor RegistryStore {
     /// one per restore, so rewinds and imports replay exactly.
     let points: any SnapshotStore
     var pointCache: [UInt64: RegistryState]
+    /// Checkpoints whose point is held in ``pointCache`` but not yet in its file (written in the
+    /// background; every snapshot waits for them).
+    var unstoredPoints: Set<UInt64> = []
+    var pointWriter: Task<Void, any Error>?
     var subscribers: [Int: AsyncStream<LogRecord>.Continuation] = [:]
     /// Records appended but not yet published, held back from subscribers to keep log order
     /// and never show what a crash could take back.
@@ -249,15 +253,9 @@ public actor RegistryStore {
                     ))
                 return (envelopes, error)
             }
-            var storesPoint = false
-            switch item.command {
-            case .checkpoint: storesPoint = true
-            // A rewind to a checkpoint reuses the checkpoint's point; an import or a rewind to a sequence stores its own.
-            case .restore(let point, _): storesPoint = point == envelope.sequence
-            default: break
-            }
-            if storesPoint {
-                // The exact state after this record, stored before the record is logged.
+            if case .restore(let point, _) = item.command, point == envelope.sequence {
+                // An import or a rewind to a sequence: its state is in no record, so it is stored
+                // before the record is logged.
                 do {
                     try points.write(
                         try SnapshotFormat.encode(
@@ -272,6 +270,13 @@ public actor RegistryStore {
             try appendRecord(
                 LogRecord(envelope: envelope, cause: item.cause, origin: item.cause == nil ? Self.origin : nil))
             head = next
+            if case .checkpoint = item.command {
+                // Kept in memory and written in the background (a large state takes seconds to
+                // encode): until it is stored no snapshot is written past this record, so a
+                // restart replays it and stores the point then.
+                pointCache[envelope.sequence] = next
+                storePointInBackground(envelope.sequence)
+            }
             switch item.command {
             case .deleteBlobLink, .deleteRepository, .reset, .restore:
                 garbageMayExist = true
