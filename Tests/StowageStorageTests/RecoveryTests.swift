@@ -24,6 +24,34 @@ struct RecoveryTests {
         #expect(reopened.recovery.replayed > 100)
     }
 
+    /// Replay decodes the next batch of records on a second core while it applies one: the
+    /// records still arrive in order, one that does not decode in its place, and nothing after a
+    /// record whose application fails.
+    @Test(arguments: [1, 7, 100, Recovery.replayBatch])
+    func replayTakesRecordsInOrderWhileTheNextBatchIsDecoded(batch: Int) throws {
+        var payloads: [ArraySlice<UInt8>] = []
+        for sequence in UInt64(1)...100 {
+            let envelope = Envelope(
+                sequence: sequence, time: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000), scope: .default,
+                command: .checkpoint(name: CheckpointName("c\(sequence)")!))
+            payloads.append(ArraySlice(try StateCodec.encodeRecord(LogRecord(envelope: envelope))))
+        }
+        payloads[56] = ArraySlice("{\"sequence\":".utf8)
+        var seen: [UInt64?] = []
+        try Recovery.forEachRecord(in: payloads, batch: batch) { seen.append(try? $0.get().sequence) }
+        #expect(seen == (1...100).map { $0 == 57 ? nil : UInt64($0) })
+
+        struct Stop: Error {}
+        var taken = 0
+        #expect(throws: Stop.self) {
+            try Recovery.forEachRecord(in: payloads, batch: batch) { record in
+                taken += 1
+                if try record.get().sequence == 30 { throw Stop() }
+            }
+        }
+        #expect(taken == 30)
+    }
+
     @Test func theLogCutAtEveryByteOfItsLastRecordRecoversTheLongestValidPrefix() async throws {
         let directory = TemporaryDirectory()
         let states: [RegistryState]

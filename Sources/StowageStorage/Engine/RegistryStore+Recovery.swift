@@ -1,3 +1,4 @@
+import Dispatch
 import HashTreeCollections
 import Logging
 import StowageCore
@@ -115,15 +116,15 @@ enum Recovery {
             return try? SnapshotFormat.decode(bytes).state
         }
         var last = base
-        for payload in try log.payloads(after: base) {
+        try forEachRecord(in: try log.payloads(after: base)) { decoded in
             let record: LogRecord
-            do { record = try StateCodec.decodeRecord(payload) } catch {
+            do { record = try decoded.get() } catch {
                 throw LogError(
                     description:
                         "a log record passed its checksum but does not decode (\(error)); the log was written by an incompatible Stowage"
                 )
             }
-            guard record.sequence > base else { continue }
+            guard record.sequence > base else { return }
             guard record.sequence == last + 1 else {
                 throw LogError(
                     description:
@@ -131,7 +132,7 @@ enum Recovery {
                 )
             }
             last = record.sequence
-            guard record.refusal == nil else { continue }
+            guard record.refusal == nil else { return }
             do { try state.apply(record.envelope, points: resolve) } catch {
                 throw LogError(
                     description:
@@ -203,6 +204,53 @@ enum Recovery {
         return Recovered(
             content: content, snapshots: snapshots, points: points, log: log, state: state, sequence: last,
             pointCache: cache, snapshotLoadSeconds: loadSeconds, report: report, lock: lock)
+    }
+}
+
+extension Recovery {
+    /// Records a batch, decoded on a second core while the records before them are applied.
+    static let replayBatch = 2048
+
+    /// `body` of each payload's record (or of why it does not decode), in order: on two cores,
+    /// batch k + 1 is decoded while `body` takes batch k (decoding is more than half of a replay).
+    static func forEachRecord(
+        in payloads: [ArraySlice<UInt8>], batch: Int = replayBatch,
+        _ body: (Result<LogRecord, any Error>) throws -> Void
+    ) throws {
+        let batches = stride(from: 0, to: payloads.count, by: max(1, batch)).map {
+            $0..<min($0 + max(1, batch), payloads.count)
+        }
+        let decode = { @Sendable (range: Range<Int>) in
+            payloads[range].map { payload in Result { try StateCodec.decodeRecord(payload) } }
+        }
+        guard Parallel.cores > 1, batches.count > 1 else {
+            for range in batches { for record in decode(range) { try body(record) } }
+            return
+        }
+        var ready = decode(batches[0])
+        for k in batches.indices {
+            var next: [Result<LogRecord, any Error>] = []
+            var failure: (any Error)?
+            // Iteration 0 is `body` over this batch, 1 the decoding of the next; each writes only
+            // its own variable, and `concurrentPerform` returns when both are done.
+            withoutActuallyEscaping(body) { body in
+                nonisolated(unsafe) let body = body
+                let current = ready
+                nonisolated(unsafe) var nextOut: [Result<LogRecord, any Error>] = []
+                nonisolated(unsafe) var failed: (any Error)?
+                DispatchQueue.concurrentPerform(iterations: 2) { iteration in
+                    if iteration == 0 {
+                        do { for record in current { try body(record) } } catch { failed = error }
+                    } else if k + 1 < batches.count {
+                        nextOut = decode(batches[k + 1])
+                    }
+                }
+                next = nextOut
+                failure = failed
+            }
+            if let failure { throw failure }
+            ready = next
+        }
     }
 }
 
