@@ -214,7 +214,9 @@ public enum SnapshotFormat {
     }
 
     /// The text begins and ends in the frame; each part is one run of segments, parts numbered
-    /// in order from 1; only a repository's segment goes on, and into its own part.
+    /// in increasing order from 1 (a part is its scope's place among all scopes, so one whose
+    /// repositories are all gone leaves its number out); only a repository's segment goes on,
+    /// and into its own part.
     private static func checkParts(_ segments: [Segment]) throws(Failure) {
         var parts: UInt32 = 0
         for (index, segment) in segments.enumerated() {
@@ -225,7 +227,7 @@ public enum SnapshotFormat {
                 case 0: !segment.goesOn
                 default:
                     previous != nil && next != nil
-                        && (previous!.part == segment.part || (previous!.part == 0 && segment.part == parts + 1))
+                        && (previous!.part == segment.part || (previous!.part == 0 && segment.part > parts))
                         && (!segment.goesOn || next!.part == segment.part)
                 }
             guard inOrder else {
