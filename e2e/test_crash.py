@@ -263,5 +263,43 @@ def test_a_snapshot_read_on_every_core_brings_back_every_image_after_a_sigkill(t
         registry = Registry(again).login()
         tags = registry.request("GET", "/v2/large/r39/tags/list?n=1000").json()["tags"]
         assert sorted(tags) == sorted(f"t{n}" for n in range(230))
+        # The first snapshot after the restart copies from the one it read what no push touched
+        # since: four writers push into two repositories (the first and the last) at once.
+        status, first = again.json("POST", "/_admin/compact")
+        assert status == 200 and first["unitsWritten"] == 0 and first["unitsCopied"] >= 2
+
+        def push_more(name, n):
+            manifest = json.dumps({
+                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": digest(config), "size": len(config)},
+                "layers": [{"mediaType": OCI_LAYER, "digest": digest(layer), "size": len(layer)}],
+                "annotations": {"more": f"{name} {n}"}}).encode()
+            r = registry.push_manifest(name, f"more{n}", manifest)
+            if r.status != 201:
+                failures.append(r)
+
+        writers = [threading.Thread(target=lambda w=w: [push_more(names[-(w % 2)], w * 100 + n) for n in range(25)])
+                   for w in range(4)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(timeout=600)
+        assert not failures, failures[:3]
+        status, second = again.json("POST", "/_admin/compact")
+        assert status == 200 and 1 <= second["unitsWritten"] <= 2
+        assert second["unitsCopied"] == first["unitsCopied"] - second["unitsWritten"]
+        status, _, exported = again.request("GET", "/_admin/export")
+        assert status == 200
+        again.process.send_signal(signal.SIGKILL)
+        again.process.wait()
     finally:
         again.kill()
+    last = Server("--data-dir", data)
+    try:
+        stats = last.json("GET", "/_admin/stats")[1]
+        assert stats["images"] == 40 * 230 + 100 and stats["recovery"]["replayed"] == 0
+        assert last.request("GET", "/_admin/export")[2] == exported
+        tags = Registry(last).login().request("GET", "/v2/large/r0/tags/list?n=1000").json()["tags"]
+        assert len(tags) == 230 + 50
+    finally:
+        last.kill()

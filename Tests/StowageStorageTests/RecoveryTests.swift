@@ -58,6 +58,8 @@ struct RecoveryTests {
         do {
             let store = try EngineFixture.open(.directory(directory.path))
             states = try await EngineFixture.drive(store, seed: 5, count: 30)
+            // Checkpoints' points are written in the background: done before the files are copied.
+            await store.quiesce()
         }
         let segment = EngineFixture.segments(directory).last!
         let size = Int(POSIX.fileSize(segment)!)

@@ -56,6 +56,82 @@ struct SnapshotTests {
         #expect(reopened.state.scopes[.default]?.repositories.values.reduce(0) { $0 + $1.images.count } == 7_000)
     }
 
+    /// The engine's snapshots copy what no command touched from the one before: a push into one
+    /// repository of forty writes one unit again; after a reset nothing is copied; every
+    /// snapshot restores its state.
+    @Test func theEnginesSnapshotsCopyWhatDidNotChange() async throws {
+        let directory = TemporaryDirectory()
+        let names = (0..<40).map { RepositoryName("large/r\($0)")! }
+        var expected: [RegistryState] = []
+        do {
+            let store = try EngineFixture.open(.directory(directory.path), snapshotsKept: 20)
+            for name in names { _ = try await store.submit(.createRepository(name: name, settings: .init())) }
+            for batch in stride(from: 0, to: 7_000, by: 500) {
+                _ = try await store.submit(
+                    (batch..<batch + 500).flatMap { TinyImages.commands($0, in: names[$0 % 40]) })
+            }
+            let whole = try await store.compact()
+            #expect(whole.unitsCopied == 0 && whole.unitsWritten >= 2)
+            expected.append(store.state)
+            _ = try await store.submit(TinyImages.commands(7_001, in: names[39]))
+            let one = try await store.compact()
+            #expect(one.unitsWritten == 1 && one.unitsCopied == whole.unitsWritten - 1)
+            expected.append(store.state)
+            _ = try await store.submit(Command.reset(extent: .everything))
+            _ = try await store.submit(.createRepository(name: names[0], settings: .init()))
+            let afterReset = try await store.compact()
+            #expect(afterReset.unitsCopied == 0 && afterReset.unitsWritten == 1)
+            expected.append(store.state)
+            _ = try await store.submit(TinyImages.commands(7_002, in: names[0]))
+            expected.append(store.state)
+            // The next snapshot is of the state a restart finds; the last record is replayed.
+        }
+        let snapshots = try FileSnapshotStore(directory: directory.path + "/snap")
+        let stored = snapshots.sequences().reversed().map { try? SnapshotFormat.decode(snapshots.read($0)).state }
+        #expect(Array(stored.suffix(3)) == Array(expected.prefix(3)))
+        let reopened = try EngineFixture.open(.directory(directory.path))
+        #expect(reopened.state == expected.last)
+    }
+
+    /// After a restart, the first snapshot copies from the one the restart read, unless the log
+    /// replayed after it replaced the state.
+    @Test func theFirstSnapshotAfterARestartCopiesFromTheOneRead() async throws {
+        for resetting in [false, true] {
+            let directory = TemporaryDirectory()
+            let names = (0..<40).map { RepositoryName("large/r\($0)")! }
+            let units: Int
+            do {
+                let store = try EngineFixture.open(.directory(directory.path))
+                for name in names { _ = try await store.submit(.createRepository(name: name, settings: .init())) }
+                for batch in stride(from: 0, to: 7_000, by: 500) {
+                    _ = try await store.submit(
+                        (batch..<batch + 500).flatMap { TinyImages.commands($0, in: names[$0 % 40]) })
+                }
+                units = try await store.compact().unitsWritten
+                if resetting {
+                    _ = try await store.submit(Command.reset(extent: .everything))
+                    for name in names { _ = try await store.submit(.createRepository(name: name, settings: .init())) }
+                    for batch in stride(from: 0, to: 7_000, by: 500) {
+                        _ = try await store.submit(
+                            (batch..<batch + 500).flatMap { TinyImages.commands($0, in: names[$0 % 40]) })
+                    }
+                }
+                _ = try await store.submit(TinyImages.commands(7_001, in: names[5]))
+                await store.quiesce()
+            }
+            let reopened = try EngineFixture.open(.directory(directory.path))
+            #expect(reopened.recovery.replayed > 0)
+            let expected = reopened.state
+            let first = try await reopened.compact()
+            if resetting {
+                #expect(first.unitsCopied == 0 && first.unitsWritten >= 2)
+            } else {
+                #expect(first.unitsWritten == 1 && first.unitsCopied == units - 1)
+            }
+            #expect(try EngineFixture.open(.directory(directory.path)).state == expected)
+        }
+    }
+
     /// With a budget, a snapshot that took longer spaces the next ones further apart (capped);
     /// without one, they come exactly every `snapshotEvery` records.
     @Test func snapshotSpacingFollowsTheBudget() async throws {
@@ -435,5 +511,113 @@ extension LittleEndian {
     /// Overwrites the bytes of `value` at `offset`.
     static func put<T: FixedWidthInteger>(_ value: T, into bytes: inout [UInt8], at offset: Int) {
         withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(offset..<offset + $0.count, with: $0) }
+    }
+}
+
+/// A snapshot written reusing the one before copies the units whose repositories no command
+/// touched since, and writes the rest: the same text and state as a snapshot written whole.
+struct IncrementalSnapshotTests {
+    static func apply(_ commands: [Command], to state: inout RegistryState, from sequence: inout UInt64) throws {
+        for command in commands {
+            sequence += 1
+            try state.apply(
+                Envelope(
+                    sequence: sequence, time: Timestamp(millisecondsSinceEpoch: Int64(sequence) * 1_000),
+                    scope: .default, command: command))
+        }
+    }
+
+    /// Encodes `state` reusing `previous` and checks it against a whole encode.
+    static func encodedAsWhole(
+        _ state: RegistryState, sequence: UInt64, segmentSize: Int,
+        reusing previous: (layout: SnapshotLayout, bytes: [UInt8])?,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> SnapshotFormat.Encoded {
+        let encoded = try SnapshotFormat.encode(
+            state, sequence: sequence, segmentSize: segmentSize, reusing: previous)
+        let whole = try SnapshotFormat.encode(state, sequence: sequence, segmentSize: segmentSize)
+        #expect(try SnapshotFormat.text(encoded.bytes) == SnapshotFormat.text(whole), sourceLocation: sourceLocation)
+        #expect(try SnapshotFormat.decode(encoded.bytes).state == state, sourceLocation: sourceLocation)
+        #expect(encoded.layout.sequence == sequence, sourceLocation: sourceLocation)
+        #expect(
+            encoded.layout.unitCount == encoded.unitsReused + encoded.unitsWritten, sourceLocation: sourceLocation)
+        return encoded
+    }
+
+    @Test func aSnapshotCopiesWhatNoCommandTouchedAndWritesTheRest() throws {
+        var state = RegistryState()
+        var sequence: UInt64 = 0
+        let names = (0..<60).map { RepositoryName("many/r\($0 + 10)")! }
+        try Self.apply(names.map { .createRepository(name: $0, settings: .init()) }, to: &state, from: &sequence)
+        try Self.apply(
+            (0..<600).flatMap { TinyImages.commands($0, in: names[$0 % names.count]) }, to: &state, from: &sequence)
+        // Units of about three repositories each.
+        let size = try StateCodec.encodeState(state).count / 20
+        let first = try Self.encodedAsWhole(state, sequence: sequence, segmentSize: size, reusing: nil)
+        #expect(first.unitsReused == 0 && first.unitsWritten >= 15)
+
+        // Nothing changed: everything copied, the file the same.
+        let same = try Self.encodedAsWhole(
+            state, sequence: sequence, segmentSize: size, reusing: (first.layout, first.bytes))
+        #expect(same.unitsWritten == 0 && same.unitsReused == first.unitsWritten)
+        #expect(same.bytes == first.bytes)
+
+        // One image pushed into one repository: its unit alone is written again.
+        try Self.apply(TinyImages.commands(1_000, in: names[31]), to: &state, from: &sequence)
+        let one = try Self.encodedAsWhole(
+            state, sequence: sequence, segmentSize: size, reusing: (first.layout, first.bytes))
+        #expect(one.unitsWritten == 1 && one.unitsReused == first.unitsWritten - 1)
+
+        // A repository before all others, one in the middle and one after all; one deleted; the
+        // first repository changed: whatever moved is written, the rest still copied.
+        try Self.apply(
+            [
+                .createRepository(name: RepositoryName("many/a")!, settings: .init()),
+                .createRepository(name: RepositoryName("many/r30a")!, settings: .init()),
+                .createRepository(name: RepositoryName("many/z")!, settings: .init()),
+                .deleteRepository(name: names[50], force: true),
+            ] + TinyImages.commands(1_001, in: names[0]), to: &state, from: &sequence)
+        let moved = try Self.encodedAsWhole(
+            state, sequence: sequence, segmentSize: size, reusing: (one.layout, one.bytes))
+        #expect(moved.unitsReused >= one.layout.unitCount - 6 && moved.unitsWritten <= 6)
+
+        // A snapshot file damaged since: the unit whose stream does not match is written again.
+        var damaged = moved.bytes
+        let middle = moved.layout.units[moved.layout.unitCount / 2].segments[0].stream
+        damaged[middle.lowerBound + middle.count / 2] ^= 0x40
+        let repaired = try Self.encodedAsWhole(
+            state, sequence: sequence, segmentSize: size, reusing: (moved.layout, damaged))
+        #expect(repaired.unitsWritten == 1)
+        #expect(repaired.bytes == moved.bytes || repaired.unitsReused == moved.layout.unitCount - 1)
+
+        // A previous snapshot of another state entirely (reset since): nothing of it copied.
+        let empty = try Self.encodedAsWhole(
+            RegistryState(), sequence: sequence + 1, segmentSize: size, reusing: (moved.layout, moved.bytes))
+        #expect(empty.unitsReused == 0 && empty.layout.unitCount == 0)
+    }
+
+    /// Random histories, each snapshot written reusing the one before it: every one reads back
+    /// as its state, with the text of a whole encode.
+    @Test(arguments: [3, 4, 5])
+    func snapshotsReusingTheOneBeforeAlongARandomHistory(seed: UInt64) throws {
+        for segmentSize in [256, 4_096] {
+            var generator = CommandGenerator(seed: seed)
+            var state = RegistryState()
+            var previous: (layout: SnapshotLayout, bytes: [UInt8])?
+            var reused = 0
+            for sequence in 1...600 {
+                let (scope, command) = generator.next(for: state)
+                try? state.apply(
+                    Envelope(
+                        sequence: UInt64(sequence), time: Timestamp(millisecondsSinceEpoch: Int64(sequence) * 1_000),
+                        scope: scope, command: command))
+                guard sequence % 3 == 0 else { continue }
+                let encoded = try Self.encodedAsWhole(
+                    state, sequence: UInt64(sequence), segmentSize: segmentSize, reusing: previous)
+                reused += encoded.unitsReused
+                previous = (encoded.layout, encoded.bytes)
+            }
+            #expect(reused > 0, "seed \(seed), segments of \(segmentSize)")
+        }
     }
 }

@@ -17,6 +17,12 @@ public struct CopiedOnWrite<Value> {
 
     public init(wrappedValue: Value) { box = Box(wrappedValue) }
 
+    /// The box this holds, named without keeping its value alive (while an identity lives, its
+    /// box's memory is never reused, so a freed box is never mistaken for a new one). A write
+    /// into a box no other value shares is made in place: what else was written into it since,
+    /// its holder counts (``Repository/identity``).
+    public var identity: ObjectIdentity { ObjectIdentity(box) }
+
     public var wrappedValue: Value {
         _read { yield box.value }
         set {
@@ -43,4 +49,20 @@ extension CopiedOnWrite: Hashable where Value: Hashable {
 extension CopiedOnWrite: Codable where Value: Codable {
     public init(from decoder: any Decoder) throws { self.init(wrappedValue: try Value(from: decoder)) }
     public func encode(to encoder: any Encoder) throws { try box.value.encode(to: encoder) }
+}
+
+/// One object, named without keeping what it holds: an unowned reference keeps only the
+/// object's memory (never its contents, released as usual), so no other object can take its
+/// address while this lives, and two identities are equal exactly when they name one object.
+public struct ObjectIdentity: Equatable, @unchecked Sendable {
+    // Never read: it only keeps the address from being reused.
+    private unowned let object: AnyObject
+    private let id: ObjectIdentifier
+
+    init(_ object: AnyObject) {
+        self.object = object
+        id = ObjectIdentifier(object)
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.id == rhs.id }
 }

@@ -8,7 +8,20 @@ public import HashTreeCollections
 /// holds. Inline, a repository held five (its settings and four trees), each a separate object and
 /// at a thousand repositories a cache miss; behind the box, a copy retains one.
 public struct Repository: Hashable, Sendable, Codable {
-    @CopiedOnWrite private var fields: Fields
+    private var box: CopiedOnWrite<Fields>
+    /// Writes made through this value: with its box's identity, what tells a repository written
+    /// into since from one untouched (a write into a box no other value shares is made in place).
+    /// Every value holding a box has the count of the writes made into it, as only a value that
+    /// shares its box with no other writes into it; so a box and a count name one content.
+    private var writes: UInt = 0
+
+    private var fields: Fields {
+        _read { yield box.wrappedValue }
+        _modify {
+            writes &+= 1
+            yield &box.wrappedValue
+        }
+    }
 
     /// What a repository holds, encoded as the repository itself.
     private struct Fields: Hashable, Sendable, Codable {
@@ -22,10 +35,25 @@ public struct Repository: Hashable, Sendable, Codable {
     }
 
     public init(name: RepositoryName, createdAt: Timestamp, settings: RepositorySettings = .init()) {
-        fields = Fields(name: name, createdAt: createdAt, settings: settings)
+        box = CopiedOnWrite(wrappedValue: Fields(name: name, createdAt: createdAt, settings: settings))
     }
 
-    public init(from decoder: any Decoder) throws { fields = try Fields(from: decoder) }
+    public init(from decoder: any Decoder) throws { box = CopiedOnWrite(wrappedValue: try Fields(from: decoder)) }
+
+    /// What names its contents: the same for a later value of it only if nothing was written
+    /// into it since. A snapshot copies what it wrote of those from the snapshot before, holding
+    /// their identities, which keep nothing of their contents alive.
+    public var identity: Identity { Identity(box: box.identity, writes: writes) }
+
+    public struct Identity: Equatable, Sendable {
+        let box: ObjectIdentity
+        let writes: UInt
+    }
+
+    /// Equal contents, whatever was written to reach them.
+    public static func == (lhs: Repository, rhs: Repository) -> Bool { lhs.box == rhs.box }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(box) }
 
     public func encode(to encoder: any Encoder) throws { try fields.encode(to: encoder) }
 

@@ -186,8 +186,13 @@ struct AdminController: Sendable {
         struct Body: Encodable {
             var sequence: UInt64
             var bytes: Int
+            var unitsCopied: Int
+            var unitsWritten: Int
         }
-        return try JSONResponse.make(Body(sequence: info.sequence, bytes: info.bytes))
+        return try JSONResponse.make(
+            Body(
+                sequence: info.sequence, bytes: info.bytes, unitsCopied: info.unitsCopied,
+                unitsWritten: info.unitsWritten))
     }
 
     // MARK: Reset, checkpoints, rewind

@@ -30,6 +30,9 @@ enum Recovery {
         var sequence: UInt64
         var pointCache: [UInt64: RegistryState]
         var snapshotLoadSeconds: Double
+        /// How the snapshot loaded lies in its file, for the next snapshot to copy from (none
+        /// when the log after it resets or restores the state).
+        var snapshotLayout: SnapshotLayout?
         var report: RecoveryReport
         var lock: DirectoryLock?
     }
@@ -67,11 +70,12 @@ enum Recovery {
         var state = RegistryState()
         var base: UInt64 = 0
         var loadSeconds = 0.0
+        var layout: SnapshotLayout?
         for sequence in snapshots.sequences() {
             do {
                 let started = ContinuousClock.now
-                let decoded = try SnapshotFormat.decode(try snapshots.read(sequence))
-                (base, state) = (decoded.sequence, decoded.state)
+                let decoded = try SnapshotFormat.decodeWithLayout(try snapshots.read(sequence))
+                (base, state, layout) = (decoded.sequence, decoded.state, decoded.layout)
                 // Until this process writes one, reading one is the measure of a snapshot's cost.
                 loadSeconds = (ContinuousClock.now - started).seconds
                 break
@@ -140,6 +144,10 @@ enum Recovery {
                 )
             }
             report.replayed += 1
+            switch record.envelope.command {
+            case .reset, .restore: layout = nil
+            default: break
+            }
             if case .checkpoint = record.envelope.command {
                 cache[record.sequence] = state
                 if !storedPoints.contains(record.sequence) {
@@ -159,7 +167,8 @@ enum Recovery {
             // A replay: the uploads it ended with stay as recorded (it has no spools, and writes nothing).
             return Recovered(
                 content: content, snapshots: snapshots, points: points, log: log, state: state, sequence: last,
-                pointCache: cache, snapshotLoadSeconds: loadSeconds, report: report, lock: lock)
+                pointCache: cache, snapshotLoadSeconds: loadSeconds, snapshotLayout: layout, report: report,
+                lock: lock)
         }
         // Spools: cut back to what the log acknowledged; remove those of no upload. A spool that
         // holds less than the log acknowledged is never filled up with zeros: its upload ends, logged.
@@ -203,7 +212,8 @@ enum Recovery {
         if !lost.isEmpty { try log.syncTarget().sync() }
         return Recovered(
             content: content, snapshots: snapshots, points: points, log: log, state: state, sequence: last,
-            pointCache: cache, snapshotLoadSeconds: loadSeconds, report: report, lock: lock)
+            pointCache: cache, snapshotLoadSeconds: loadSeconds, snapshotLayout: layout, report: report,
+            lock: lock)
     }
 }
 

@@ -2,8 +2,9 @@ import HashTreeCollections
 import Logging
 import StowageCore
 
-/// Snapshots: every so many records (spaced by their cost), the state is written whole in the
-/// background on a new log segment; the newest snapshots and the log since the oldest are kept.
+/// Snapshots: every so many records (spaced by their cost), the state is written in the
+/// background on a new log segment, copying from the last snapshot the repositories no command
+/// has written into since; the newest snapshots and the log since the oldest are kept.
 extension RegistryStore {
     /// A snapshot that was written.
     public struct SnapshotInfo: Sendable {
@@ -11,6 +12,9 @@ extension RegistryStore {
         public var bytes: Int
         /// How long encoding, compressing and writing it took.
         public var seconds: Double = 0
+        /// Units of repositories copied from the snapshot before, and written.
+        public var unitsCopied = 0
+        public var unitsWritten = 0
     }
 
     func snapshotIfDue() {
@@ -18,7 +22,7 @@ extension RegistryStore {
     }
 
     /// Records between snapshots: `snapshotEvery`, or with a `snapshotBudget` more when
-    /// snapshots grow expensive, so that a snapshot's cost (it encodes the whole state) spread over
+    /// snapshots grow expensive, so that a snapshot's cost (it encodes what changed, and copies the rest) spread over
     /// the records since the last one stays within the budget however large the registry grows.
     /// Restart replays at most this many records, so it is capped.
     public var snapshotInterval: UInt64 {
@@ -72,17 +76,32 @@ extension RegistryStore {
         try await storeCheckpointPoints()
         let snapshots = self.snapshots
         let level = configuration.compressionLevel
+        let (layout, replacements) = (snapshotLayout, stateReplacements)
         let started = ContinuousClock.now
-        let size = try await Task.detached {
-            let bytes = try SnapshotFormat.encode(state, sequence: sequence, level: level)
-            try snapshots.write(bytes, sequence: sequence)
-            return bytes.count
+        let encoded = try await Task.detached {
+            // The last snapshot's file, to copy what did not change from (checked unit by unit:
+            // a damaged or missing file only means more is written).
+            let previous = layout.flatMap { layout in (try? snapshots.read(layout.sequence)).map { (layout, $0) } }
+            let encoded = try SnapshotFormat.encode(state, sequence: sequence, level: level, reusing: previous)
+            try snapshots.write(encoded.bytes, sequence: sequence)
+            return encoded
         }.value
         let elapsed = ContinuousClock.now - started
+        if replacements == stateReplacements { snapshotLayout = encoded.layout }
+        logger.debug(
+            "snapshot at \(sequence): \(encoded.bytes.count) bytes, \(encoded.unitsReused) units of repositories copied from the last, \(encoded.unitsWritten) written"
+        )
+        let size = encoded.bytes.count
         try pruneSnapshots()
         return SnapshotInfo(
-            sequence: sequence, bytes: size,
-            seconds: elapsed.seconds)
+            sequence: sequence, bytes: size, seconds: elapsed.seconds, unitsCopied: encoded.unitsReused,
+            unitsWritten: encoded.unitsWritten)
+    }
+
+    /// After a reset or a restore: the next snapshot writes everything.
+    func forgetSnapshotLayout() {
+        stateReplacements += 1
+        snapshotLayout = nil
     }
 
     private func pruneSnapshots() throws {

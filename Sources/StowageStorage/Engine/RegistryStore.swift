@@ -75,6 +75,12 @@ public actor RegistryStore {
     /// How long the last snapshot took to encode and write, which sets the spacing of the next.
     var lastSnapshotSeconds: Double
     var snapshotTask: Task<SnapshotInfo, any Error>?
+    /// How the last snapshot written lies in its file, holding the repositories it wrote: the
+    /// next snapshot copies the units of those no command has written into since.
+    var snapshotLayout: SnapshotLayout?
+    /// Counts resets and restores, after which a layout describes repositories the state no
+    /// longer holds (and would only keep them alive).
+    var stateReplacements: UInt64 = 0
     var pinnedBlobs: [Digest: Int] = [:]
     /// Set when an applied command may have left a stored blob unreferenced.
     var garbageMayExist = true
@@ -105,6 +111,7 @@ public actor RegistryStore {
         durableSequence = recovered.sequence
         recordsSinceSnapshot = recovered.sequence - recovered.report.snapshotSequence
         lastSnapshotSeconds = recovered.snapshotLoadSeconds
+        snapshotLayout = recovered.snapshotLayout
         published = Mutex(Published(state: recovered.state, sequence: recovered.sequence))
         recovery = recovered.report
         lock = recovered.lock
@@ -280,6 +287,10 @@ public actor RegistryStore {
             switch item.command {
             case .deleteBlobLink, .deleteRepository, .reset, .restore:
                 garbageMayExist = true
+            default: break
+            }
+            switch item.command {
+            case .reset, .restore: forgetSnapshotLayout()
             default: break
             }
             switch item.command {

@@ -70,13 +70,72 @@ public enum SnapshotFormat {
     public static func encode(
         _ state: RegistryState, sequence: UInt64, level: Int32 = 1, segmentSize: Int = segmentSize
     ) throws -> [UInt8] {
-        var segments: [(rawLength: Int, stream: [UInt8], part: UInt32)] = []
+        try encode(state, sequence: sequence, level: level, segmentSize: segmentSize, reusing: nil).bytes
+    }
+
+    /// A snapshot, how it is laid out, and how many of its units were copied from the last one.
+    public struct Encoded: Sendable {
+        public var bytes: [UInt8]
+        public var layout: SnapshotLayout
+        public var unitsReused: Int
+        public var unitsWritten: Int
+    }
+
+    /// Encodes `state` as ``encode(_:sequence:level:segmentSize:)`` does, copying from the snapshot
+    /// `reusing` (its layout and its file's bytes) every unit whose repositories no command has
+    /// written into since (``Repository/identity``), whose place in its scope is
+    /// the same (first or not) and whose streams still match their checksums: a snapshot costs
+    /// what changed, not the whole state. The text is the same either way; only where it is cut
+    /// into segments depends on the snapshots before.
+    public static func encode(
+        _ state: RegistryState, sequence: UInt64, level: Int32 = 1, segmentSize: Int = segmentSize,
+        reusing previous: (layout: SnapshotLayout, bytes: [UInt8])?
+    ) throws -> Encoded {
+        var segments: [(rawLength: Int, stream: ArraySlice<UInt8>, crc: UInt32, part: UInt32)] = []
+        var units: [(scope: Scope, first: Bool, repositories: [SnapshotLayout.Held], segments: Range<Int>)] = []
+        var (reused, written) = (0, 0)
         var deflater = Zlib.Deflater(level: level)
         var (part, parts): (UInt32, UInt32) = (0, 0)
+        var scope: Scope?
+        // The unit being written: its repositories, whether it is its scope's first, its first segment.
+        var (unitRepositories, unitFirst, unitStart): ([SnapshotLayout.Held], Bool, Int) = ([], false, 0)
         func cut(goingOn: Bool) {
-            guard deflater.consumed > 0 else { return }
-            segments.append((deflater.consumed, deflater.finish(), goingOn ? part | goesOn : part))
-            deflater = Zlib.Deflater(level: level)
+            if deflater.consumed > 0 {
+                let stream = deflater.finish()
+                segments.append(
+                    (
+                        deflater.consumed, ArraySlice(stream), stream.withUnsafeBytes { Zlib.crc32($0) },
+                        goingOn ? part | goesOn : part
+                    ))
+                deflater = Zlib.Deflater(level: level)
+            }
+            guard !goingOn else { return }
+            if let scope, !unitRepositories.isEmpty {
+                units.append((scope, unitFirst, unitRepositories, unitStart..<segments.count))
+                written += 1
+            }
+            unitRepositories = []
+            unitStart = segments.count
+        }
+        /// The previous snapshot's unit that starts at `keys[index]`, when it can be copied.
+        func reusable(
+            _ index: Int, _ keys: [RepositoryName], _ repositories: TreeDictionary<RepositoryName, Repository>
+        )
+            -> SnapshotLayout.Unit?
+        {
+            guard let previous, let scope, let found = previous.layout.starting[scope]?[keys[index]] else { return nil }
+            let unit = previous.layout.units[found]
+            guard unit.first == (index == 0), keys.count - index >= unit.repositories.count else { return nil }
+            for (offset, old) in unit.repositories.enumerated() {
+                guard keys[index + offset] == old.name, repositories[keys[index + offset]]!.identity == old.identity
+                else { return nil }
+            }
+            for piece in unit.segments {
+                guard piece.stream.upperBound <= previous.bytes.count,
+                    previous.bytes[piece.stream].withUnsafeBytes({ Zlib.crc32($0) }) == piece.crc
+                else { return nil }
+            }
+            return unit
         }
         var writer = StateWriter(
             sink: { piece in
@@ -86,16 +145,36 @@ public enum SnapshotFormat {
             },
             marks: { mark in
                 switch mark {
-                case .repositoriesOpen:
+                case .repositoriesOpen(let opened):
                     cut(goingOn: false)
                     parts += 1
                     part = parts
+                    scope = opened
+                case .repository(let index, let keys, let repositories):
+                    if let unit = reusable(index, keys, repositories) {
+                        cut(goingOn: false)
+                        for piece in unit.segments {
+                            segments.append(
+                                (
+                                    piece.rawLength, previous!.bytes[piece.stream], piece.crc,
+                                    piece.goesOn ? part | goesOn : part
+                                ))
+                        }
+                        units.append((scope!, unit.first, unit.repositories, unitStart..<segments.count))
+                        unitStart = segments.count
+                        reused += 1
+                        return unit.repositories.count
+                    }
+                    if unitRepositories.isEmpty { unitFirst = index == 0 }
+                    unitRepositories.append(.init(name: keys[index], identity: repositories[keys[index]]!.identity))
                 case .repositoryEnd:
                     if deflater.consumed >= segmentSize { cut(goingOn: false) }
                 case .repositoriesClose:
                     cut(goingOn: false)
                     part = 0
+                    scope = nil
                 }
+                return 0
             }, chunk: min(1 << 20, max(1, segmentSize)))
         try writer.write(state)
         cut(goingOn: false)
@@ -104,7 +183,7 @@ public enum SnapshotFormat {
         for segment in segments {
             LittleEndian.append(UInt64(segment.rawLength), to: &table)
             LittleEndian.append(UInt64(segment.stream.count), to: &table)
-            LittleEndian.append(segment.stream.withUnsafeBytes { Zlib.crc32($0) }, to: &table)
+            LittleEndian.append(segment.crc, to: &table)
             LittleEndian.append(segment.part, to: &table)
         }
         var bytes = magic
@@ -116,8 +195,22 @@ public enum SnapshotFormat {
         LittleEndian.append(table.withUnsafeBytes { Zlib.crc32($0) }, to: &bytes)
         LittleEndian.append(bytes.withUnsafeBytes { Zlib.crc32($0) }, to: &bytes)
         bytes += table
-        for segment in segments { bytes += segment.stream }
-        return bytes
+        var pieces: [SnapshotLayout.Piece] = []
+        for segment in segments {
+            pieces.append(
+                SnapshotLayout.Piece(
+                    stream: bytes.count..<bytes.count + segment.stream.count, rawLength: segment.rawLength,
+                    crc: segment.crc, goesOn: segment.part & goesOn != 0))
+            bytes += segment.stream
+        }
+        let layout = SnapshotLayout(
+            sequence: sequence,
+            units: units.map {
+                SnapshotLayout.Unit(
+                    scope: $0.scope, first: $0.first, repositories: $0.repositories,
+                    segments: Array(pieces[$0.segments]))
+            })
+        return Encoded(bytes: bytes, layout: layout, unitsReused: reused, unitsWritten: written)
     }
 
     /// The header fields, checked.
@@ -262,17 +355,27 @@ public enum SnapshotFormat {
 
     /// Decodes a snapshot into the state and the last sequence it covers.
     public static func decode(_ bytes: [UInt8]) throws -> (sequence: UInt64, state: RegistryState) {
+        let decoded = try decodeWithLayout(bytes)
+        return (decoded.sequence, decoded.state)
+    }
+
+    /// Decodes a snapshot, with how it is laid out when it is of version 3 (the next snapshot
+    /// can copy from it then: a restart's first snapshot costs what changed since, too).
+    public static func decodeWithLayout(_ bytes: [UInt8]) throws
+        -> (sequence: UInt64, state: RegistryState, layout: SnapshotLayout?)
+    {
         let header = try header(bytes)
         guard header.version >= 3 else {
             let text = try inflate(bytes, header, header.segments.indices, parallel: true)
-            return (header.sequence, try StateCodec.decodeState(text))
+            return (header.sequence, try StateCodec.decodeState(text), nil)
         }
-        return (header.sequence, try readInParts(bytes, header))
+        let (state, layout) = try readInParts(bytes, header)
+        return (header.sequence, state, layout)
     }
 
     /// Version 3: each unit of repositories inflated and read on a thread of its own, into a
     /// buffer the thread reuses; then the frame, with them.
-    private static func readInParts(_ bytes: [UInt8], _ header: Header) throws -> RegistryState {
+    private static func readInParts(_ bytes: [UInt8], _ header: Header) throws -> (RegistryState, SnapshotLayout) {
         let segments = header.segments
         // A unit: a segment of repositories, with those its last repository goes on into.
         var units: [(part: Int, segments: Range<Int>, first: Bool)] = []
@@ -317,14 +420,31 @@ public enum SnapshotFormat {
         let parts = Int(segments.map(\.part).max() ?? 0)
         var repositories = [TreeDictionary<RepositoryName, Repository>](repeating: [:], count: parts)
         var unit = 0
+        var unitRepositories: [[SnapshotLayout.Held]] = []
         for run in read {
             for unitRead in try run.get() {
                 for (name, repository) in unitRead { repositories[units[unit].part - 1][name] = repository }
+                unitRepositories.append(unitRead.map { .init(name: $0.0, identity: $0.1.identity) })
                 unit += 1
             }
         }
         let frame = try inflate(bytes, header, segments.indices.filter { segments[$0].part == 0 }, parallel: false)
-        return try StateReader.read(frame: frame, repositories: repositories)
+        let state = try StateReader.read(frame: frame, repositories: repositories)
+        // Part n holds the repositories of the n-th scope, in the order the writer takes them.
+        var scopes = Array(state.scopes.keys)
+        scopes.sort()
+        let layout = SnapshotLayout(
+            sequence: header.sequence,
+            units: zip(units, unitRepositories).map { unit, repositories in
+                SnapshotLayout.Unit(
+                    scope: scopes[unit.part - 1], first: unit.first, repositories: repositories,
+                    segments: unit.segments.map { index in
+                        SnapshotLayout.Piece(
+                            stream: segments[index].stream, rawLength: segments[index].text.count,
+                            crc: segments[index].crc, goesOn: segments[index].goesOn)
+                    })
+            })
+        return (state, layout)
     }
 
     /// The text of the segments `chosen`, one after another, each checked and inflated (on every
@@ -425,4 +545,51 @@ public enum StateCodec {
     public static func decode<T: Decodable, Bytes: Collection<UInt8>>(_ type: T.Type, from bytes: Bytes) throws -> T {
         try JSONDecoder().decode(type, from: Data(bytes))
     }
+}
+
+/// Where a snapshot's repositories lie in its file, unit by unit (a unit: the repositories
+/// between two cuts, in one segment or a run of them), with the identity of each repository a
+/// unit holds (``Repository/identity``, which keeps nothing of its contents alive): a repository
+/// whose identity is unchanged is one no command wrote into since. What the next snapshot copies
+/// instead of writing again.
+public struct SnapshotLayout: Sendable {
+    struct Held: Sendable {
+        var name: RepositoryName
+        var identity: Repository.Identity
+    }
+
+    struct Piece: Sendable {
+        /// Its stream's place in the file.
+        var stream: Range<Int>
+        var rawLength: Int
+        var crc: UInt32
+        var goesOn: Bool
+    }
+
+    struct Unit: Sendable {
+        var scope: Scope
+        /// Whether it is its scope's first (its text has no comma before it).
+        var first: Bool
+        var repositories: [Held]
+        var segments: [Piece]
+    }
+
+    /// The snapshot it describes.
+    public let sequence: UInt64
+    let units: [Unit]
+    /// The unit each repository that begins one begins, by scope.
+    let starting: [Scope: [RepositoryName: Int]]
+
+    init(sequence: UInt64, units: [Unit]) {
+        self.sequence = sequence
+        self.units = units
+        var starting: [Scope: [RepositoryName: Int]] = [:]
+        for (index, unit) in units.enumerated() {
+            if let name = unit.repositories.first?.name { starting[unit.scope, default: [:]][name] = index }
+        }
+        self.starting = starting
+    }
+
+    /// How many units it has.
+    public var unitCount: Int { units.count }
 }

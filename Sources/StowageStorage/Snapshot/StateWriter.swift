@@ -20,8 +20,12 @@ import StowageCore
 struct StateWriter: ~Copyable {
     /// A place in the text, told to `marks`.
     enum Mark {
-        /// Just after the `{` of a scope's `"repositories"` object.
-        case repositoriesOpen
+        /// Just after the `{` of scope `Scope`'s `"repositories"` object.
+        case repositoriesOpen(Scope)
+        /// Before the repository `keys[index]` of `repositories` (and the `,` before it unless it
+        /// is the first): `marks` answers how many repositories from it on to leave out of the
+        /// text, because their text is had elsewhere (a snapshot reusing what it wrote before).
+        case repository(index: Int, keys: [RepositoryName], repositories: TreeDictionary<RepositoryName, Repository>)
         /// Just after a repository's value, before the `,` of the next one.
         case repositoryEnd
         /// Just before the `}` that closes a scope's `"repositories"` object.
@@ -30,10 +34,10 @@ struct StateWriter: ~Copyable {
 
     private(set) var output: [UInt8] = []
     private let sink: ((borrowing [UInt8]) -> Void)?
-    private let marks: ((Mark) -> Void)?
+    private let marks: ((Mark) -> Int)?
     private let chunk: Int
 
-    init(sink: ((borrowing [UInt8]) -> Void)? = nil, marks: ((Mark) -> Void)? = nil, chunk: Int = 1 << 20) {
+    init(sink: ((borrowing [UInt8]) -> Void)? = nil, marks: ((Mark) -> Int)? = nil, chunk: Int = 1 << 20) {
         self.sink = sink
         self.marks = marks
         self.chunk = chunk
@@ -47,11 +51,12 @@ struct StateWriter: ~Copyable {
         output.removeAll(keepingCapacity: true)
     }
 
-    /// Tells `marks` of `mark`, everything written before it handed on.
-    private mutating func mark(_ mark: Mark) {
-        guard let marks else { return }
+    /// Tells `marks` of `mark`, everything written before it handed on; returns its answer.
+    @discardableResult
+    private mutating func mark(_ mark: Mark) -> Int {
+        guard let marks else { return 0 }
         drain(force: true)
-        marks(mark)
+        return marks(mark)
     }
 
     /// Writes the whole state; with a sink, the last piece is handed on too.
@@ -63,7 +68,7 @@ struct StateWriter: ~Copyable {
             integer(offset)
         }
         raw(",\"scopes\":")
-        try object(state.scopes) { writer, scope in try writer.write(scope) }
+        try object(state.scopes) { writer, key, scope in try writer.write(scope, key) }
         raw(",\"sequence\":")
         integer(state.sequence)
         if let switches = state.switches {
@@ -79,12 +84,12 @@ struct StateWriter: ~Copyable {
     /// Writes an export file's state: `{"scopes":{...}}`.
     mutating func write(scopes: TreeDictionary<Scope, ScopeState>) throws {
         raw("{\"scopes\":")
-        try object(scopes) { writer, scope in try writer.write(scope) }
+        try object(scopes) { writer, key, scope in try writer.write(scope, key) }
         byte("}")
         drain(force: true)
     }
 
-    private mutating func write(_ scope: ScopeState) throws {
+    private mutating func write(_ scope: ScopeState, _ key: Scope) throws {
         byte("{")
         if let registry = scope.registry {
             raw("\"registry\":")
@@ -92,7 +97,7 @@ struct StateWriter: ~Copyable {
             byte(",")
         }
         raw("\"repositories\":")
-        try object(scope.repositories, marked: true) { writer, repository in try writer.write(repository) }
+        try repositories(scope.repositories, of: key)
         raw(",\"uploads\":")
         try generic(scope.uploads)
         byte("}")
@@ -100,22 +105,22 @@ struct StateWriter: ~Copyable {
 
     private mutating func write(_ repository: Repository) throws {
         raw("{\"blobs\":")
-        object(repository.blobs) { writer, size in writer.integer(size) }
+        object(repository.blobs) { writer, _, size in writer.integer(size) }
         raw(",\"createdAt\":")
         integer(repository.createdAt.millisecondsSinceEpoch)
         raw(",\"images\":")
-        try object(repository.images) { writer, image in
+        try object(repository.images) { writer, _, image in
             try writer.write(image)
             writer.drain()
         }
         raw(",\"name\":")
         validated(repository.name)
         raw(",\"referrers\":")
-        object(repository.referrers) { writer, digests in writer.array(digests) { $0.validated($1) } }
+        object(repository.referrers) { writer, _, digests in writer.array(digests) { $0.validated($1) } }
         raw(",\"settings\":")
         try generic(repository.settings)
         raw(",\"tags\":")
-        object(repository.tags) { writer, digest in writer.validated(digest) }
+        object(repository.tags) { writer, _, digest in writer.validated(digest) }
         byte("}")
     }
 
@@ -286,9 +291,8 @@ struct StateWriter: ~Copyable {
     // MARK: Pieces
 
     /// A dictionary keyed by validated strings, as a JSON object in byte order of its keys.
-    /// `marked`: the repositories of a scope, told to `marks`.
     private mutating func object<Key: ValidatedString, Value>(
-        _ dictionary: TreeDictionary<Key, Value>, marked: Bool = false, _ value: (inout Self, Value) throws -> Void
+        _ dictionary: TreeDictionary<Key, Value>, _ value: (inout Self, Key, Value) throws -> Void
     ) rethrows {
         // Validated strings are ASCII by their grammars, where `String`'s order is byte order:
         // its comparison of two ASCII strings is a memcmp, with no copies and no retains.
@@ -296,15 +300,39 @@ struct StateWriter: ~Copyable {
         var keys = Array(dictionary.keys)
         keys.sort()
         byte("{")
-        if marked { mark(.repositoriesOpen) }
         for (n, key) in keys.enumerated() {
             if n > 0 { byte(",") }
             validated(key)
             byte(":")
-            try value(&self, dictionary[key]!)
-            if marked { mark(.repositoryEnd) }
+            try value(&self, key, dictionary[key]!)
         }
-        if marked { mark(.repositoriesClose) }
+        byte("}")
+    }
+
+    /// A scope's repositories, as ``object(_:_:)`` writes them, each told to `marks` (which may
+    /// leave runs of them out).
+    private mutating func repositories(
+        _ repositories: TreeDictionary<RepositoryName, Repository>, of scope: Scope
+    ) throws {
+        var keys = Array(repositories.keys)
+        keys.sort()
+        byte("{")
+        mark(.repositoriesOpen(scope))
+        var n = 0
+        while n < keys.count {
+            let left = mark(.repository(index: n, keys: keys, repositories: repositories))
+            if left > 0 {
+                n += left
+                continue
+            }
+            if n > 0 { byte(",") }
+            validated(keys[n])
+            byte(":")
+            try write(repositories[keys[n]]!)
+            mark(.repositoryEnd)
+            n += 1
+        }
+        mark(.repositoriesClose)
         byte("}")
     }
 
