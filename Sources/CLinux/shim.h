@@ -9,4 +9,10 @@ extern int fallocate(int fd, int mode, long offset, long len);
 /* malloc_trim(3), from <malloc.h>, which Swift's Glibc module leaves out. size_t is unsigned long. */
 extern int malloc_trim(unsigned long pad);
 
+/* sync_file_range(2), with its flags: start a range's writeback, or wait for it. */
+extern int sync_file_range(int fd, long offset, long nbytes, unsigned int flags);
+#define STOWAGE_SYNC_FILE_RANGE_WAIT_BEFORE 1
+#define STOWAGE_SYNC_FILE_RANGE_WRITE 2
+#define STOWAGE_SYNC_FILE_RANGE_WAIT_AFTER 4
+
 #endif

@@ -132,6 +132,19 @@ struct SnapshotTests {
         }
     }
 
+    /// A large file is written in pieces whose writeback starts as each is written: what is read
+    /// back is every byte, whatever the size against the pieces'.
+    @Test func aFileWrittenBehindReadsBackWhole() throws {
+        let directory = TemporaryDirectory()
+        var random = SeededGenerator(seed: 9)
+        for size in [0, 1, 4 << 20, (4 << 20) + 1, (9 << 20) + 12_345] {
+            let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let path = directory.path + "/file-\(size)"
+            try POSIX.writeFileAtomically(path, bytes)
+            #expect(try POSIX.readFile(path) == bytes, "\(size) bytes")
+        }
+    }
+
     /// With a budget, a snapshot that took longer spaces the next ones further apart (capped);
     /// without one, they come exactly every `snapshotEvery` records.
     @Test func snapshotSpacingFollowsTheBudget() async throws {
