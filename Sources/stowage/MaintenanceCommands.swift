@@ -20,7 +20,11 @@ struct Compact: AsyncParsableCommand {
 
     func run() async throws {
         let answer = try await AdminClient(options: options).object("POST", "/_admin/compact")
-        if !options.json { print("snapshot at record \(answer["sequence"] ?? "?"), \(answer["bytes"] ?? "?") bytes") }
+        if !options.json {
+            print(
+                "snapshot at record \(answer["sequence"] ?? "?"), \(answer["bytes"] ?? "?") bytes; units of repositories: \(answer["unitsCopied"] ?? "?") copied from the last snapshot, \(answer["unitsWritten"] ?? "?") written"
+            )
+        }
     }
 }
 
