@@ -221,15 +221,17 @@ def test_a_snapshot_read_on_every_core_brings_back_every_image_after_a_sigkill(t
             registry.push_blob(name, layer)
         failures = []
 
+        def manifest(annotations):
+            return json.dumps({
+                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": digest(config), "size": len(config)},
+                "layers": [{"mediaType": OCI_LAYER, "digest": digest(layer), "size": len(layer)}],
+                "annotations": annotations}).encode()
+
         def push(share):
             for name in share:
                 for n in range(230):
-                    manifest = json.dumps({
-                        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                        "config": {"mediaType": OCI_CONFIG, "digest": digest(config), "size": len(config)},
-                        "layers": [{"mediaType": OCI_LAYER, "digest": digest(layer), "size": len(layer)}],
-                        "annotations": {"n": f"{name} {n}"}}).encode()
-                    r = registry.push_manifest(name, f"t{n}", manifest)
+                    r = registry.push_manifest(name, f"t{n}", manifest({"n": f"{name} {n}"}))
                     if r.status != 201:
                         failures.append(r)
                         return
@@ -269,12 +271,7 @@ def test_a_snapshot_read_on_every_core_brings_back_every_image_after_a_sigkill(t
         assert status == 200 and first["unitsWritten"] == 0 and first["unitsCopied"] >= 2
 
         def push_more(name, n):
-            manifest = json.dumps({
-                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "digest": digest(config), "size": len(config)},
-                "layers": [{"mediaType": OCI_LAYER, "digest": digest(layer), "size": len(layer)}],
-                "annotations": {"more": f"{name} {n}"}}).encode()
-            r = registry.push_manifest(name, f"more{n}", manifest)
+            r = registry.push_manifest(name, f"more{n}", manifest({"more": f"{name} {n}"}))
             if r.status != 201:
                 failures.append(r)
 
