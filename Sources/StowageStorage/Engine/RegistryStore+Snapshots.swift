@@ -38,7 +38,10 @@ extension RegistryStore {
     public func compact() async throws -> SnapshotInfo {
         if configuration.readOnly { throw StoreReadOnly() }
         while let running = snapshotTask { _ = try? await running.value }
-        return try await startSnapshot().value
+        let info = try await startSnapshot().value
+        // What it made unneeded is gone when it answers (the writer went on meanwhile).
+        await pruning?.value
+        return info
     }
 
     /// Starts a new log segment and writes the current state as a snapshot in the background,
@@ -78,21 +81,29 @@ extension RegistryStore {
         let level = configuration.compressionLevel
         let (layout, replacements) = (snapshotLayout, stateReplacements)
         let started = ContinuousClock.now
-        let encoded = try await Task.detached {
+        let (encoded, phases) = try await Task.detached {
+            var clock = ContinuousClock.now
+            func lap() -> Double {
+                defer { clock = ContinuousClock.now }
+                return (ContinuousClock.now - clock).seconds * 1000
+            }
             // The last snapshot's file, to copy what did not change from (checked unit by unit:
             // a damaged or missing file only means more is written).
             let previous = layout.flatMap { layout in (try? snapshots.read(layout.sequence)).map { (layout, $0) } }
+            let read = lap()
             let encoded = try SnapshotFormat.encode(state, sequence: sequence, level: level, reusing: previous)
+            let encoding = lap()
             try snapshots.write(encoded.bytes, sequence: sequence)
-            return encoded
+            return (encoded, (read, encoding, lap()))
         }.value
         let elapsed = ContinuousClock.now - started
         if replacements == stateReplacements { snapshotLayout = encoded.layout }
-        logger.debug(
-            "snapshot at \(sequence): \(encoded.bytes.count) bytes, \(encoded.unitsReused) units of repositories copied from the last, \(encoded.unitsWritten) written"
-        )
         let size = encoded.bytes.count
-        try pruneSnapshots()
+        let pruning = ContinuousClock.now
+        pruneSnapshots()
+        logger.debug(
+            "snapshot at \(sequence): \(size) bytes, \(encoded.unitsReused) units of repositories copied from the last, \(encoded.unitsWritten) written; ms reading the last \(Int(phases.0)), encoding \(Int(phases.1)), writing \(Int(phases.2)), pruning \(Int((ContinuousClock.now - pruning).seconds * 1000))"
+        )
         return SnapshotInfo(
             sequence: sequence, bytes: size, seconds: elapsed.seconds, unitsCopied: encoded.unitsReused,
             unitsWritten: encoded.unitsWritten)
@@ -104,18 +115,27 @@ extension RegistryStore {
         snapshotLayout = nil
     }
 
-    private func pruneSnapshots() throws {
+    /// Decides which snapshots, log segments and points are no longer needed, and deletes their
+    /// files off the writer (unlinking a large file and syncing a directory took the writer 10-30
+    /// ms at a million images): what they held is in the snapshots kept, so a crash before they
+    /// are gone only leaves them for the next time.
+    private func pruneSnapshots() {
         let kept = snapshots.sequences()
         guard kept.count >= configuration.snapshotsKept else { return }
-        for old in kept.dropFirst(configuration.snapshotsKept) { snapshots.remove(old) }
+        let oldSnapshots = Array(kept.dropFirst(configuration.snapshotsKept))
         let oldest = kept[configuration.snapshotsKept - 1]
-        try log.removeSegments(through: oldest)
+        let removeSegments = log.removeSegments(through: oldest)
         // Points are needed by replay only while the log still holds their record, and by
         // checkpoints while they exist.
         let checkpointed = Set(head.checkpoints.values.map(\.sequence))
-        for sequence in points.sequences() where sequence <= oldest && !checkpointed.contains(sequence) {
-            points.remove(sequence)
-            pointCache[sequence] = nil
+        let oldPoints = points.sequences().filter { $0 <= oldest && !checkpointed.contains($0) }
+        for sequence in oldPoints { pointCache[sequence] = nil }
+        let (snapshots, points, logger, before) = (self.snapshots, self.points, self.logger, pruning)
+        pruning = Task.detached {
+            await before?.value
+            for sequence in oldSnapshots { snapshots.remove(sequence) }
+            for sequence in oldPoints { points.remove(sequence) }
+            do { try removeSegments() } catch { logger.warning("removing log segments through \(oldest): \(error)") }
         }
     }
 
@@ -175,6 +195,7 @@ extension RegistryStore {
     public func quiesce() async {
         while let running = snapshotTask { _ = try? await running.value }
         try? await storeCheckpointPoints()
+        await pruning?.value
         if configuration.fsync != .never { try? log.syncTarget().sync() }
     }
 }

@@ -78,6 +78,8 @@ public actor RegistryStore {
     /// How the last snapshot written lies in its file, holding the repositories it wrote: the
     /// next snapshot copies the units of those no command has written into since.
     var snapshotLayout: SnapshotLayout?
+    /// Deleting the files the last snapshot made unneeded, off the writer.
+    var pruning: Task<Void, Never>?
     /// Counts resets and restores, after which a layout describes repositories the state no
     /// longer holds (and would only keep them alive).
     var stateReplacements: UInt64 = 0

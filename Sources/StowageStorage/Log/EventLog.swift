@@ -14,8 +14,9 @@ public protocol EventLog: AnyObject {
     /// The payloads of the records in every segment that may hold records above `sequence`,
     /// in order; the caller skips records at or below `sequence`.
     func payloads(after sequence: UInt64) throws -> [ArraySlice<UInt8>]
-    /// Removes whole segments whose records all have sequence numbers up to `sequence`.
-    func removeSegments(through sequence: UInt64) throws
+    /// Forgets whole segments whose records all have sequence numbers up to `sequence`, and
+    /// returns what deletes them, to be run on any thread (they are never read again).
+    func removeSegments(through sequence: UInt64) -> @Sendable () throws -> Void
     /// Total bytes held.
     var byteCount: Int64 { get }
     /// The first sequence number the log still holds (1 when nothing was ever removed).

@@ -123,16 +123,19 @@ public final class FileEventLog: EventLog {
         return payloads
     }
 
-    public func removeSegments(through sequence: UInt64) throws {
-        var removed = false
+    public func removeSegments(through sequence: UInt64) -> @Sendable () throws -> Void {
+        var removed: [String] = []
         while segments.count > 1 && segments[1].first <= sequence + 1 {
-            let size = POSIX.fileSize(segments[0].path) ?? 0
-            POSIX.unlink(segments[0].path)
-            heldBytes -= size
+            heldBytes -= POSIX.fileSize(segments[0].path) ?? 0
+            removed.append(segments[0].path)
             segments.removeFirst()
-            removed = true
         }
-        if removed { try POSIX.fsyncDirectory(directory) }
+        guard !removed.isEmpty else { return {} }
+        let (directory, paths) = (self.directory, removed)
+        return {
+            for path in paths { POSIX.unlink(path) }
+            try POSIX.fsyncDirectory(directory)
+        }
     }
 
     public var byteCount: Int64 { heldBytes }

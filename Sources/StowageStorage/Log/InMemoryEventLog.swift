@@ -25,8 +25,9 @@ public final class InMemoryEventLog: EventLog {
             .flatMap { RecordFraming.scan(segments[$0].bytes).frames.map(\.payload) }
     }
 
-    public func removeSegments(through sequence: UInt64) throws {
+    public func removeSegments(through sequence: UInt64) -> @Sendable () throws -> Void {
         while segments.count > 1 && segments[1].first <= sequence + 1 { segments.removeFirst() }
+        return {}
     }
 
     public var byteCount: Int64 { Int64(segments.reduce(0) { $0 + $1.bytes.count }) }
