@@ -132,6 +132,41 @@ struct SnapshotTests {
         }
     }
 
+    /// Old snapshots and log segments are deleted off the writer after a snapshot: `compact`
+    /// answers once they are gone, and files a crash left before their deletion (put back here)
+    /// change nothing at a restart and go with the next snapshot.
+    @Test func filesAPruneLeftBehindChangeNothingAndGoNextTime() async throws {
+        let directory = TemporaryDirectory()
+        let store = try EngineFixture.open(.directory(directory.path))
+        _ = try await EngineFixture.drive(store, seed: 8, count: 60)
+        _ = try await store.compact()
+        let firstSegments = Set(EngineFixture.segments(directory))
+        let firstSnapshots = Set(POSIX.list(directory.path + "/snap").filter { $0.hasSuffix(".snap") })
+        var saved: [String: [UInt8]] = [:]
+        for path in firstSegments { saved[path] = try POSIX.readFile(path) }
+        for name in firstSnapshots { saved[directory.path + "/snap/" + name] = try POSIX.readFile(directory.path + "/snap/" + name) }
+        for _ in 0..<2 {
+            _ = try await EngineFixture.drive(store, seed: 9, count: 40)
+            _ = try await store.compact()
+        }
+        // Two snapshots kept, and the segments before the older one gone by the time it answered.
+        let snapshots = Set(POSIX.list(directory.path + "/snap").filter { $0.hasSuffix(".snap") })
+        #expect(snapshots.count == 2 && snapshots.isDisjoint(with: firstSnapshots))
+        #expect(!firstSegments.isSubset(of: Set(EngineFixture.segments(directory))))
+        let expected = store.state
+        // A crash before the deletions: the files are back.
+        for (path, bytes) in saved where !FileManager.default.fileExists(atPath: path) {
+            try POSIX.writeFileAtomically(path, bytes)
+        }
+        let reopened = try EngineFixture.open(.directory(directory.path))
+        #expect(reopened.state == expected)
+        _ = try await reopened.submit(.createRepository(name: RepositoryName("after/leftovers")!, settings: .init()))
+        _ = try await reopened.compact()
+        #expect(POSIX.list(directory.path + "/snap").filter { $0.hasSuffix(".snap") }.count == 2)
+        #expect(Set(EngineFixture.segments(directory)).isDisjoint(with: firstSegments))
+        #expect(try EngineFixture.open(.directory(directory.path)).state == reopened.state)
+    }
+
     /// A large file is written in pieces whose writeback starts as each is written: what is read
     /// back is every byte, whatever the size against the pieces'.
     @Test func aFileWrittenBehindReadsBackWhole() throws {
