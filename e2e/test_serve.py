@@ -63,8 +63,9 @@ def test_state_survives_a_restart_and_repository_uris_use_the_bound_port(start_s
     assert again.json("GET", "/v2/_catalog")[1] == {"repositories": ["team/app"]}
     stats = again.json("GET", "/_admin/stats")[1]
     # The create and the refused duplicate are logged; a bad name or body is refused at the edge.
+    # The clean stop wrote a snapshot of both: nothing is replayed.
     assert stats["sequence"] == 2 and stats["repositories"] == 1
-    assert stats["recovery"]["replayed"] == 1
+    assert stats["recovery"]["replayed"] == 0 and stats["recovery"]["snapshotSequence"] == 2
 
 
 def test_a_damaged_log_stops_start_up_with_a_message_that_names_the_fix(tmp_path):
@@ -76,7 +77,9 @@ def test_a_damaged_log_stops_start_up_with_a_message_that_names_the_fix(tmp_path
     server = Server("--data-dir", str(data), "--auth", "none")
     for i in range(5):
         assert server.json("POST", "/_admin/repositories", {"name": f"r/n{i}"})[0] == 201
-    server.terminate()
+    # Killed, not stopped: a clean stop would snapshot the records and leave the log's last
+    # segment empty.
+    server.kill()
     segment = sorted((data / "wal").glob("*.wal"))[-1]
     raw = bytearray(segment.read_bytes())
     raw[30] ^= 0xFF
@@ -266,3 +269,29 @@ def test_the_server_gives_the_heap_a_burst_freed_back_once_it_is_idle(start_serv
         vm_rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
     assert abs(stats["residentBytes"] - vm_rss) < vm_rss / 5, (stats["residentBytes"], vm_rss)
     assert server.terminate() == 0
+
+
+def test_a_clean_stop_writes_a_snapshot_so_the_next_start_replays_nothing(start_server, tmp_path):
+    """SIGTERM after writes: the server snapshots what it logged since its last snapshot before it
+    exits 0, and the next start reads that snapshot with no record to replay. A half-written
+    snapshot file (a stop cut short by SIGKILL) is removed at the next start."""
+    data = tmp_path / "data"
+    server = start_server("--data-dir", str(data), "--auth", "none")
+    for n in range(5):
+        status, _ = server.json("POST", "/_admin/repositories", {"name": f"stop/r{n}"})
+        assert status == 201
+    sequence = server.json("GET", "/_admin/health")[1]["sequence"]
+    assert server.terminate() == 0
+    log = "".join(server.output)
+    assert f"snapshot at {sequence} written at the stop" in log and "stopped" in log
+    half = data / "snap" / f"{sequence + 7:016x}.snap.tmp-5eed"
+    half.write_bytes(b"cut short")
+    again = start_server("--data-dir", str(data), "--auth", "none")
+    recovery = again.json("GET", "/_admin/stats")[1]["recovery"]
+    assert recovery["replayed"] == 0 and recovery["snapshotSequence"] == sequence
+    assert not half.exists()
+    assert sorted(r["name"] for r in again.json("GET", "/_admin/repositories")[1]["repositories"]) == [
+        f"stop/r{n}" for n in range(5)]
+    # Nothing logged since: the stop writes no snapshot.
+    assert again.terminate() == 0
+    assert "written at the stop" not in "".join(again.output)

@@ -297,7 +297,11 @@ struct Serve: AsyncParsableCommand {
             await store.quiesce()
             throw ExitCode(2)
         }
-        await store.quiesce()
+        if let snapshot = await store.snapshotAtStop() {
+            logger.info(
+                "snapshot at \(snapshot.sequence) written at the stop (\(snapshot.unitsCopied) units of repositories copied, \(snapshot.unitsWritten) written, \(Int(snapshot.seconds * 1000)) ms)"
+            )
+        }
         logger.info("stopped")
         // The log is synced and no snapshot is in progress: what is left is freeing the state,
         // which at a million images took 2.6 s of a stop and changes nothing on disk.

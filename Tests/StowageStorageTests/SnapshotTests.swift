@@ -144,7 +144,9 @@ struct SnapshotTests {
         let firstSnapshots = Set(POSIX.list(directory.path + "/snap").filter { $0.hasSuffix(".snap") })
         var saved: [String: [UInt8]] = [:]
         for path in firstSegments { saved[path] = try POSIX.readFile(path) }
-        for name in firstSnapshots { saved[directory.path + "/snap/" + name] = try POSIX.readFile(directory.path + "/snap/" + name) }
+        for name in firstSnapshots {
+            saved[directory.path + "/snap/" + name] = try POSIX.readFile(directory.path + "/snap/" + name)
+        }
         for _ in 0..<2 {
             _ = try await EngineFixture.drive(store, seed: 9, count: 40)
             _ = try await store.compact()
@@ -165,6 +167,44 @@ struct SnapshotTests {
         #expect(POSIX.list(directory.path + "/snap").filter { $0.hasSuffix(".snap") }.count == 2)
         #expect(Set(EngineFixture.segments(directory)).isDisjoint(with: firstSegments))
         #expect(try EngineFixture.open(.directory(directory.path)).state == reopened.state)
+    }
+
+    /// A clean stop writes a snapshot of what was logged since the last, so the next start
+    /// replays nothing; with nothing since, or in memory, none.
+    @Test func aCleanStopLeavesNothingToReplay() async throws {
+        let directory = TemporaryDirectory()
+        let store = try EngineFixture.open(.directory(directory.path))
+        let expected = try await EngineFixture.drive(store, seed: 12, count: 50).last!
+        let info = try #require(await store.snapshotAtStop())
+        #expect(info.sequence == store.sequence)
+        #expect(await store.snapshotAtStop() == nil, "nothing logged since")
+        let reopened = try EngineFixture.open(.directory(directory.path))
+        #expect(reopened.recovery.replayed == 0 && reopened.recovery.snapshotSequence == info.sequence)
+        #expect(reopened.state == expected)
+        let memory = try EngineFixture.open(.memory)
+        _ = try await EngineFixture.drive(memory, seed: 12, count: 10)
+        #expect(await memory.snapshotAtStop() == nil)
+    }
+
+    /// The temporary file of a snapshot a crash cut short is removed by the next server that
+    /// holds the directory's lock, never by a process that does not.
+    @Test func halfWrittenSnapshotFilesGoAtTheNextStart() async throws {
+        let directory = TemporaryDirectory()
+        do {
+            let store = try EngineFixture.open(.directory(directory.path))
+            _ = try await EngineFixture.drive(store, seed: 13, count: 20)
+            _ = try await store.compact()
+        }
+        let leftovers = [
+            directory.path + "/snap/0000000000000009.snap.tmp-1f2e3d",
+            directory.path + "/snap/points/0000000000000004.snap.tmp-9a",
+        ]
+        for path in leftovers { try POSIX.writeFileAtomically(path, [1, 2, 3]) }
+        _ = try EngineFixture.open(.directory(directory.path))
+        #expect(leftovers.allSatisfy { FileManager.default.fileExists(atPath: $0) }, "no lock: left alone")
+        let locked = try EngineFixture.open(.directory(directory.path), locking: true)
+        #expect(leftovers.allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+        #expect(locked.recovery.snapshotsSetAside.isEmpty)
     }
 
     /// A large file is written in pieces whose writeback starts as each is written: what is read

@@ -48,8 +48,15 @@ enum Recovery {
         case .directory(let path):
             // Before anything is read: one server per data directory.
             if configuration.locksDirectory { lock = try DirectoryLock(directory: path) }
-            snapshots = try FileSnapshotStore(directory: path + "/snap")
-            points = try FileSnapshotStore(directory: path + "/snap/points")
+            let (snapshotFiles, pointFiles) = (
+                try FileSnapshotStore(directory: path + "/snap"),
+                try FileSnapshotStore(directory: path + "/snap/points")
+            )
+            if lock != nil && !configuration.readOnly {
+                let removed = snapshotFiles.removeUnfinished() + pointFiles.removeUnfinished()
+                if removed > 0 { logger.info("removed \(removed) half-written snapshot file(s) a crash left") }
+            }
+            (snapshots, points) = (snapshotFiles, pointFiles)
             content = try FileContentStore(directory: path, durable: configuration.fsync != .never)
         case .memory:
             snapshots = InMemorySnapshotStore()

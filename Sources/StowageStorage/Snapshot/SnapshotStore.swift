@@ -40,6 +40,14 @@ public struct FileSnapshotStore: SnapshotStore {
     public func setAside(_ sequence: UInt64) { try? POSIX.rename(path(sequence), path(sequence) + ".broken") }
 
     public func remove(_ sequence: UInt64) { POSIX.unlink(path(sequence)) }
+
+    /// Removes the temporary files of snapshots a crash (or a stop cut short) left half-written:
+    /// only for the one server that holds the directory's lock, whose own writes are not begun.
+    func removeUnfinished() -> Int {
+        let unfinished = POSIX.list(directory).filter { $0.contains(".snap.tmp-") }
+        for name in unfinished { POSIX.unlink(directory + "/" + name) }
+        return unfinished.count
+    }
 }
 
 /// Snapshots in memory, for `--ephemeral`.
