@@ -20,11 +20,11 @@ def skopeo(*args, check=True):
     return result
 
 
-def ecr(server, retries=1):
+def ecr(server, retries=1, region="us-east-1"):
     """A boto3 ECR client for `server`, failing at once (no retries) unless asked."""
     import boto3
     from botocore.config import Config
 
     return boto3.client(
-        "ecr", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="test",
+        "ecr", endpoint_url=server.url, region_name=region, aws_access_key_id="test",
         aws_secret_access_key="test", config=Config(retries={"max_attempts": retries}))

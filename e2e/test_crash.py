@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 
-from commands import stowage
+from commands import ecr, stowage
 from conftest import Server, kill_while_writing
 from registry import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, Registry, digest
 
@@ -287,10 +287,8 @@ def test_a_snapshot_read_on_every_core_brings_back_every_image_after_a_sigkill(t
         assert second["unitsCopied"] == first["unitsCopied"] - second["unitsWritten"]
         status, _, exported = again.request("GET", "/_admin/export")
         assert status == 200
-        again.process.send_signal(signal.SIGKILL)
-        again.process.wait()
     finally:
-        again.kill()
+        again.kill()  # SIGKILL
     last = Server("--data-dir", data)
     try:
         stats = last.json("GET", "/_admin/stats")[1]
@@ -306,35 +304,26 @@ def test_an_account_region_emptied_of_repositories_does_not_break_the_snapshot(t
     """A region whose repositories were all deleted sorts before one that has some: its snapshot
     part has no segments, so the numbers skip one. Such snapshots were refused at every restart
     and set aside; the server comes back from this one, with nothing replayed and nothing set aside."""
-    import boto3
-
     data = str(tmp_path / "data")
-
-    def ecr(server, region):
-        return boto3.client("ecr", endpoint_url=server.url, region_name=region, aws_access_key_id="test",
-                            aws_secret_access_key="test")
-
     server = Server("--data-dir", data)
     try:
-        early = ecr(server, "ap-south-1")
+        early = ecr(server, region="ap-south-1")
         early.create_repository(repositoryName="gone/soon")
         early.delete_repository(repositoryName="gone/soon", force=True)
-        late = ecr(server, "us-east-1")
+        late = ecr(server)
         for n in range(3):
             late.create_repository(repositoryName=f"kept/r{n}")
         status, compacted = server.json("POST", "/_admin/compact")
         assert status == 200
-        server.process.send_signal(signal.SIGKILL)
-        server.process.wait()
     finally:
-        server.kill()
+        server.kill()  # SIGKILL
     again = Server("--data-dir", data)
     try:
         recovery = again.json("GET", "/_admin/stats")[1]["recovery"]
         assert recovery["snapshotsSetAside"] == [] and recovery["replayed"] == 0
         assert recovery["snapshotSequence"] == compacted["sequence"]
-        names = [r["repositoryName"] for r in ecr(again, "us-east-1").describe_repositories()["repositories"]]
+        names = [r["repositoryName"] for r in ecr(again).describe_repositories()["repositories"]]
         assert sorted(names) == ["kept/r0", "kept/r1", "kept/r2"]
-        assert ecr(again, "ap-south-1").describe_repositories()["repositories"] == []
+        assert ecr(again, region="ap-south-1").describe_repositories()["repositories"] == []
     finally:
         again.kill()

@@ -156,6 +156,15 @@ extension Command {
         "expireImages", "reset", "checkpoint", "restore", "setClock", "refuseRequest", "configure", "injectFault",
     ]
 
+    /// Whether it replaces the state rather than changing it (a reset, a restore): what was said
+    /// of the state before, such as which repositories a snapshot wrote, no longer holds.
+    public var replacesState: Bool {
+        switch self {
+        case .reset, .restore: true
+        default: false
+        }
+    }
+
     /// The command's name as logged and filtered on (`kind=` in the admin log), e.g. `putManifest`.
     public var kind: String {
         switch self {

@@ -151,10 +151,7 @@ enum Recovery {
                 )
             }
             report.replayed += 1
-            switch record.envelope.command {
-            case .reset, .restore: layout = nil
-            default: break
-            }
+            if record.envelope.command.replacesState { layout = nil }
             if case .checkpoint = record.envelope.command {
                 cache[record.sequence] = state
                 if !storedPoints.contains(record.sequence) {

@@ -75,8 +75,8 @@ public actor RegistryStore {
     /// How long the last snapshot took to encode and write, which sets the spacing of the next.
     var lastSnapshotSeconds: Double
     var snapshotTask: Task<SnapshotInfo, any Error>?
-    /// How the last snapshot written lies in its file, holding the repositories it wrote: the
-    /// next snapshot copies the units of those no command has written into since.
+    /// How the last snapshot written lies in its file, with the identities of the repositories it
+    /// wrote: the next snapshot copies the units of those no command has written into since.
     var snapshotLayout: SnapshotLayout?
     /// Deleting the files the last snapshot made unneeded, off the writer.
     var pruning: Task<Void, Never>?
@@ -291,10 +291,7 @@ public actor RegistryStore {
                 garbageMayExist = true
             default: break
             }
-            switch item.command {
-            case .reset, .restore: forgetSnapshotLayout()
-            default: break
-            }
+            if item.command.replacesState { forgetSnapshotLayout() }
             switch item.command {
             case .reset, .restore, .deleteRepository, .endUpload: removeOrphanSpools()
             default: break

@@ -148,7 +148,8 @@ enum POSIX {
         let fd = try open(temp, O_WRONLY | O_CREAT | O_TRUNC)
         do {
             try bytes.withUnsafeBytes { (buffer) throws in
-                if sync {
+                // A small file (a blob, a secret) is one write: no writeback to spread.
+                if sync && buffer.count > writeBehindPiece {
                     try writeBehind(fd, buffer, path: temp)
                 } else {
                     try pwriteAll(fd, buffer, at: 0, path: temp)
@@ -165,12 +166,14 @@ enum POSIX {
         if sync { try fsyncDirectory(directory(of: path)) }
     }
 
+    static let writeBehindPiece = 4 << 20
+
     /// Writes `bytes` from the file's start in pieces of 4 MiB, starting each piece's writeback
     /// as soon as it is written and waiting for the one before it: a large file (a snapshot of
     /// a large registry) reaches the disk in a steady stream instead of in one flush at its
     /// fsync, which the log's fsyncs (every acknowledged write) would queue behind.
     static func writeBehind(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        let piece = 4 << 20
+        let piece = writeBehindPiece
         var offset = 0
         while offset < bytes.count {
             let count = min(piece, bytes.count - offset)
