@@ -68,6 +68,43 @@ def test_state_survives_a_restart_and_repository_uris_use_the_bound_port(start_s
     assert stats["recovery"]["replayed"] == 0 and stats["recovery"]["snapshotSequence"] == 2
 
 
+def test_the_zeros_the_log_writes_ahead_of_its_records_are_not_damage_after_a_kill(tmp_path):
+    import threading
+
+    from conftest import Server
+
+    data = tmp_path / "data"
+    server = Server("--data-dir", str(data), "--auth", "none")
+    # Four writers at once: their records share syncs, and each lands over the zeros.
+    def write(worker):
+        for i in range(30):
+            assert server.json("POST", "/_admin/repositories", {"name": f"w{worker}/r{i}"})[0] == 201
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    server.kill()
+    segment = sorted((data / "wal").glob("*.wal"))[-1]
+    raw = segment.read_bytes()
+    end = len(raw.rstrip(b"\0"))
+    assert len(raw) - end >= 4096, "zeros ahead of the records"
+    again = Server("--data-dir", str(data), "--auth", "none")
+    try:
+        stats = again.json("GET", "/_admin/stats")[1]
+        assert stats["repositories"] == 120 and stats["recovery"]["replayed"] == 120
+        assert not list((data / "wal").glob("*.broken")), "nothing to repair"
+        assert again.json("POST", "/_admin/repositories", {"name": "after/restart"})[0] == 201
+    finally:
+        again.kill()
+    third = Server("--data-dir", str(data), "--auth", "none")
+    try:
+        assert third.json("GET", "/_admin/stats")[1]["repositories"] == 121
+        assert not list((data / "wal").glob("*.broken"))
+    finally:
+        third.terminate()
+
+
 def test_a_damaged_log_stops_start_up_with_a_message_that_names_the_fix(tmp_path):
     import subprocess
 

@@ -62,24 +62,92 @@ struct RecoveryTests {
             await store.quiesce()
         }
         let segment = EngineFixture.segments(directory).last!
-        let size = Int(POSIX.fileSize(segment)!)
+        let size = try EngineFixture.recordsEnd(segment)
+        // The log writes zeros ahead of its records: the file goes on past them.
+        #expect(Int(POSIX.fileSize(segment)!) > size)
         let lastStart = try EngineFixture.recordOffsets(segment).last!
         #expect(size - lastStart > 50)
-        for cut in lastStart..<size {
+        // A crash cuts the file short (an append past the zeros), or leaves the rest of the
+        // record as the zeros it was written over.
+        for (cut, zeroed) in (lastStart..<size).flatMap({ [($0, false), ($0, true)] }) {
             let copy = directory.copy()
             let path = EngineFixture.segments(copy).last!
-            EngineFixture.truncate(path, to: cut)
+            if zeroed { try EngineFixture.zero(path, from: cut) } else { EngineFixture.truncate(path, to: cut) }
             let store = try EngineFixture.open(.directory(copy.path))
             #expect(store.state == states[28], "cut at \(cut)")
             #expect(store.sequence == 29)
-            #expect(FileManager.default.fileExists(atPath: path + ".broken") == (cut > lastStart))
-            #expect(POSIX.fileSize(path) == Int64(lastStart))
+            #expect(FileManager.default.fileExists(atPath: path + ".broken") == (cut > lastStart), "cut at \(cut)")
+            #expect(try EngineFixture.recordsEnd(path) == lastStart)
+            if cut > lastStart { #expect(POSIX.fileSize(path) == Int64(lastStart)) }
             // The repaired log takes new records, and they survive another restart.
             try await store.submit(.createRepository(name: RepositoryName("after/repair")!, settings: .init()))
             let again = try EngineFixture.open(.directory(copy.path))
             #expect(again.sequence == 30)
             #expect(again.state[.default].repositories[RepositoryName("after/repair")!] != nil)
         }
+    }
+
+    /// The log writes zeros ahead of its records (so a sync does not change the file's size):
+    /// records go over them across restarts, more zeros are written as the records reach them,
+    /// and a segment that is done is cut back to its records.
+    @Test func recordsWrittenOverTheZerosAheadOfThemSurviveRestartsAndRotations() async throws {
+        let directory = TemporaryDirectory()
+        var expected: RegistryState
+        do {
+            let store = try EngineFixture.open(.directory(directory.path), snapshotEvery: 1_000_000)
+            expected = try await EngineFixture.drive(store, seed: 21, count: 40).last!
+        }
+        var segment = EngineFixture.segments(directory).last!
+        let firstEnd = try EngineFixture.recordsEnd(segment)
+        #expect(Int(POSIX.fileSize(segment)!) > firstEnd)
+        #expect(POSIX.fileSize(segment)! >= FileEventLog.smallestReservation)
+        do {
+            let store = try EngineFixture.open(.directory(directory.path), snapshotEvery: 1_000_000)
+            #expect(store.state == expected)
+            #expect(!FileManager.default.fileExists(atPath: segment + ".broken"))
+            // Past the first 64 KiB of zeros: the log writes more ahead, and records follow on.
+            for i in 0..<400 {
+                try await store.submit(.createRepository(name: RepositoryName("ahead/r\(i)")!, settings: .init()))
+            }
+            expected = store.state
+        }
+        let secondEnd = try EngineFixture.recordsEnd(segment)
+        #expect(secondEnd > Int(FileEventLog.smallestReservation))
+        #expect(try EngineFixture.recordOffsets(segment).count == Int(expected.sequence))
+        do {
+            let store = try EngineFixture.open(.directory(directory.path), snapshotEvery: 1_000_000)
+            #expect(store.state == expected)
+            _ = try await store.compact()
+            try await store.submit(.createRepository(name: RepositoryName("after/rotation")!, settings: .init()))
+            expected = store.state
+            await store.quiesce()
+        }
+        let segments = EngineFixture.segments(directory)
+        #expect(segments.count == 2)
+        // The segment before holds its records and nothing after them.
+        #expect(Int(POSIX.fileSize(segments[0])!) == secondEnd)
+        segment = segments[1]
+        #expect(Int(POSIX.fileSize(segment)!) > (try EngineFixture.recordsEnd(segment)))
+        let reopened = try EngineFixture.open(.directory(directory.path))
+        #expect(reopened.state == expected)
+        #expect(reopened.recovery.replayed == 1)
+    }
+
+    /// Zeros end a segment's records only when nothing but zeros follows: a record after them is
+    /// damage a crash cannot explain, and start-up stops.
+    @Test func zerosWithARecordAfterThemAreDamage() throws {
+        var bytes: [UInt8] = []
+        RecordFraming.appendFrame(Array("first".utf8), to: &bytes)
+        let end = bytes.count
+        #expect(RecordFraming.scan(bytes + [UInt8](repeating: 0, count: 100)).damage == nil)
+        #expect(RecordFraming.scan(bytes + [UInt8](repeating: 0, count: 100)).validEnd == end)
+        #expect(RecordFraming.scan(bytes + [0, 0, 0]).frames.count == 1)
+        var damaged = bytes + [UInt8](repeating: 0, count: 100)
+        RecordFraming.appendFrame(Array("second".utf8), to: &damaged)
+        let scan = RecordFraming.scan(damaged)
+        #expect(scan.frames.count == 1)
+        #expect(scan.damage == .corrupt(offset: end, reason: "header check failed", validFrameFollows: true))
+        #expect(scan.damage?.isTornTail == false)
     }
 
     @Test func garbageAfterTheLastRecordIsATornTailToo() async throws {

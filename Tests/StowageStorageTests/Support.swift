@@ -80,4 +80,17 @@ enum EngineFixture {
     static func recordOffsets(_ path: String) throws -> [Int] {
         RecordFraming.scan(try POSIX.readFile(path)).frames.map(\.offset)
     }
+
+    /// Where a segment file's records end (the zeros the log writes ahead of them follow).
+    static func recordsEnd(_ path: String) throws -> Int {
+        RecordFraming.scan(try POSIX.readFile(path)).validEnd
+    }
+
+    /// Overwrites a file's bytes from `offset` to its end with zeros: an append into the space
+    /// written ahead of the records, cut short by a crash.
+    static func zero(_ path: String, from offset: Int) throws {
+        var bytes = try POSIX.readFile(path)
+        for i in offset..<bytes.count { bytes[i] = 0 }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
 }

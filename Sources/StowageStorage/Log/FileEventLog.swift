@@ -1,3 +1,4 @@
+import CLinux
 public import Logging
 
 #if canImport(Glibc)
@@ -14,7 +15,10 @@ public final class FileEventLog: EventLog {
     public let directory: String
     private var segments: [(first: UInt64, path: String)]
     private var current: Descriptor
+    /// Where the current segment's records end: the next append goes here.
     private var currentSize: Int64
+    /// The current segment's size on disk: its records, then zeros written ahead of them.
+    private var reservedSize: Int64
     private var removedBytes: Int64 = 0
     private var heldBytes: Int64
 
@@ -58,6 +62,7 @@ public final class FileEventLog: EventLog {
         }
         current = Descriptor(try POSIX.open(last.path, O_RDWR), path: last.path)
         currentSize = Int64(scan.validEnd)
+        reservedSize = scan.damage == nil ? Int64(bytes.count) : currentSize
         heldBytes = segments.dropLast().reduce(Int64(scan.validEnd)) { $0 + (POSIX.fileSize($1.path) ?? 0) }
     }
 
@@ -83,17 +88,45 @@ public final class FileEventLog: EventLog {
 
     public func append(framed bytes: [UInt8], lastSequence: UInt64) throws {
         do {
+            let end = currentSize + Int64(bytes.count)
+            if end > reservedSize { try reserve(through: end) }
             try bytes.withUnsafeBytes { (buffer) throws in
                 try POSIX.pwriteAll(current.fd, buffer, at: currentSize, path: current.path)
             }
         } catch {
             // Never leave a partial frame behind a later append.
             try? POSIX.truncate(current.fd, to: currentSize, path: current.path)
+            reservedSize = currentSize
             throw error
         }
         currentSize += Int64(bytes.count)
         heldBytes += Int64(bytes.count)
     }
+
+    /// Writes zeros ahead of the records, past `end`: an fsync of records written over blocks
+    /// the file already has (its size unchanged) writes their pages and nothing else, where an
+    /// fsync of an append also writes the file's inode, synchronously (ext4), which measured
+    /// 0.20–0.23 ms per fsync against 0.12–0.15 here. The zeros are made durable by the next
+    /// sync with the records, and their writeback is started at once, so that sync does not
+    /// carry them all; a scan takes zeros to the end of the segment for the end of its records.
+    /// As much ahead as the segment holds already, from 64 KiB to 1 MiB at a time.
+    private func reserve(through end: Int64) throws {
+        let ahead = min(max(currentSize, Self.smallestReservation), Self.largestReservation)
+        let target = end + ahead
+        let zeros = [UInt8](repeating: 0, count: Int(target - reservedSize))
+        try zeros.withUnsafeBytes { (buffer) throws in
+            try POSIX.pwriteAll(current.fd, buffer, at: reservedSize, path: current.path)
+        }
+        #if os(Linux)
+            // A hint only: the sync after is what makes them durable.
+            _ = CLinux.sync_file_range(
+                current.fd, Int(reservedSize), zeros.count, UInt32(STOWAGE_SYNC_FILE_RANGE_WRITE))
+        #endif
+        reservedSize = target
+    }
+
+    static let smallestReservation: Int64 = 64 << 10
+    static let largestReservation: Int64 = 1 << 20
 
     public func syncTarget() -> any LogSyncTarget { FileSync(descriptor: current) }
 
@@ -101,12 +134,15 @@ public final class FileEventLog: EventLog {
 
     public func startSegment(at sequence: UInt64) throws {
         guard currentSize > 0 else { return }
+        // A segment that is done holds its records and nothing after them.
+        if reservedSize > currentSize { try POSIX.truncate(current.fd, to: currentSize, path: current.path) }
         try POSIX.fsync(current.fd, path: current.path)
         let path = directory + "/" + Self.segmentName(sequence)
         let fd = try POSIX.open(path, O_RDWR | O_CREAT | O_TRUNC)
         try POSIX.fsyncDirectory(directory)
         current = Descriptor(fd, path: path)
         currentSize = 0
+        reservedSize = 0
         segments.append((sequence, path))
     }
 
@@ -162,7 +198,9 @@ final class Descriptor: Sendable {
 struct FileSync: LogSyncTarget {
     let descriptor: Descriptor
 
+    /// The records' bytes and the segment's size (which changes only when zeros are written
+    /// ahead): no inode write for its times.
     func sync() throws {
-        try POSIX.fsync(descriptor.fd, path: descriptor.path)
+        try POSIX.fdatasync(descriptor.fd, path: descriptor.path)
     }
 }

@@ -12,7 +12,11 @@
 /// payload     length bytes        one LogRecord as JSON (sorted keys)
 /// ```
 ///
-/// Appends only ever add whole frames at the end of the last segment, so a crash can leave
+/// The last segment may go on in zeros after its frames: space the log writes ahead of its
+/// records (a frame's length is never 0), so that syncing a record does not change the file's
+/// size. Zeros to the end of a segment are the end of its records, not damage.
+///
+/// Appends only ever add whole frames after the last segment's frames, so a crash can leave
 /// at most one partial frame there: a *torn tail*. On start-up a torn tail of the last segment
 /// is cut off (after keeping a `.broken` copy). Any other damage — a frame that fails its
 /// checks while valid frames follow it, or damage in an earlier segment — cannot come from a
@@ -76,6 +80,7 @@ enum RecordFraming {
         var scan = Scan()
         var offset = 0
         while offset < bytes.count {
+            if bytes[offset] == 0 && zeros(bytes, from: offset) { return scan }
             switch frame(in: bytes, at: offset) {
             case .valid(let payload, let next):
                 scan.frames.append((offset, payload))
@@ -94,6 +99,24 @@ enum RecordFraming {
             }
         }
         return scan
+    }
+
+    /// Whether every byte from `offset` to the end is zero (the space written ahead of records).
+    private static func zeros(_ bytes: [UInt8], from offset: Int) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            var i = offset
+            // Eight bytes at a time; the frame that follows a zero byte stops this at once.
+            while i + 8 <= buffer.count {
+                let word = UnsafeRawPointer(buffer.baseAddress! + i).loadUnaligned(as: UInt64.self)
+                if word != 0 { return false }
+                i += 8
+            }
+            while i < buffer.count {
+                if buffer[i] != 0 { return false }
+                i += 1
+            }
+            return true
+        }
     }
 
     private enum FrameResult {

@@ -60,6 +60,12 @@ enum POSIX {
         guard Glibc.fsync(fd) == 0 else { throw FileError(operation: "fsync", path: path, code: errno) }
     }
 
+    /// Makes a file's bytes durable, with the metadata needed to read them back (its size), not
+    /// its times: on a file whose blocks are written already, that is the data alone.
+    static func fdatasync(_ fd: Int32, path: String) throws {
+        guard Glibc.fdatasync(fd) == 0 else { throw FileError(operation: "fdatasync", path: path, code: errno) }
+    }
+
     /// Makes a directory's entries (new, renamed or removed files) durable.
     static func fsyncDirectory(_ path: String) throws {
         let fd = try open(path, O_RDONLY | O_DIRECTORY)
