@@ -120,12 +120,16 @@ struct FileSpoolWriter: SpoolWriter {
     /// 0.3–1.7 s. Best effort: a failure here (ENOSPC, a filesystem without it) surfaces, if at
     /// all, from the writes themselves.
     func reserve(_ length: Int64, at offset: Int64) {
-        guard length > 0, offset >= 0, length <= FileSpoolWriter.largestReservation else { return }
+        guard length >= FileSpoolWriter.smallestReservation, offset >= 0, length <= FileSpoolWriter.largestReservation
+        else { return }
         _ = CLinux.fallocate(descriptor.fd, FileSpoolWriter.keepSize, Int(offset), Int(length))
     }
 
     /// `FALLOC_FL_KEEP_SIZE`: a spool's size stays the bytes really written.
     static let keepSize: Int32 = 1
+    /// Nothing reserved for a small body (a config, a tiny layer): it is one page or a few, and
+    /// the call would cost more than it saves.
+    static let smallestReservation: Int64 = 64 << 10
     /// No reservation beyond this, whatever a client declares.
     static let largestReservation: Int64 = 16 << 30
 
