@@ -113,17 +113,25 @@ public final class FileEventLog: EventLog {
     private func reserve(through end: Int64) throws {
         let ahead = min(max(currentSize, Self.smallestReservation), Self.largestReservation)
         let target = end + ahead
-        let zeros = [UInt8](repeating: 0, count: Int(target - reservedSize))
-        try zeros.withUnsafeBytes { (buffer) throws in
-            try POSIX.pwriteAll(current.fd, buffer, at: reservedSize, path: current.path)
+        var offset = reservedSize
+        while offset < target {
+            let count = Int(min(target - offset, Int64(Self.zeros.count)))
+            try Self.zeros.withUnsafeBytes { (buffer) throws in
+                try POSIX.pwriteAll(
+                    current.fd, UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: offset, path: current.path)
+            }
+            offset += Int64(count)
         }
         #if os(Linux)
             // A hint only: the sync after is what makes them durable.
             _ = CLinux.sync_file_range(
-                current.fd, Int(reservedSize), zeros.count, UInt32(STOWAGE_SYNC_FILE_RANGE_WRITE))
+                current.fd, Int(reservedSize), Int(target - reservedSize), UInt32(STOWAGE_SYNC_FILE_RANGE_WRITE))
         #endif
         reservedSize = target
     }
+
+    /// What the zeros are written from: one buffer for every log, never allocated again.
+    private static let zeros = [UInt8](repeating: 0, count: Int(smallestReservation))
 
     static let smallestReservation: Int64 = 64 << 10
     static let largestReservation: Int64 = 1 << 20
