@@ -109,7 +109,8 @@ public final class FileEventLog: EventLog {
     /// 0.20–0.23 ms per fsync against 0.12–0.15 here. The zeros are made durable by the next
     /// sync with the records, and their writeback is started at once, so that sync does not
     /// carry them all; a scan takes zeros to the end of the segment for the end of its records.
-    /// As much ahead as the segment holds already, from 64 KiB to 1 MiB at a time.
+    /// As much ahead as the segment holds already, from 64 KiB to 256 KiB at a time (a sync that
+    /// carries zeros with its record writes at most that much more).
     private func reserve(through end: Int64) throws {
         let ahead = min(max(currentSize, Self.smallestReservation), Self.largestReservation)
         let target = end + ahead
@@ -134,7 +135,7 @@ public final class FileEventLog: EventLog {
     private static let zeros = [UInt8](repeating: 0, count: Int(smallestReservation))
 
     static let smallestReservation: Int64 = 64 << 10
-    static let largestReservation: Int64 = 1 << 20
+    static let largestReservation: Int64 = 256 << 10
 
     public func syncTarget() -> any LogSyncTarget { FileSync(descriptor: current) }
 
