@@ -69,9 +69,11 @@ def test_state_survives_a_restart_and_repository_uris_use_the_bound_port(start_s
 
 
 def test_the_zeros_the_log_writes_ahead_of_its_records_are_not_damage_after_a_kill(tmp_path):
+    import json
+    import subprocess
     import threading
 
-    from conftest import Server
+    from conftest import BINARY, Server
 
     data = tmp_path / "data"
     server = Server("--data-dir", str(data), "--auth", "none")
@@ -89,6 +91,11 @@ def test_the_zeros_the_log_writes_ahead_of_its_records_are_not_damage_after_a_ki
     raw = segment.read_bytes()
     end = len(raw.rstrip(b"\0"))
     assert len(raw) - end >= 4096, "zeros ahead of the records"
+    inspected = json.loads(
+        subprocess.run([str(BINARY), "inspect", str(data), "--json"], capture_output=True, text=True, check=True).stdout
+    )
+    last = inspected["segments"][-1]
+    assert inspected["checksumsHold"] is True and last["records"] == 120 and last["recordBytes"] == end
     again = Server("--data-dir", str(data), "--auth", "none")
     try:
         stats = again.json("GET", "/_admin/stats")[1]

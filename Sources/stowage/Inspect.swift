@@ -101,6 +101,7 @@ struct Inspect: AsyncParsableCommand {
             entry["kind"] = "log segment"
             let scan = LogInspection.scan(bytes)
             entry["records"] = scan.records
+            entry["recordBytes"] = scan.recordBytes
             if let first = scan.first { entry["firstSequence"] = first }
             if let last = scan.last { entry["lastSequence"] = last }
             entry["valid"] = scan.problem == nil

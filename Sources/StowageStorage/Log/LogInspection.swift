@@ -5,13 +5,15 @@ public enum LogInspection {
         public var records: Int
         public var first: UInt64?
         public var last: UInt64?
+        /// Where the records end: the last segment goes on in zeros written ahead of them.
+        public var recordBytes: Int
         public var problem: String?
     }
 
     public static func scan(_ bytes: [UInt8]) -> Result {
         let scan = RecordFraming.scan(bytes)
         var result = Result(
-            records: scan.frames.count,
+            records: scan.frames.count, recordBytes: scan.validEnd,
             problem: scan.damage.map { "\($0)" + ($0.isTornTail ? " (a torn tail: repaired at start-up)" : "") })
         for frame in scan.frames {
             guard let record = try? StateCodec.decodeRecord(frame.payload) else {
