@@ -133,6 +133,37 @@ struct RecoveryTests {
         #expect(reopened.recovery.replayed == 1)
     }
 
+    /// Records larger than the zeros written ahead, and small ones between them, read back
+    /// whole and in order after the log is opened again, and the next append goes after them.
+    @Test func recordsLargerThanTheZerosAheadReadBackWhole() throws {
+        let directory = TemporaryDirectory()
+        let sizes = [100, 300_000, 50, 70_000, 3]
+        let payloads = sizes.enumerated().map { i, size in (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) } }
+        var end = 0
+        do {
+            let log = try FileEventLog(directory: directory.path + "/wal")
+            for (i, payload) in payloads.enumerated() {
+                var frame: [UInt8] = []
+                RecordFraming.appendFrame(payload, to: &frame)
+                try log.append(framed: frame, lastSequence: UInt64(i + 1))
+                end += frame.count
+            }
+            try log.syncTarget().sync()
+        }
+        let path = EngineFixture.segments(directory).last!
+        #expect(try EngineFixture.recordsEnd(path) == end)
+        #expect(Int(POSIX.fileSize(path)!) > end)
+        let reopened = try FileEventLog(directory: directory.path + "/wal")
+        #expect(try reopened.payloads(after: 0).map(Array.init) == payloads)
+        var frame: [UInt8] = []
+        RecordFraming.appendFrame([1, 2, 3], to: &frame)
+        try reopened.append(framed: frame, lastSequence: 6)
+        #expect(
+            try FileEventLog(directory: directory.path + "/wal").payloads(after: 0).map(Array.init) == payloads + [
+                [1, 2, 3]
+            ])
+    }
+
     /// Zeros end a segment's records only when nothing but zeros follows: a record after them is
     /// damage a crash cannot explain, and start-up stops.
     @Test func zerosWithARecordAfterThemAreDamage() throws {

@@ -191,7 +191,6 @@ extension RegistryStore {
         (log.byteCount, log.firstSequence, snapshots.sequences())
     }
 
-    /// Waits for background work (a snapshot, checkpoints' points) to finish; for shutdown and tests.
     /// At a clean stop: a snapshot of whatever was logged since the last one, so the next start
     /// reads it instead of replaying those records (it copies what did not change, so it costs
     /// what did). Nothing is lost if it is cut short: the log is synced before, and a
@@ -205,6 +204,8 @@ extension RegistryStore {
         }
     }
 
+    /// Waits for background work (a snapshot, checkpoints' points, pruning) to finish; for
+    /// shutdown and tests.
     public func quiesce() async {
         while let running = snapshotTask { _ = try? await running.value }
         try? await storeCheckpointPoints()
