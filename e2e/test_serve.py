@@ -315,6 +315,77 @@ def test_the_server_gives_the_heap_a_burst_freed_back_once_it_is_idle(start_serv
     assert server.terminate() == 0
 
 
+def test_the_server_unmaps_the_code_pages_start_up_mapped_and_serves_on(start_server, tmp_path):
+    """Start-up maps most of the binary's code (the kernel maps 64 KiB around each page touched);
+    on its first quiet moment the server unmaps those pages, and code run again is mapped again:
+    the real binary keeps answering pushes, pulls and ECR calls, and trims again after them."""
+    import re
+
+    server = start_server("--data-dir", str(tmp_path / "data"), "--auth", "none", "--create-on-push",
+                          "--log-level", "debug")
+
+    def unmapped():
+        return [float(m.group(1)) for m in (re.search(r"unmapped ([\d.]+) MiB of code pages", line)
+                                            for line in list(server.output)) if m]
+
+    def code_resident_kib():
+        executable = os.readlink(f"/proc/{server.pid}/exe")
+        total, inside = 0, False
+        with open(f"/proc/{server.pid}/smaps") as f:
+            for line in f:
+                fields = line.split()
+                if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                    inside = fields[1] == "r-xp" and len(fields) > 5 and fields[5] == executable
+                elif inside and fields[0] == "Rss:":
+                    total += int(fields[1])
+        return total
+
+    deadline = time.monotonic() + 30
+    while not unmapped() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = unmapped()
+    assert first and first[0] >= 4, "".join(server.output[-20:])
+    # Unmapped pages stay unmapped while nothing runs them: fewer are resident than were let go.
+    assert code_resident_kib() < first[0] * 1024
+
+    connection = http.client.HTTPConnection(server.authority, timeout=30)
+    blobs = []
+    for data in (b'{"architecture":"amd64","os":"linux"}', os.urandom(300 << 10)):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        connection.request("POST", f"/v2/code/pages/blobs/uploads/?digest={digest}", body=data)
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 201
+        blobs.append((digest, data))
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": blobs[0][0],
+                   "size": len(blobs[0][1])},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": blobs[1][0],
+                    "size": len(blobs[1][1])}]}).encode()
+    connection.request("PUT", "/v2/code/pages/manifests/v1", body=manifest,
+                       headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 201
+    connection.request("GET", f"/v2/code/pages/blobs/{blobs[1][0]}")
+    response = connection.getresponse()
+    assert response.status == 200 and response.read() == blobs[1][1]
+    connection.request("POST", "/", body=b'{"repositoryName":"code/pages"}', headers={
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeImages",
+        "Content-Type": "application/x-amz-json-1.1"})
+    response = connection.getresponse()
+    assert response.status == 200
+    assert [d["imageTags"] for d in json.loads(response.read())["imageDetails"]] == [["v1"]]
+    connection.close()
+    deadline = time.monotonic() + 30
+    while len(unmapped()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(unmapped()) >= 2 and unmapped()[1] > 0, "".join(server.output[-20:])
+    assert server.request("GET", "/v2/code/pages/manifests/v1")[0] == 200
+    assert server.terminate() == 0
+
+
 def test_a_clean_stop_writes_a_snapshot_so_the_next_start_replays_nothing(start_server, tmp_path):
     """SIGTERM after writes: the server snapshots what it logged since its last snapshot before it
     exits 0, and the next start reads that snapshot with no record to replay. A half-written

@@ -154,6 +154,21 @@ enum POSIX {
         return Array(bytes.prefix(n))
     }
 
+    /// The whole content of a file that has no size to read it by (one of /proc): read until its end.
+    static func readUntilEnd(_ path: String) throws -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes += chunk[0..<n]
+        }
+        return bytes
+    }
+
     /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the directory.
     static func writeFileAtomically(_ path: String, _ bytes: [UInt8], sync: Bool = true) throws {
         // Unique, so two writers of the same file never share a temp file.
