@@ -81,7 +81,8 @@ extension RegistryStore {
         let level = configuration.compressionLevel
         let (layout, replacements) = (snapshotLayout, stateReplacements)
         let started = ContinuousClock.now
-        let (encoded, phases) = try await Task.detached {
+        // On a thread of its own that yields to requests: pushes go on at their pace meanwhile.
+        let (encoded, phases) = try await BackgroundThread.run {
             var clock = ContinuousClock.now
             func lap() -> Double {
                 defer { clock = ContinuousClock.now }
@@ -95,7 +96,7 @@ extension RegistryStore {
             let encoding = lap()
             try snapshots.write(encoded.bytes, sequence: sequence)
             return (encoded, (read, encoding, lap()))
-        }.value
+        }
         let elapsed = ContinuousClock.now - started
         if replacements == stateReplacements { snapshotLayout = encoded.layout }
         let size = encoded.bytes.count
@@ -171,10 +172,10 @@ extension RegistryStore {
             // In memory, the cache is the store.
             if let state = pointCache[sequence], !inMemory {
                 do {
-                    try await Task.detached {
+                    try await BackgroundThread.run {
                         try points.write(
                             try SnapshotFormat.encode(state, sequence: sequence, level: level), sequence: sequence)
-                    }.value
+                    }
                 } catch {
                     logger.error(
                         "cannot store the state of checkpoint record \(sequence) yet (it is kept in memory, and tried again before the next snapshot): \(error)"
