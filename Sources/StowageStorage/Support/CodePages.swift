@@ -7,9 +7,10 @@
     /// A fault on a page of a file-backed mapping maps the page cache's pages around it as well
     /// (the kernel's fault-around, 64 KiB), so start-up — argument parsing, opening the store,
     /// building the routes, code run once — leaves 16 MiB of the 28 MiB mapping that holds the
-    /// code (and its read-only data) resident: two thirds of an idle server's resident memory. Those pages are clean copies of the
-    /// binary in the page cache: `MADV_DONTNEED` unmaps them and leaves them cached, and a page
-    /// run again is mapped again by a minor fault (with its neighbours).
+    /// code (and its read-only data) resident: two thirds of an idle server's resident memory.
+    /// Those pages are clean copies of the binary in the page cache: `MADV_DONTNEED` unmaps them
+    /// and leaves them cached, and a page run again is mapped again by a minor fault (with its
+    /// neighbours).
     ///
     /// Only pages that still are the file's are let go: a page of code written to (a debugger's
     /// breakpoint, a uprobe) is a private copy that `MADV_DONTNEED` would discard, so a mapping
@@ -33,10 +34,8 @@
 
         /// The executable mappings (`r-xp`) of this program's own file, from `/proc/self/maps`.
         static func executableRanges() -> [Range<UInt>] {
-            var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let length = readlink("/proc/self/exe", &path, Int(PATH_MAX))
-            guard length > 0, let maps = try? POSIX.readUntilEnd("/proc/self/maps") else { return [] }
-            let executable = String(decoding: path[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let executable = POSIX.executablePath(), let maps = try? POSIX.readUntilEnd("/proc/self/maps")
+            else { return [] }
             var ranges: [Range<UInt>] = []
             for line in maps.split(separator: UInt8(ascii: "\n")) {
                 // start-end perms offset dev inode path

@@ -27,9 +27,7 @@ public enum HugePages {
             let changed = environment.filter { !$0.hasPrefix(prefix) } + [prefix + tunables]
             // execve with an environment of its own: setenv is not safe with other threads running.
             // The binary by its own path, not /proc/self/exe, so that its name stays `stowage`.
-            var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let length = readlink("/proc/self/exe", &path, Int(PATH_MAX))
-            guard length > 0 else { return }
+            guard let path = POSIX.executablePath() else { return }
             var cStrings = changed.map { strdup($0) } + [nil]
             _ = execve(path, CommandLine.unsafeArgv, &cStrings)
             for pointer in cStrings { free(pointer) }

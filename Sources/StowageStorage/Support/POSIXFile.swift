@@ -154,6 +154,16 @@ enum POSIX {
         return Array(bytes.prefix(n))
     }
 
+    /// This program's own file, by its path (what `/proc/self/exe` links to); nil when unreadable.
+    static func executablePath() -> String? {
+        var path = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = path.withUnsafeMutableBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { readlink("/proc/self/exe", $0.baseAddress!, Int(PATH_MAX)) }
+        }
+        guard length > 0 else { return nil }
+        return String(decoding: path[0..<length], as: UTF8.self)
+    }
+
     /// The whole content of a file that has no size to read it by (one of /proc): read until its end.
     static func readUntilEnd(_ path: String) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY)
