@@ -3,8 +3,9 @@ import Logging
 import StowageCore
 import Synchronization
 
-/// Appending records, making them durable (group commit: one fsync for every writer waiting),
-/// publishing the state once they are, and handing records to the log's followers in order.
+/// Appending records, making them durable (group commit, ``Durability``: one fsync for every
+/// writer waiting), publishing the state once they are, and handing records to the log's
+/// followers in order.
 extension RegistryStore {
     /// Encodes, frames and appends one record; not durable yet.
     func appendRecord(_ record: LogRecord) throws {
@@ -31,20 +32,28 @@ extension RegistryStore {
 
     /// Makes everything appended through `sequence` durable as the policy says, and published.
     func settle(through sequence: UInt64) async throws {
-        switch configuration.fsync {
-        case .always where log.persists:
-            try await waitUntilDurable(sequence)
-        case .batch where log.persists:
+        if tracksDurability {
+            durability.appended(through: lastSequence, state: head, target: log.syncTarget())
+            do { try await waitUntilDurable(sequence) } catch let error as StoreUnavailable {
+                if failure == nil {
+                    failure = error
+                    logger.error("\(error)")
+                }
+                throw error
+            }
+            stream(through: self.sequence)
+        } else {
             publish(head, through: lastSequence)
-            scheduleBatchSync()
-        case .always, .batch, .never:  // `.always` and `.batch` here: a log in memory, nothing to fsync
-            publish(head, through: lastSequence)
+            if configuration.fsync == .batch && log.persists { scheduleBatchSync() }
         }
         snapshotIfDue()
     }
 
+    /// Whether writers wait for an fsync (``Durability``): `--fsync always` on a log that persists.
+    var tracksDurability: Bool { configuration.fsync == .always && log.persists }
+
     func publish(_ state: RegistryState, through sequence: UInt64) {
-        published.withLock { $0 = Published(state: state, sequence: sequence) }
+        durability.published.withLock { $0 = Published(state: state, sequence: sequence) }
         stream(through: sequence)
     }
 
@@ -58,57 +67,11 @@ extension RegistryStore {
         }
     }
 
-    func waitUntilDurable(_ sequence: UInt64) async throws {
-        if durableSequence >= sequence { return }
-        try await withCheckedThrowingContinuation { continuation in
-            durabilityWaiters.append((sequence, continuation))
-            if !syncing { startSync() }
-        }
-    }
-
-    /// One fsync on the fsync thread covers every record appended so far; writers that arrive
-    /// while it runs are covered by the next one.
-    private func startSync() {
-        syncing = true
-        let target = lastSequence
-        let state = head
-        let handle = log.syncTarget()
-        // Straight onto the fsync thread, and from there one task back to the writer: one
-        // thread woken each way, the least a blocking fsync off the writer's thread can cost.
-        syncQueue.async {
-            let result = Result { try handle.sync() }
-            Task { await self.finishSync(through: target, state: state, result: result) }
-        }
-    }
-
-    private func finishSync(through target: UInt64, state: RegistryState, result: Result<Void, any Error>) {
-        syncing = false
-        switch result {
-        case .success:
-            if target > durableSequence {
-                durableSequence = target
-                publish(state, through: target)
-            }
-            let ready = durabilityWaiters.filter { $0.sequence <= target }
-            durabilityWaiters.removeAll { $0.sequence <= target }
-            for waiter in ready { waiter.continuation.resume() }
-        case .failure(let error):
-            let failure = StoreUnavailable(
-                description: "fsync of the log failed (\(error)); writes are refused until Stowage restarts")
-            self.failure = failure
-            logger.error("\(failure)")
-            let waiting = durabilityWaiters
-            durabilityWaiters.removeAll()
-            for waiter in waiting { waiter.continuation.resume(throwing: failure) }
-        }
-        if !durabilityWaiters.isEmpty { startSync() }
-    }
-
     private func scheduleBatchSync() {
         guard !batchSyncScheduled else { return }
         batchSyncScheduled = true
         let handle = log.syncTarget()
-        let queue = syncQueue
+        let queue = durability.queue
         Task {
             try? await Task.sleep(for: .milliseconds(20))
             self.batchSyncScheduled = false
@@ -131,3 +94,5 @@ extension RegistryStore {
 
     private func unsubscribe(_ id: Int) { subscribers[id] = nil }
 }
+
+extension RegistryStore: GroupCommitting {}

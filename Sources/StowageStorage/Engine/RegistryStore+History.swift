@@ -233,7 +233,7 @@ extension RegistryStore {
             throw HistoryError(description: "only a replay moves its view; a live registry moves by a rewind")
         }
         let shown = try state(at: sequence)
-        published.withLock { $0 = Published(state: shown, sequence: sequence) }
+        durability.published.withLock { $0 = Published(state: shown, sequence: sequence) }
         return shown
     }
 }

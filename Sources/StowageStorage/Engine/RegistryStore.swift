@@ -62,14 +62,11 @@ public actor RegistryStore {
     var lastSequence: UInt64
     /// The time of the last record appended: record times never run backwards.
     var lastTime: Timestamp
-    nonisolated let published: Mutex<Published>
+    /// What readers see, and the group commit that moves it under `--fsync always`.
+    nonisolated let durability: Durability
     var failure: StoreUnavailable?
 
-    var durableSequence: UInt64
-    var syncing = false
     var batchSyncScheduled = false
-    var durabilityWaiters: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-    nonisolated let syncQueue = DispatchQueue(label: "stowage.fsync")
 
     var recordsSinceSnapshot: UInt64
     /// How long the last snapshot took to encode and write, which sets the spacing of the next.
@@ -110,11 +107,10 @@ public actor RegistryStore {
         head = recovered.state
         lastSequence = recovered.sequence
         lastTime = recovered.state.time
-        durableSequence = recovered.sequence
         recordsSinceSnapshot = recovered.sequence - recovered.report.snapshotSequence
         lastSnapshotSeconds = recovered.snapshotLoadSeconds
         snapshotLayout = recovered.snapshotLayout
-        published = Mutex(Published(state: recovered.state, sequence: recovered.sequence))
+        durability = Durability(state: recovered.state, sequence: recovered.sequence)
         recovery = recovered.report
         lock = recovered.lock
     }
@@ -122,10 +118,10 @@ public actor RegistryStore {
     // MARK: Reading
 
     /// The registry as of the last durable write. O(1); never waits for a writer.
-    public nonisolated var state: RegistryState { published.withLock { $0.state } }
+    public nonisolated var state: RegistryState { durability.published.withLock { $0.state } }
 
     /// The sequence number of the last durable record.
-    public nonisolated var sequence: UInt64 { published.withLock { $0.sequence } }
+    public nonisolated var sequence: UInt64 { durability.published.withLock { $0.sequence } }
 
     // MARK: Writing
 
@@ -305,7 +301,8 @@ public actor RegistryStore {
     private func appendRefusal(_ record: LogRecord) throws {
         if configuration.readOnly { throw StoreReadOnly() }
         try appendRecord(record)
-        let visible = published.withLock { state in
+        if tracksDurability { durability.appended(through: record.sequence, state: head, target: log.syncTarget()) }
+        let visible = durability.published.withLock { state in
             if state.sequence == record.sequence - 1 { state.sequence = record.sequence }
             return state.sequence
         }
