@@ -48,6 +48,7 @@ struct EngineBenchmark {
             try await resetAndRewind(images: size)
         }
         try await fixture(images: 100)
+        try tagMemory(tags: quick ? 20_000 : 125_000)
         try await scale(scratch: scratch + "/scale", images: quick ? 100_000 : 1_000_000)
         // `make bench` measures restarts at the server instead (time to the first answer).
         if !arguments.contains("--no-restart") {
@@ -219,17 +220,27 @@ struct EngineBenchmark {
         await store!.quiesce()
     }
 
+    /// Resident memory per tag in the state, `tags` tags on one image (as `make bench`'s PUT manifest
+    /// rows leave them): the repository's tag table and the image's own set of its tags.
+    static func tagMemory(tags: Int) throws {
+        var folded = Folded()
+        func apply(_ command: Command) throws { try folded.apply(command) }
+        try apply(.createRepository(name: repositories[0], settings: .init()))
+        for command in image(0) { try apply(command) }
+        HeapTrimmer.trimNow()
+        let before = residentBytes()
+        let target = digest(0, "b")
+        for n in 0..<tags { try apply(.tagImage(repository: repositories[0], tag: Tag("p\(n)")!, digest: target)) }
+        HeapTrimmer.trimNow()
+        let perTag = Double(residentBytes() - before) / Double(tags)
+        print("resident memory per tag, \(tags) tags on one image (bytes) | \(Int(perTag))")
+    }
+
     /// The parts of a snapshot's cost, on a state of `images` images folded in memory: writing
     /// the text, deflating it, inflating it and reading it back.
     static func codec(images: Int) throws {
-        var state = RegistryState()
-        var sequence: UInt64 = 0
-        func apply(_ command: Command) throws {
-            sequence += 1
-            try state.apply(
-                Envelope(sequence: sequence, time: Timestamp(millisecondsSinceEpoch: Int64(sequence)), command: command)
-            )
-        }
+        var folded = Folded()
+        func apply(_ command: Command) throws { try folded.apply(command) }
         for repository in scaleRepositories { try apply(.createRepository(name: repository, settings: .init())) }
         let folding = cpu()
         for n in 0..<images { for command in image(n, in: scaleRepositories) { try apply(command) } }
@@ -243,9 +254,9 @@ struct EngineBenchmark {
             print("\(what) (s CPU / s wall) | \(String(format: "%.3f / %.3f", cpu() - start, wall))")
             return value
         }
-        let text = try timed("write \(images) images as text") { try StateCodec.encodeState(state) }
+        let text = try timed("write \(images) images as text") { try StateCodec.encodeState(folded.state) }
         let snapshot = try timed("snapshot (text written and deflated)") {
-            try SnapshotFormat.encode(state, sequence: sequence)
+            try SnapshotFormat.encode(folded.state, sequence: folded.sequence)
         }
         print("text / snapshot (MiB) | \(text.count >> 20) / \(snapshot.count >> 20)")
         let inflated = try timed("inflate the whole text") { try SnapshotFormat.text(snapshot) }
@@ -259,7 +270,7 @@ struct EngineBenchmark {
                 fastest = (
                     min(fastest.cpu, cpu() - start), min(fastest.wall, (ContinuousClock.now - clock) / .seconds(1))
                 )
-                precondition(read == state)
+                precondition(read == folded.state)
             }
             print("\(what), best of 3 (s CPU / s wall) | \(String(format: "%.3f / %.3f", fastest.cpu, fastest.wall))")
         }
@@ -406,5 +417,17 @@ struct EngineBenchmark {
         // A snapshot of the end, so a server started on it reads the snapshot instead of
         // replaying the seeding (a million images: 54 s of replay).
         _ = try await store.compact()
+    }
+}
+
+/// A state folded in memory by the reducer alone, one command after another.
+struct Folded {
+    var state = RegistryState()
+    var sequence: UInt64 = 0
+
+    mutating func apply(_ command: Command) throws {
+        sequence += 1
+        try state.apply(
+            Envelope(sequence: sequence, time: Timestamp(millisecondsSinceEpoch: Int64(sequence)), command: command))
     }
 }

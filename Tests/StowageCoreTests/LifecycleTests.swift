@@ -16,7 +16,7 @@ struct LifecycleTests {
             repository.images[manifest.digest] = Image(
                 manifest: manifest, pushedAt: Timestamp(millisecondsSinceEpoch: 100 * day - image.ageDays * day),
                 tags: tags)
-            for tag in tags { repository.tags[tag] = manifest.digest }
+            for tag in tags { repository.tags[tag] = repository.images[manifest.digest]!.tagTarget }
         }
         return repository
     }
@@ -74,13 +74,7 @@ struct LifecycleTests {
     }
 
     @Test func expiringImagesRemovesThemWithTheirTagsOrRefusesAll() throws {
-        let one = F.manifest("one")
-        let two = F.manifest("two")
-        var state = try F.state(
-            F.withBlobs + [
-                .putManifest(repository: F.app, manifest: one, tag: F.latest),
-                .putManifest(repository: F.app, manifest: two, tag: F.v1),
-            ])
+        var (one, two, state) = try F.twoTaggedImages()
         let before = state
         #expect(throws: RegistryError.manifestNotFound(F.app, reference: F.manifest("ghost").digest.rawValue)) {
             try state.apply(
@@ -93,7 +87,7 @@ struct LifecycleTests {
             Envelope(sequence: 6, time: F.time(6), command: .expireImages(repository: F.app, digests: [one.digest])))
         var repository = F.repository(blobs: [F.config: 7, F.layer: 5])
         repository.images[two.digest] = Image(manifest: two, pushedAt: F.time(5), tags: [F.v1])
-        repository.tags[F.v1] = two.digest
+        repository.tags[F.v1] = repository.images[two.digest]!.tagTarget
         #expect(state == F.registry([repository], sequence: 6))
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import HashTreeCollections
 import Testing
 
@@ -50,6 +51,18 @@ enum Fixture {
             #expect(state._checkInvariants() == [])
         }
         return state
+    }
+
+    /// Images `one` (tagged `latest`) and `two` (tagged `v1`) in `app`.
+    static func twoTaggedImages() throws -> (one: Manifest, two: Manifest, state: RegistryState) {
+        let one = manifest("one")
+        let two = manifest("two")
+        let state = try state(
+            withBlobs + [
+                .putManifest(repository: app, manifest: one, tag: latest),
+                .putManifest(repository: app, manifest: two, tag: v1),
+            ])
+        return (one, two, state)
     }
 
     /// A repository with a config and a layer linked (commands 1–3).
@@ -123,7 +136,7 @@ struct ReducerTests {
         var repository = F.repository(blobs: [F.config: 7, F.layer: 5])
         repository.images[base.digest] = Image(manifest: base, pushedAt: F.time(4), tags: [F.latest])
         repository.images[signature.digest] = Image(manifest: signature, pushedAt: F.time(5))
-        repository.tags[F.latest] = base.digest
+        repository.tags[F.latest] = repository.images[base.digest]!.tagTarget
         repository.referrers[base.digest] = [signature.digest]
         #expect(state == F.registry([repository], sequence: 5))
         #expect(state[.default].repositories[F.app]!.referrers(of: base.digest).map(\.digest) == [signature.digest])
@@ -140,7 +153,7 @@ struct ReducerTests {
         var repository = F.repository(blobs: [F.config: 7, F.layer: 5])
         repository.images[one.digest] = Image(manifest: one, pushedAt: F.time(4), tags: [])
         repository.images[two.digest] = Image(manifest: two, pushedAt: F.time(5), tags: [F.latest])
-        repository.tags[F.latest] = two.digest
+        repository.tags[F.latest] = repository.images[two.digest]!.tagTarget
         #expect(state == F.registry([repository], sequence: 5))
     }
 
@@ -163,7 +176,7 @@ struct ReducerTests {
         let repository = state.scopes[.default]!.repositories[F.app]!
         #expect(repository.images.count == 1)
         #expect(repository.images[one.digest]!.sortedTags == [F.latest, F.v1, Tag("v2")!].sorted())
-        for tag in [F.latest, F.v1, Tag("v2")!] { #expect(repository.tags[tag] == one.digest) }
+        for tag in [F.latest, F.v1, Tag("v2")!] { #expect(repository.tags[tag]?.digest == one.digest) }
     }
 
     @Test func untaggingKeepsAnImageThatOtherTagsPointAtEvenWhenPruning() throws {
@@ -176,7 +189,7 @@ struct ReducerTests {
             ])
         var repository = F.repository(blobs: [F.config: 7, F.layer: 5])
         repository.images[one.digest] = Image(manifest: one, pushedAt: F.time(4), tags: [F.v1])
-        repository.tags[F.v1] = one.digest
+        repository.tags[F.v1] = repository.images[one.digest]!.tagTarget
         #expect(state == F.registry([repository], sequence: 6))
     }
 
@@ -210,7 +223,7 @@ struct ReducerTests {
             ])
         var repository = F.repository(blobs: [F.config: 7, F.layer: 5])
         repository.images[base.digest] = Image(manifest: base, pushedAt: F.time(4), tags: [F.latest])
-        repository.tags[F.latest] = base.digest
+        repository.tags[F.latest] = repository.images[base.digest]!.tagTarget
         #expect(state == F.registry([repository], sequence: 6))
     }
 
@@ -458,7 +471,7 @@ struct ReducerTests {
                 .putManifest(repository: F.app, manifest: F.manifest("one"), tag: F.latest),
                 .putManifest(repository: F.app, manifest: F.manifest("two"), tag: F.latest),
             ])
-        #expect(state[.default].repositories[F.app]!.tags[F.latest] == F.manifest("two").digest)
+        #expect(state[.default].repositories[F.app]!.tags[F.latest]?.digest == F.manifest("two").digest)
     }
 
     @Test func tagsArePagedInLexicalOrder() throws {
@@ -476,5 +489,31 @@ struct ReducerTests {
         let last = repository.tags(after: next.items.last, limit: 2)
         #expect(last.items.map(\.rawValue) == ["c2"] && !last.hasMore)
         #expect(repository.tags(limit: 0).items.isEmpty)
+    }
+}
+
+/// A tag holds its image's manifest by the reference the image holds: 8 bytes in the tag table.
+struct TagTargetTests {
+    typealias F = Fixture
+
+    @Test func aTagHoldsItsImagesManifestReferenceAndFollowsAMove() throws {
+        #expect(MemoryLayout<TagTarget>.size == 8)
+        var (one, two, state) = try F.twoTaggedImages()
+        var repository = state[.default].repositories[F.app]!
+        #expect(repository.tags[F.latest] == repository.images[one.digest]!.tagTarget)
+        #expect(repository.tags[F.latest]?.digest == one.digest)
+        #expect(repository.tags[F.v1]?.digest == two.digest)
+        try state.apply(
+            Envelope(
+                sequence: 100, time: F.time(100),
+                command: .tagImage(repository: F.app, tag: F.latest, digest: two.digest)))
+        repository = state[.default].repositories[F.app]!
+        #expect(repository.tags[F.latest]?.digest == two.digest)
+        #expect(repository.images[one.digest]!.tags.isEmpty)
+        #expect(repository.images[two.digest]!.sortedTags == [F.latest, F.v1])
+        // Round trip through the generic coder: tags are written as digests and point at their images again.
+        let decoded = try JSONDecoder().decode(Repository.self, from: JSONEncoder().encode(repository))
+        #expect(decoded == repository)
+        #expect(decoded.tags[F.v1] == decoded.images[two.digest]!.tagTarget)
     }
 }

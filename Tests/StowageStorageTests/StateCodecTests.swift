@@ -158,6 +158,11 @@ struct StateCodecTests {
         case "a number too large":
             text.replacingOccurrences(of: #""size":120"#, with: #""size":99999999999999999999"#)
         case "a string for a number": text.replacingOccurrences(of: #""size":120"#, with: #""size":"120""#)
+        case "a tag on no image":
+            // A repository's tag table (an image's own tags are an array) names a digest of no image.
+            text.replacing(/("tags":\{"[^"]+":"sha256:)[0-9a-f]{64}/, maxReplacements: 1) {
+                $0.1 + String(repeating: "f", count: 64)
+            }
         default: String(text.dropLast(3))  // an unterminated text
         }
     }
@@ -166,6 +171,7 @@ struct StateCodecTests {
     @Test(arguments: [
         "not an object", "trailing data", "a missing member", "an invalid digest", "an invalid tag",
         "a fraction for an integer", "a number too large", "a string for a number", "an unterminated text",
+        "a tag on no image",
     ])
     func damagedStatesAreRefused(what: String) throws {
         let text = String(decoding: try StateCodec.encodeState(GoldenFixture.state), as: UTF8.self)
@@ -177,6 +183,20 @@ struct StateCodecTests {
         }
         #expect(throws: (any Error).self, "\(what)") {
             try JSONDecoder().decode(RegistryState.self, from: Data(damaged.utf8))
+        }
+    }
+
+    /// A tag holds its image's manifest (``TagTarget``), so a tag naming no image cannot be read; the
+    /// reader says which.
+    @Test func aTagOnNoImageIsRefusedByName() throws {
+        let text = String(decoding: try StateCodec.encodeState(GoldenFixture.state), as: UTF8.self)
+        let damaged = Self.damage("a tag on no image", text)
+        do {
+            _ = try StateReader.read(Array(damaged.utf8), parallelAbove: 0)
+            Issue.record("a tag on no image was read")
+        } catch {
+            #expect("\(error)".contains("which its repository holds no image of"), "\(error)")
+            #expect("\(error)".contains("sha256:" + String(repeating: "f", count: 64)), "\(error)")
         }
     }
 

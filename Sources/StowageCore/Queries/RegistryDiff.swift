@@ -101,7 +101,7 @@ extension RegistryState {
         let oldTags = old?.tags ?? [:]
         let newTags = new?.tags ?? [:]
         for tag in Set(oldTags.keys).union(newTags.keys).sorted() where oldTags[tag] != newTags[tag] {
-            change.tags.append(RegistryDiff.TagChange(tag: tag, from: oldTags[tag], to: newTags[tag]))
+            change.tags.append(RegistryDiff.TagChange(tag: tag, from: oldTags[tag]?.digest, to: newTags[tag]?.digest))
         }
         let oldBlobs = old?.blobs ?? [:]
         let newBlobs = new?.blobs ?? [:]

@@ -54,7 +54,7 @@ extension Repository {
     /// The image a tag or digest names.
     public func image(_ reference: Reference) -> Image? {
         switch reference {
-        case .tag(let tag): tags[tag].flatMap { images[$0] }
+        case .tag(let tag): tags[tag].flatMap { images[$0.digest] }
         case .digest(let digest): images[digest]
         }
     }

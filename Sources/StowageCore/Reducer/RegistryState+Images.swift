@@ -26,7 +26,7 @@ extension RegistryState {
     ) throws(RegistryError) {
         let repository = try self.repository(name, in: scope)
         if options?.refuseIfPresent == true, repository.images[manifest.digest] != nil,
-            tags.allSatisfy({ repository.tags[$0] == manifest.digest })
+            tags.allSatisfy({ repository.tags[$0]?.digest == manifest.digest })
         {
             throw .imageAlreadyExists(name, manifest.digest, tag: tags.first)
         }
@@ -46,7 +46,7 @@ extension RegistryState {
     mutating func untagImage(_ tag: Tag, in name: RepositoryName, scope: Scope, pruneUntaggedImage prune: Bool)
         throws(RegistryError)
     {
-        guard let digest = try repository(name, in: scope).tags[tag] else { throw .tagNotFound(name, tag) }
+        guard let digest = try repository(name, in: scope).tags[tag]?.digest else { throw .tagNotFound(name, tag) }
         modifyRepository(name, in: scope) { repository in
             repository.tags[tag] = nil
             repository.images[digest]!.tags.remove(tag)

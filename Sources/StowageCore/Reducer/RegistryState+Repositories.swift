@@ -40,14 +40,14 @@ extension RegistryState {
 extension Repository {
     /// Throws when moving `tag` to `digest` is forbidden by the tag mutability settings.
     func checkTagMove(_ tag: Tag, to digest: Digest) throws(RegistryError) {
-        if let current = tags[tag], current != digest, settings.isImmutable(tag) {
+        if let current = tags[tag]?.digest, current != digest, settings.isImmutable(tag) {
             throw .tagImmutable(name, tag, current: current)
         }
     }
 
     /// Points `tag` at `digest`, taking it off the image it was on. The old image stays.
     mutating func point(_ tag: Tag, at digest: Digest) {
-        let previous = tags.updateValue(digest, forKey: tag)
+        let previous = tags.updateValue(images[digest]!.tagTarget, forKey: tag)?.digest
         guard previous != digest else { return }
         if let previous { images[previous]!.tags.remove(tag) }
         images[digest]!.tags.insert(tag)

@@ -27,7 +27,8 @@ extension Repository {
     fileprivate func invariantProblems(keyedAs key: RepositoryName) -> [String] {
         var problems: [String] = []
         if name != key { problems.append("keyed under another name") }
-        for (tag, digest) in tags {
+        for (tag, target) in tags {
+            let digest = target.digest
             guard let image = images[digest] else {
                 problems.append("tag \(tag) points at missing image \(digest)")
                 continue
@@ -36,7 +37,7 @@ extension Repository {
         }
         for (digest, image) in images {
             if image.digest != digest { problems.append("image \(digest) keyed under another digest") }
-            for tag in image.tags where tags[tag] != digest {
+            for tag in image.tags where tags[tag]?.digest != digest {
                 problems.append("image \(digest) lists tag \(tag) that points elsewhere")
             }
             if let subject = image.manifest.references.subject, referrers[subject]?.contains(digest) != true {

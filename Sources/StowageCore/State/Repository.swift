@@ -29,9 +29,64 @@ public struct Repository: Hashable, Sendable, Codable {
         var createdAt: Timestamp
         @CopiedOnWrite var settings: RepositorySettings
         var images: TreeDictionary<Digest, Image> = [:]
-        var tags: TreeDictionary<Tag, Digest> = [:]
+        var tags: TreeDictionary<Tag, TagTarget> = [:]
         var blobs: TreeDictionary<Digest, Int64> = [:]
         var referrers: TreeDictionary<Digest, [Digest]> = [:]
+
+        init(name: RepositoryName, createdAt: Timestamp, settings: RepositorySettings) {
+            self.name = name
+            self.createdAt = createdAt
+            self.settings = settings
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case name, createdAt, settings, images, tags, blobs, referrers
+        }
+
+        /// Tags are encoded as their digests, and point at the image of that digest when decoded.
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(RepositoryName.self, forKey: .name)
+            createdAt = try container.decode(Timestamp.self, forKey: .createdAt)
+            settings = try container.decode(RepositorySettings.self, forKey: .settings)
+            images = try container.decode(TreeDictionary<Digest, Image>.self, forKey: .images)
+            let digests = try container.decode(TreeDictionary<Tag, Digest>.self, forKey: .tags)
+            tags = try Repository.targets(of: digests, in: images)
+            blobs = try container.decode(TreeDictionary<Digest, Int64>.self, forKey: .blobs)
+            referrers = try container.decode(TreeDictionary<Digest, [Digest]>.self, forKey: .referrers)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(name, forKey: .name)
+            try container.encode(createdAt, forKey: .createdAt)
+            try container.encode(settings, forKey: .settings)
+            try container.encode(images, forKey: .images)
+            try container.encode(tags.mapValues(\.digest), forKey: .tags)
+            try container.encode(blobs, forKey: .blobs)
+            try container.encode(referrers, forKey: .referrers)
+        }
+    }
+
+    /// A tag table read as digests, each tag pointing at the image of its digest.
+    ///
+    /// - Throws: ``DanglingTag`` when a tag names a digest the repository holds no image of.
+    public static func targets(
+        of digests: TreeDictionary<Tag, Digest>, in images: TreeDictionary<Digest, Image>
+    ) throws(DanglingTag) -> TreeDictionary<Tag, TagTarget> {
+        var targets: TreeDictionary<Tag, TagTarget> = [:]
+        for (tag, digest) in digests {
+            guard let image = images[digest] else { throw DanglingTag(tag: tag, digest: digest) }
+            targets[tag] = image.tagTarget
+        }
+        return targets
+    }
+
+    /// A tag read from a snapshot or an export names an image its repository does not hold.
+    public struct DanglingTag: Error, CustomStringConvertible {
+        public var tag: Tag
+        public var digest: Digest
+        public var description: String { "tag \(tag) points at \(digest), which its repository holds no image of" }
     }
 
     public init(name: RepositoryName, createdAt: Timestamp, settings: RepositorySettings = .init()) {
@@ -77,7 +132,8 @@ public struct Repository: Hashable, Sendable, Codable {
         _modify { yield &fields.images }
     }
 
-    public var tags: TreeDictionary<Tag, Digest> {
+    /// Each tag and the image it points at (``TagTarget``: its digest, by its manifest's reference).
+    public var tags: TreeDictionary<Tag, TagTarget> {
         _read { yield fields.tags }
         _modify { yield &fields.tags }
     }

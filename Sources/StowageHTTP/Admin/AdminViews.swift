@@ -126,7 +126,7 @@ extension StateView.RepositoryView {
                 subject: image.manifest.references.subject?.rawValue, artifactType: image.artifactType,
                 manifest: manifests ? image.manifest.content : nil)
         }
-        tags = Dictionary(uniqueKeysWithValues: repository.tags.map { ($0.key.rawValue, $0.value.rawValue) })
+        tags = Dictionary(uniqueKeysWithValues: repository.tags.map { ($0.key.rawValue, $0.value.digest.rawValue) })
         blobs = Dictionary(uniqueKeysWithValues: repository.blobs.map { ($0.key.rawValue, $0.value) })
     }
 }

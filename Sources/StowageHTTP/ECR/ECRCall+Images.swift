@@ -66,7 +66,7 @@ extension ECRCall {
     func resolve(_ reference: ImageReference, in repository: Repository) -> ResolvedImage {
         if let invalid = reference.invalid { return .failure(code: invalid.code, reason: invalid.reason) }
         if let tag = reference.tag {
-            guard let tagged = repository.tags[tag] else {
+            guard let tagged = repository.tags[tag]?.digest else {
                 return .failure(code: "ImageNotFound", reason: "Requested image not found")
             }
             if let digest = reference.digest, digest != tagged {

@@ -20,7 +20,7 @@ struct OCIController: Sendable {
     let pullThrough: PullThroughCache
     let pullTimes: PullTimes
     let edge: EdgeControls
-    let tagListings = SortedKeys<Tag, Digest>()
+    let tagListings = SortedKeys<Tag, TagTarget>()
 
     /// Answers a `/v2` request (``StowageResponder`` sends them here); `route` is its path, classified.
     func handle(_ request: Request, _ context: BasicRequestContext, route: OCIRoute?) async throws -> Response {

@@ -39,7 +39,7 @@ final class SortedKeys<Key: Hashable & Comparable & Sendable, Value: Equatable &
     }
 }
 
-extension SortedKeys where Key == Tag, Value == Digest {
+extension SortedKeys where Key == Tag, Value == TagTarget {
     /// A repository's tags in lexical order.
     func sortedTags(of repository: Repository, in scope: Scope) -> [Tag] {
         sorted(repository.tags, of: repository.name, in: scope)

@@ -161,11 +161,11 @@ extension RegistryStore {
             state = try self.state(at: oldest)
         }
         var moves: [TagMove] = []
-        var current = state[scope].repositories[name]?.tags[tag]
+        var current = state[scope].repositories[name]?.tags[tag]?.digest
         for record in try records(after: base) where record.refusal == nil {
             if let end, record.sequence > end { break }
             try state.apply(record.envelope) { self.point($0) }
-            let now = state[scope].repositories[name]?.tags[tag]
+            let now = state[scope].repositories[name]?.tags[tag]?.digest
             guard now != current else { continue }
             current = now
             if let start, record.sequence < start { continue }

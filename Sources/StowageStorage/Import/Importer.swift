@@ -89,8 +89,8 @@ public struct Importer: Sendable {
         let before = written.before[scope].repositories[name]
         let after = written.after[scope].repositories[name]
         let moved = plan.manifests.compactMap(\.tag).compactMap { tag -> Pushed.Move? in
-            guard let to = after?.tags[tag], before?.tags[tag] != to else { return nil }
-            return Pushed.Move(tag: tag, from: before?.tags[tag], to: to)
+            guard let to = after?.tags[tag]?.digest, before?.tags[tag]?.digest != to else { return nil }
+            return Pushed.Move(tag: tag, from: before?.tags[tag]?.digest, to: to)
         }
         return Pushed(
             repository: name, manifests: plan.manifests.map(\.manifest.digest), tags: plan.manifests.compactMap(\.tag),

@@ -266,7 +266,9 @@ struct StateReader: ~Copyable {
         }
         var repository = Repository(name: name, createdAt: createdAt, settings: settings)
         repository.images = images
-        repository.tags = tags
+        do { repository.tags = try Repository.targets(of: tags, in: images) } catch {
+            throw Failure(description: "repository \(name): \(error)")
+        }
         repository.blobs = blobs
         repository.referrers = referrers
         return repository

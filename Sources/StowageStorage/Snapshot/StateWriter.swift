@@ -120,7 +120,7 @@ struct StateWriter: ~Copyable {
         raw(",\"settings\":")
         try generic(repository.settings)
         raw(",\"tags\":")
-        object(repository.tags) { writer, _, digest in writer.validated(digest) }
+        object(repository.tags) { writer, _, target in writer.validated(target.digest) }
         byte("}")
     }
 
