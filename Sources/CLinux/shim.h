@@ -9,6 +9,12 @@ extern int fallocate(int fd, int mode, long offset, long len);
 /* malloc_trim(3), from <malloc.h>, which Swift's Glibc module leaves out. size_t is unsigned long. */
 extern int malloc_trim(unsigned long pad);
 
+/* mallinfo2(3), from <malloc.h> too: what the heap has handed out, whatever of it is resident. */
+struct stowage_mallinfo2 {
+    unsigned long arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+extern struct stowage_mallinfo2 mallinfo2(void);
+
 /* sync_file_range(2), with its flags: start a range's writeback, or wait for it. */
 extern int sync_file_range(int fd, long offset, long nbytes, unsigned int flags);
 #define STOWAGE_SYNC_FILE_RANGE_WAIT_BEFORE 1

@@ -27,6 +27,10 @@ struct EngineBenchmark {
             // `stowage-bench codec [N]`: the snapshot codec's parts, on a state of N images.
             try codec(images: arguments.dropFirst().first.flatMap { Int($0) } ?? 200_000)
             return
+        case "tags":
+            // `stowage-bench tags [N]`: only the heap per tag.
+            try tagMemory(tags: arguments.dropFirst().first.flatMap { Int($0) } ?? 125_000)
+            return
         case "scale":
             // `stowage-bench scale [N]`: only the scale rows.
             let images = arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000
@@ -220,20 +224,19 @@ struct EngineBenchmark {
         await store!.quiesce()
     }
 
-    /// Resident memory per tag in the state, `tags` tags on one image (as `make bench`'s PUT manifest
+    /// Heap per tag in the state, `tags` tags on one image (as `make bench`'s PUT manifest
     /// rows leave them): the repository's tag table and the image's own set of its tags.
     static func tagMemory(tags: Int) throws {
         var folded = Folded()
         func apply(_ command: Command) throws { try folded.apply(command) }
         try apply(.createRepository(name: repositories[0], settings: .init()))
         for command in image(0) { try apply(command) }
-        HeapTrimmer.trimNow()
-        let before = residentBytes()
+        let before = ProcessUsage.heapBytesInUse()
         let target = digest(0, "b")
         for n in 0..<tags { try apply(.tagImage(repository: repositories[0], tag: Tag("p\(n)")!, digest: target)) }
-        HeapTrimmer.trimNow()
-        let perTag = Double(residentBytes() - before) / Double(tags)
-        print("resident memory per tag, \(tags) tags on one image (bytes) | \(Int(perTag))")
+        let perTag = Double(ProcessUsage.heapBytesInUse() - before) / Double(tags)
+        print("heap per tag, \(tags) tags on one image (bytes) | \(Int(perTag))")
+        withExtendedLifetime(folded) {}
     }
 
     /// The parts of a snapshot's cost, on a state of `images` images folded in memory: writing

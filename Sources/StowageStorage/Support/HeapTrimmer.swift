@@ -56,9 +56,6 @@
             timer = source
         }
 
-        /// Returns the heap's free pages to the kernel now (for measurements).
-        public static func trimNow() { malloc_trim(0) }
-
         /// What the last sample saw; read and written only on the timer's serial queue.
         private final class Samples: @unchecked Sendable {
             var last: UInt64

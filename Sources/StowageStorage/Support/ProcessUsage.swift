@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+    import CLinux
     import Glibc
 
     /// What this process uses of the machine, as the kernel counts it: for the heap trimmer, the
@@ -23,6 +24,13 @@
             let fields = buffer[0..<count].split(separator: UInt8(ascii: " "))
             guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return nil }
             return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        }
+
+        /// Bytes the heap has handed out and not taken back (`mallinfo2`: the arenas' chunks in use
+        /// and the mapped ones): what a structure costs, however much of the heap was resident before.
+        public static func heapBytesInUse() -> Int {
+            let info = mallinfo2()
+            return Int(info.uordblks + info.hblkhd)
         }
     }
 #endif
