@@ -6,8 +6,8 @@ import Synchronization
 /// bookkeeping of the group commit that moves it: one fsync covers every record appended before
 /// it began, and every writer waiting for one of them.
 ///
-/// Where a sync runs depends on whether writers overlap (``RegistryStore``'s `waitUntilDurable`
-/// drives it):
+/// Where a sync runs depends on whether writers overlap (``GroupCommitting``'s `waitUntilDurable`
+/// drives it, on the writer's actor):
 /// - On the fsync thread while they do: the writers wait, and the sync's end is taken on the
 ///   writer's actor, which resumes them and starts the next sync on what was appended meanwhile.
 ///   The hop to the actor is what gathers writers: under 64 connections one fsync covers about
@@ -15,7 +15,7 @@ import Synchronization
 /// - By the writer itself, off its actor, once ``loneSyncsBeforeLeading`` syncs in a row covered
 ///   one writer each: a lone writer (a test's boto3 client, one push at a time) then wakes no
 ///   thread for its fsync. Through the fsync thread one ECR CreateRepository took 10.5 context
-///   switches and led by its writer 5.7, 0.1–0.15 ms less CPU on this virtual machine (where a
+///   switches and led by its writer 5.7, about 0.15 ms less CPU on this virtual machine (where a
 ///   switch costs tens of µs). Led by writers under load, a writer's thread blocked on fsyncs
 ///   for others, and the cooperative pool (one thread per core) was left one thread.
 final class Durability: Sendable {
