@@ -74,12 +74,18 @@ public struct Repository: Hashable, Sendable, Codable {
     public static func targets(
         of digests: TreeDictionary<Tag, Digest>, in images: TreeDictionary<Digest, Image>
     ) throws(DanglingTag) -> TreeDictionary<Tag, TagTarget> {
-        var targets: TreeDictionary<Tag, TagTarget> = [:]
-        for (tag, digest) in digests {
-            guard let image = images[digest] else { throw DanglingTag(tag: tag, digest: digest) }
-            targets[tag] = image.tagTarget
+        struct Missing: Error {}
+        do {
+            // The same tree with other values: no tag hashed or inserted again (a restart reads a
+            // million of them).
+            return try digests.mapValues { digest in
+                guard let image = images[digest] else { throw Missing() }
+                return image.tagTarget
+            }
+        } catch {
+            let (tag, digest) = digests.first { images[$0.value] == nil }!
+            throw DanglingTag(tag: tag, digest: digest)
         }
-        return targets
     }
 
     /// A tag read from a snapshot or an export names an image its repository does not hold.
