@@ -89,8 +89,8 @@ struct DurabilityTests {
         let first = Task { try await writer.write() }
         while writer.target.running == 0 { try await Task.sleep(for: .milliseconds(1)) }
         let others = (0..<10).map { _ in Task { try await writer.write() } }
-        // Every one of them has appended and waits (none returns while the sync is held).
-        try await Task.sleep(for: .milliseconds(50))
+        // Every one of them has appended and waits; none returns while the sync is held.
+        while writer.durability.waiting < 10 { try await Task.sleep(for: .milliseconds(1)) }
         #expect(writer.published == UInt64(Durability.loneSyncsBeforeLeading))
         writer.target.hold(false)
         #expect(try await first.value == UInt64(Durability.loneSyncsBeforeLeading + 1))

@@ -108,6 +108,9 @@ final class Durability: Sendable {
         if let now { continuation.resume(with: now) }
     }
 
+    /// How many writers wait for a sync now.
+    var waiting: Int { commit.withLock { $0.waiters.count } }
+
     /// What the lead's next sync covers: everything appended so far.
     func target() -> Appended {
         guard let appended = commit.withLock({ $0.appended }) else {
