@@ -33,7 +33,7 @@ extension RegistryStore {
     /// Makes everything appended through `sequence` durable as the policy says, and published.
     func settle(through sequence: UInt64) async throws {
         if tracksDurability {
-            durability.appended(through: lastSequence, state: head, target: log.syncTarget())
+            reportAppended()
             do { try await waitUntilDurable(sequence) } catch let error as StoreUnavailable {
                 if failure == nil {
                     failure = error
@@ -47,6 +47,13 @@ extension RegistryStore {
             if configuration.fsync == .batch && log.persists { scheduleBatchSync() }
         }
         snapshotIfDue()
+    }
+
+    /// Tells the group commit what is appended so far and the state after it, before anyone waits
+    /// for it (a refusal's record too, which no one waits for: the next sync covers it).
+    func reportAppended() {
+        guard tracksDurability else { return }
+        durability.appended(through: lastSequence, state: head, target: log.syncTarget())
     }
 
     /// Whether writers wait for an fsync (``Durability``): `--fsync always` on a log that persists.

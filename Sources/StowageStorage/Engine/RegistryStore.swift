@@ -301,7 +301,7 @@ public actor RegistryStore {
     private func appendRefusal(_ record: LogRecord) throws {
         if configuration.readOnly { throw StoreReadOnly() }
         try appendRecord(record)
-        if tracksDurability { durability.appended(through: record.sequence, state: head, target: log.syncTarget()) }
+        reportAppended()
         let visible = durability.published.withLock { state in
             if state.sequence == record.sequence - 1 { state.sequence = record.sequence }
             return state.sequence
